@@ -1,0 +1,443 @@
+//! The short plaintext dialogues every mail protocol starts with: greeting, capabilities
+//! (EHLO / CAPABILITY / CAPA) and the STARTTLS upgrade (STARTTLS / STLS).
+//!
+//! Written once here and used by the port, tls and auth probes. Every read is bounded in time (the
+//! check's deadline) and in size (a babbling peer cannot make us buffer without limit), and server
+//! bytes are never trusted to be UTF-8.
+
+use crate::net::within;
+use crate::Failure;
+use mailbeat_sdk::{ProbeContext, Protocol, Reason};
+use std::fmt::Debug;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// Longest line accepted from a server.
+pub const MAX_LINE: usize = 16 * 1024;
+/// Most lines accepted in one multi-line reply (EHLO, CAPA).
+pub const MAX_LINES: usize = 500;
+
+/// A byte stream a dialogue or a protocol client can run over: TCP, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Stream for T {}
+
+/// A boxed [`Stream`], so plain and TLS connections can be handed on alike.
+pub type BoxStream = Box<dyn Stream>;
+
+/// A line-oriented conversation with a server.
+#[derive(Debug)]
+pub struct Dialogue<S> {
+    io: BufReader<S>,
+}
+
+/// An SMTP reply: the code and the text of each line without the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpReply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl SmtpReply {
+    /// All lines joined with `\n`: the form the classifier reads.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+impl std::fmt::Display for SmtpReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.lines.join(" / "))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
+    pub fn new(stream: S) -> Self {
+        Dialogue {
+            io: BufReader::new(stream),
+        }
+    }
+
+    /// Reads one line (without CR LF). End of stream, an over-long line or silence past the
+    /// deadline is a failure that names `what` we were waiting for.
+    pub async fn read_line(&mut self, ctx: &ProbeContext, what: &str) -> Result<String, Failure> {
+        let mut buf = Vec::with_capacity(128);
+        let mut limited = (&mut self.io).take(MAX_LINE as u64);
+        let read = limited.read_until(b'\n', &mut buf);
+        let n = within(ctx, Reason::ServerTimeout, &format!("waiting for {what}"), read)
+            .await?
+            .map_err(|e| {
+                Failure::critical(
+                    Reason::ProtocolError,
+                    format!("connection failed while waiting for {what}: {e}"),
+                )
+            })?;
+        if n == 0 {
+            return Err(Failure::critical(
+                Reason::ProtocolError,
+                format!("connection closed by the server while waiting for {what}"),
+            ));
+        }
+        if buf.last() != Some(&b'\n') && n >= MAX_LINE {
+            return Err(Failure::critical(
+                Reason::ProtocolError,
+                format!("line longer than {MAX_LINE} bytes while waiting for {what}"),
+            ));
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// Sends one command line (CR LF added).
+    pub async fn send(&mut self, ctx: &ProbeContext, line: &str) -> Result<(), Failure> {
+        let io = self.io.get_mut();
+        let write = async {
+            io.write_all(line.as_bytes()).await?;
+            io.write_all(b"\r\n").await?;
+            io.flush().await
+        };
+        let verb = line.split_whitespace().next().unwrap_or("");
+        within(ctx, Reason::ServerTimeout, &format!("sending {verb}"), write)
+            .await?
+            .map_err(|e| {
+                Failure::critical(
+                    Reason::ProtocolError,
+                    format!("connection failed while sending {verb}: {e}"),
+                )
+            })
+    }
+
+    /// Reads a complete (possibly multi-line) SMTP reply.
+    pub async fn smtp_reply(&mut self, ctx: &ProbeContext, what: &str) -> Result<SmtpReply, Failure> {
+        let mut code = None;
+        let mut lines = Vec::new();
+        loop {
+            let line = self.read_line(ctx, what).await?;
+            let (this_code, last, text) = parse_smtp_line(&line).ok_or_else(|| {
+                Failure::critical(
+                    Reason::ProtocolError,
+                    format!("not an SMTP reply while waiting for {what}: {}", printable(&line)),
+                )
+            })?;
+            if *code.get_or_insert(this_code) != this_code {
+                return Err(Failure::critical(
+                    Reason::ProtocolError,
+                    format!("SMTP reply changed code mid-reply: {}", printable(&line)),
+                ));
+            }
+            lines.push(text.to_string());
+            if last {
+                return Ok(SmtpReply {
+                    code: this_code,
+                    lines,
+                });
+            }
+            if lines.len() >= MAX_LINES {
+                return Err(Failure::critical(
+                    Reason::ProtocolError,
+                    format!("SMTP reply longer than {MAX_LINES} lines"),
+                ));
+            }
+        }
+    }
+
+    /// Reads IMAP lines until the tagged completion for `tag`; returns the untagged lines and the
+    /// tagged status line (`OK …`, `NO …`, `BAD …`) without the tag.
+    pub async fn imap_tagged(
+        &mut self,
+        ctx: &ProbeContext,
+        tag: &str,
+        what: &str,
+    ) -> Result<(Vec<String>, String), Failure> {
+        let mut untagged = Vec::new();
+        let prefix = format!("{tag} ");
+        for _ in 0..MAX_LINES {
+            let line = self.read_line(ctx, what).await?;
+            if let Some(rest) = line.strip_prefix(&prefix) {
+                return Ok((untagged, rest.to_string()));
+            }
+            untagged.push(line);
+        }
+        Err(Failure::critical(
+            Reason::ProtocolError,
+            format!("no tagged reply within {MAX_LINES} lines while waiting for {what}"),
+        ))
+    }
+
+    /// Hands back the stream for a TLS upgrade. Bytes the server sent ahead of the handshake would
+    /// be read as if they came over TLS (the STARTTLS command injection class of bugs), so any
+    /// buffered data is a protocol error.
+    pub fn into_inner(self) -> Result<S, Failure> {
+        if !self.io.buffer().is_empty() {
+            return Err(Failure::critical(
+                Reason::ProtocolError,
+                "server sent data before the TLS handshake (possible STARTTLS injection)",
+            ));
+        }
+        Ok(self.io.into_inner())
+    }
+}
+
+/// Splits `250-text` / `250 text` into (code, is_last_line, text).
+pub fn parse_smtp_line(line: &str) -> Option<(u16, bool, &str)> {
+    let bytes = line.as_bytes();
+    if bytes.len() < 3 || !bytes[..3].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code: u16 = line[..3].parse().ok()?;
+    match bytes.get(3) {
+        None => Some((code, true, "")),
+        Some(b' ') => Some((code, true, &line[4..])),
+        Some(b'-') => Some((code, false, &line[4..])),
+        _ => None,
+    }
+}
+
+/// Server text made safe for a message: control characters escaped, length capped.
+pub fn printable(text: &str) -> String {
+    const MAX: usize = 300;
+    let mut out: String = text
+        .chars()
+        .take(MAX)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+/// Reads the server greeting. Silence is `server_timeout`, a refusal (`554`, `* BYE`, `-ERR`) is
+/// `server_unavailable`, anything else that is not a greeting of this protocol is `bad_greeting`.
+pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
+    d: &mut Dialogue<S>,
+    protocol: Protocol,
+    ctx: &ProbeContext,
+) -> Result<String, Failure> {
+    let what = "the server greeting (the server accepted the connection but said nothing)";
+    let bad = |text: &str| {
+        Failure::critical(
+            Reason::BadGreeting,
+            format!(
+                "expected a {} greeting, got: {}",
+                protocol.as_str().to_uppercase(),
+                printable(text)
+            ),
+        )
+    };
+    let closed = |f: Failure| {
+        if f.reason == Reason::ProtocolError {
+            Failure::critical(Reason::BadGreeting, f.message)
+        } else {
+            f
+        }
+    };
+    match protocol {
+        Protocol::Smtp => {
+            let reply = d.smtp_reply(ctx, what).await.map_err(closed)?;
+            match reply.code {
+                220 => Ok(reply.to_string()),
+                421 | 554 => Err(Failure::critical(
+                    Reason::ServerUnavailable,
+                    format!("server refused the session: {}", printable(&reply.to_string())),
+                )),
+                _ => Err(bad(&reply.to_string())),
+            }
+        }
+        Protocol::Imap => {
+            let line = d.read_line(ctx, what).await.map_err(closed)?;
+            if line.starts_with("* OK") || line.starts_with("* PREAUTH") {
+                Ok(line)
+            } else if line.starts_with("* BYE") {
+                Err(Failure::critical(
+                    Reason::ServerUnavailable,
+                    format!("server refused the session: {}", printable(&line)),
+                ))
+            } else {
+                Err(bad(&line))
+            }
+        }
+        Protocol::Pop3 => {
+            let line = d.read_line(ctx, what).await.map_err(closed)?;
+            if line.starts_with("+OK") {
+                Ok(line)
+            } else if line.starts_with("-ERR") {
+                Err(Failure::critical(
+                    Reason::ServerUnavailable,
+                    format!("server refused the session: {}", printable(&line)),
+                ))
+            } else {
+                Err(bad(&line))
+            }
+        }
+    }
+}
+
+/// Asks for the server's capabilities: SMTP `EHLO` (extension lines), IMAP `CAPABILITY` (atoms),
+/// POP3 `CAPA` (lines; an empty list when the server does not know CAPA).
+pub async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
+    d: &mut Dialogue<S>,
+    protocol: Protocol,
+    ctx: &ProbeContext,
+) -> Result<Vec<String>, Failure> {
+    match protocol {
+        Protocol::Smtp => {
+            d.send(ctx, &format!("EHLO {}", ctx.ehlo_name)).await?;
+            let reply = d.smtp_reply(ctx, "the EHLO reply").await?;
+            if reply.code != 250 {
+                return Err(Failure::critical(
+                    Reason::ProtocolError,
+                    format!("EHLO refused: {}", printable(&reply.to_string())),
+                ));
+            }
+            Ok(reply.lines.into_iter().skip(1).collect())
+        }
+        Protocol::Imap => {
+            d.send(ctx, "c1 CAPABILITY").await?;
+            let (untagged, status) = d.imap_tagged(ctx, "c1", "the CAPABILITY reply").await?;
+            if !status.starts_with("OK") {
+                return Err(Failure::critical(
+                    Reason::ProtocolError,
+                    format!("CAPABILITY refused: {}", printable(&status)),
+                ));
+            }
+            Ok(untagged
+                .iter()
+                .filter_map(|l| l.strip_prefix("* CAPABILITY "))
+                .flat_map(|l| l.split_whitespace().map(str::to_string))
+                .collect())
+        }
+        Protocol::Pop3 => {
+            d.send(ctx, "CAPA").await?;
+            let first = d.read_line(ctx, "the CAPA reply").await?;
+            if !first.starts_with("+OK") {
+                return Ok(Vec::new());
+            }
+            let mut caps = Vec::new();
+            loop {
+                let line = d.read_line(ctx, "the CAPA list").await?;
+                if line == "." {
+                    return Ok(caps);
+                }
+                if caps.len() >= MAX_LINES {
+                    return Err(Failure::critical(
+                        Reason::ProtocolError,
+                        format!("CAPA list longer than {MAX_LINES} lines"),
+                    ));
+                }
+                caps.push(line);
+            }
+        }
+    }
+}
+
+/// True when the capability list offers the STARTTLS upgrade of this protocol.
+pub fn offers_starttls(protocol: Protocol, caps: &[String]) -> bool {
+    let word = match protocol {
+        Protocol::Pop3 => "STLS",
+        Protocol::Smtp | Protocol::Imap => "STARTTLS",
+    };
+    caps.iter().any(|c| {
+        c.split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    })
+}
+
+/// After the greeting: asks for capabilities, checks STARTTLS is offered and asks for it. Returns
+/// the raw stream, ready for the TLS handshake, and the pre-TLS capabilities.
+pub async fn starttls<S: AsyncRead + AsyncWrite + Unpin>(
+    mut d: Dialogue<S>,
+    protocol: Protocol,
+    ctx: &ProbeContext,
+) -> Result<(S, Vec<String>), Failure> {
+    let caps = capabilities(&mut d, protocol, ctx).await?;
+    // POP3 servers that do not implement CAPA may still implement STLS: try it.
+    let unknown = protocol == Protocol::Pop3 && caps.is_empty();
+    if !unknown && !offers_starttls(protocol, &caps) {
+        return Err(Failure::critical(
+            Reason::StarttlsNotOffered,
+            format!(
+                "the server does not offer {} (capabilities: {})",
+                if protocol == Protocol::Pop3 { "STLS" } else { "STARTTLS" },
+                printable(&caps.join(", "))
+            ),
+        ));
+    }
+    let refused = |text: &str| {
+        Failure::critical(
+            Reason::ProtocolError,
+            format!("the server refused STARTTLS: {}", printable(text)),
+        )
+    };
+    match protocol {
+        Protocol::Smtp => {
+            d.send(ctx, "STARTTLS").await?;
+            let reply = d.smtp_reply(ctx, "the STARTTLS reply").await?;
+            if reply.code != 220 {
+                return Err(refused(&reply.to_string()));
+            }
+        }
+        Protocol::Imap => {
+            d.send(ctx, "s1 STARTTLS").await?;
+            let (_, status) = d.imap_tagged(ctx, "s1", "the STARTTLS reply").await?;
+            if !status.starts_with("OK") {
+                return Err(refused(&status));
+            }
+        }
+        Protocol::Pop3 => {
+            d.send(ctx, "STLS").await?;
+            let line = d.read_line(ctx, "the STLS reply").await?;
+            if !line.starts_with("+OK") {
+                let reason = if unknown {
+                    Reason::StarttlsNotOffered
+                } else {
+                    Reason::ProtocolError
+                };
+                return Err(Failure::critical(
+                    reason,
+                    format!("the server refused STLS: {}", printable(&line)),
+                ));
+            }
+        }
+    }
+    Ok((d.into_inner()?, caps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_lines_parse() {
+        assert_eq!(parse_smtp_line("250-PIPELINING"), Some((250, false, "PIPELINING")));
+        assert_eq!(parse_smtp_line("250 OK"), Some((250, true, "OK")));
+        assert_eq!(parse_smtp_line("220"), Some((220, true, "")));
+        assert_eq!(parse_smtp_line("22"), None);
+        assert_eq!(parse_smtp_line("abc def"), None);
+        assert_eq!(parse_smtp_line("250x"), None);
+        assert_eq!(parse_smtp_line("2é0 x"), None);
+    }
+
+    #[test]
+    fn starttls_offer_is_read_from_capabilities() {
+        let caps = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(offers_starttls(Protocol::Smtp, &caps(&["PIPELINING", "STARTTLS"])));
+        assert!(offers_starttls(Protocol::Imap, &caps(&["IMAP4rev1", "starttls"])));
+        assert!(offers_starttls(Protocol::Pop3, &caps(&["USER", "STLS"])));
+        assert!(!offers_starttls(Protocol::Pop3, &caps(&["STARTTLS"])));
+        assert!(!offers_starttls(Protocol::Smtp, &caps(&["AUTH PLAIN"])));
+    }
+
+    #[test]
+    fn printable_escapes_and_caps() {
+        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert!(printable(&"x".repeat(1000)).ends_with('…'));
+    }
+}

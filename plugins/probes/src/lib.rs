@@ -1,0 +1,22 @@
+//! Built-in mailbeat probes.
+//!
+//! One file per probe (`port`, `tls`, `auth`), over shared protocol code: [`net`] (connect and name
+//! what failed), [`dialogue`] (greetings, EHLO/CAPABILITY/CAPA, STARTTLS), [`certs`] (certificate
+//! facts) and [`classify`] (what a server's refusal means).
+
+pub mod classify;
+pub mod dialogue;
+pub mod failure;
+pub mod net;
+pub mod port;
+pub mod tls_client;
+
+pub use failure::Failure;
+
+use mailbeat_sdk::Probe;
+use std::sync::Arc;
+
+/// Every built-in probe, one shared instance each.
+pub fn builtin() -> Vec<Arc<dyn Probe>> {
+    vec![Arc::new(port::PortProbe)]
+}

@@ -1,0 +1,17 @@
+//! The mailbeat probe SDK.
+//!
+//! Everything a probe needs to know and everything it may say lives here: the [`Target`] it checks,
+//! the [`ProbeContext`] it runs in, the [`CheckResult`] it returns and the stable [`Reason`] names
+//! that Prometheus rules, dashboards and webhook receivers depend on. Built-in probes and dynamic
+//! plugins share these shapes (the JSON forms are the plugin wire format).
+
+pub mod probe;
+pub mod reason;
+pub mod remediation;
+pub mod result;
+pub mod target;
+
+pub use probe::{Credentials, Locale, Probe, ProbeContext, Secret, SecretKind};
+pub use reason::{Layer, Reason};
+pub use result::{CheckResult, Sample, Status};
+pub use target::{Account, Protocol, Target, TlsMode};

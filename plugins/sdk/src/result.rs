@@ -1,0 +1,193 @@
+//! What a check yields.
+
+use crate::Reason;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Outcome of a check, Nagios-style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Ok, Status::Warning, Status::Critical, Status::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// How bad it is, for picking the worst of several results: ok < warning < unknown < critical.
+    /// A known failure outranks not knowing, because it is the one a person can act on.
+    pub fn severity(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Unknown => 2,
+            Status::Critical => 3,
+        }
+    }
+
+    /// Nagios plugin exit code: 0 ok, 1 warning, 2 critical, 3 unknown.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Critical => 2,
+            Status::Unknown => 3,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A labelled numeric observation that becomes a metric series (for example one certificate's
+/// not-after time, labelled with its depth and subject). The `target` label is added by the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Metric name without the `mailbeat_` prefix, e.g. `tls_cert_not_after_timestamp_seconds`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// The result of one check of one probe on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub status: Status,
+    /// Why it is not ok; `None` exactly when `status` is ok.
+    pub reason: Option<Reason>,
+    /// The server's own words (or ours when the server said nothing). Never contains a secret.
+    pub message: String,
+    /// What a person must do. Filled by the agent from the reason, provider and locale when the
+    /// probe leaves it empty.
+    #[serde(default)]
+    pub remediation: Option<String>,
+    /// Wall time of the check; filled by the executor.
+    #[serde(default)]
+    pub duration_seconds: f64,
+    /// Unlabelled numbers, keyed by metric name without the `mailbeat_` prefix (e.g. `auth_success`).
+    #[serde(default)]
+    pub observations: BTreeMap<String, f64>,
+    /// Labelled numbers; see [`Sample`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Sample>,
+    /// Structured facts for the status page and JSON output (certificates, capabilities, …).
+    #[serde(default = "empty_object")]
+    pub details: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+impl CheckResult {
+    /// An ok result.
+    pub fn ok(message: impl Into<String>) -> Self {
+        Self::new(Status::Ok, None, message)
+    }
+
+    /// A failed (or warning) result with a reason.
+    pub fn fail(status: Status, reason: Reason, message: impl Into<String>) -> Self {
+        Self::new(status, Some(reason), message)
+    }
+
+    /// A critical result with a reason.
+    pub fn critical(reason: Reason, message: impl Into<String>) -> Self {
+        Self::fail(Status::Critical, reason, message)
+    }
+
+    /// An unknown result with a reason.
+    pub fn unknown(reason: Reason, message: impl Into<String>) -> Self {
+        Self::fail(Status::Unknown, reason, message)
+    }
+
+    fn new(status: Status, reason: Option<Reason>, message: impl Into<String>) -> Self {
+        CheckResult {
+            status,
+            reason,
+            message: message.into(),
+            remediation: None,
+            duration_seconds: 0.0,
+            observations: BTreeMap::new(),
+            samples: Vec::new(),
+            details: empty_object(),
+        }
+    }
+
+    /// Adds an unlabelled observation.
+    pub fn observe(mut self, name: &str, value: f64) -> Self {
+        self.observations.insert(name.to_string(), value);
+        self
+    }
+
+    /// Adds a labelled observation.
+    pub fn sample(mut self, name: &str, labels: &[(&str, &str)], value: f64) -> Self {
+        self.samples.push(Sample {
+            name: name.to_string(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value,
+        });
+        self
+    }
+
+    /// Sets one key of `details`.
+    pub fn detail(mut self, key: &str, value: impl Serialize) -> Self {
+        if !self.details.is_object() {
+            self.details = empty_object();
+        }
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = self.details.as_object_mut() {
+            map.insert(key.to_string(), value);
+        }
+        self
+    }
+
+    /// True when the status is ok.
+    pub fn is_ok(&self) -> bool {
+        self.status == Status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_matches_the_contract() {
+        let r = CheckResult::critical(Reason::AuthAppPasswordRequired, "534-5.7.9 ...")
+            .observe("auth_success", 0.0);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], "critical");
+        assert_eq!(v["reason"], "auth_app_password_required");
+        assert_eq!(v["observations"]["auth_success"], 0.0);
+        assert!(v["details"].is_object());
+        assert!(v.get("samples").is_none(), "empty samples are not serialized");
+        let ok = serde_json::to_value(CheckResult::ok("fine")).unwrap();
+        assert!(ok["reason"].is_null());
+    }
+
+    #[test]
+    fn severity_orders_critical_worst() {
+        let worst = Status::ALL.iter().max_by_key(|s| s.severity()).unwrap();
+        assert_eq!(*worst, Status::Critical);
+    }
+}

@@ -1,0 +1,117 @@
+//! What a probe checks: one endpoint of one account.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The mail protocol spoken on a target's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Imap,
+    Pop3,
+    Smtp,
+}
+
+impl Protocol {
+    /// The configured spelling (`imap`, `pop3`, `smtp`), also used as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+            Protocol::Smtp => "smtp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How TLS is negotiated on the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (993, 995, 465).
+    Implicit,
+    /// Plain greeting, then STARTTLS / STLS (143, 110, 587).
+    Starttls,
+    /// No TLS at all.
+    None,
+}
+
+impl TlsMode {
+    /// The configured spelling, also used as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Implicit => "implicit",
+            TlsMode::Starttls => "starttls",
+            TlsMode::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The public side of an account: who logs in and how. Secrets are never part of it; they reach a
+/// probe as [`crate::Credentials`] in its context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The login name (often the mail address; `DOMAIN\user` style names are kept verbatim).
+    pub username: String,
+    /// A SASL mechanism the configuration insists on (`plain`, `login`, `xoauth2`, `oauthbearer`),
+    /// or `None` to choose from what the server offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    /// True when the account authenticates with an OAuth2 access token rather than a password.
+    #[serde(default)]
+    pub oauth: bool,
+}
+
+/// One endpoint of one account, fully resolved (presets applied, defaults filled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The configured, unique name; the `target` label of every metric.
+    pub name: String,
+    pub protocol: Protocol,
+    /// Where to connect: a DNS name or an IP address.
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    /// The name the certificate must be valid for, when it differs from `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
+    /// Extra trust anchors (PEM) for this target, e.g. an internal CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Provider preset (`gmail`, `office365`, `yahoo`, …) that refines classification and advice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Target {
+    /// The name certificates are verified against: `tls_server_name`, else `host`.
+    pub fn verify_name(&self) -> &str {
+        self.tls_server_name.as_deref().unwrap_or(&self.host)
+    }
+
+    /// `host:port`, with brackets around an IPv6 literal.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
