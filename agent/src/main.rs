@@ -1,1 +1,166 @@
-fn main() {}
+//! The `mailbeat` binary.
+
+use clap::Parser;
+use mailbeat::cli::{Cli, Command, LogFormat, Output};
+use mailbeat::{app::App, check, config, http};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.common.log_level, cli.common.log_format);
+    // Exactly one crypto provider for every rustls user in the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailbeat: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Run => run(&cli.common.config_file, &cli.run.listen_address).await,
+            Command::Check(args) => check_once(&cli.common.config_file, args).await,
+            Command::Validate => validate(&cli.common.config_file),
+        }
+    })
+}
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Logfmt => builder.init(),
+    }
+}
+
+fn validate(path: &std::path::Path) -> ExitCode {
+    match config::load(path, &mailbeat_probes::builtin()) {
+        Ok(c) => {
+            let checks: usize = c.targets.iter().map(|t| t.probes.len()).sum();
+            println!(
+                "SUCCESS: {} is valid: {} targets, {} checks",
+                path.display(),
+                c.targets.len(),
+                checks
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("FAILED: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn check_once(path: &std::path::Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
+    let probes = mailbeat_probes::builtin();
+    let config = match config::load(path, &probes) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    if let Some(t) = &args.target {
+        if !config.targets.iter().any(|x| &x.target.name == t) {
+            eprintln!("mailbeat: no target named {t:?} in {}", path.display());
+            return ExitCode::from(3);
+        }
+    }
+    let report = check::run(
+        &config,
+        &probes,
+        args.target.as_deref(),
+        args.probe.as_deref(),
+    )
+    .await;
+    match args.output {
+        Output::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("mailbeat: cannot encode the report: {e}");
+                return ExitCode::from(3);
+            }
+        },
+        Output::Table => print!("{}", check::table(&report)),
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
+async fn run(path: &std::path::Path, listen: &str) -> ExitCode {
+    let app = match App::new(path.to_path_buf(), mailbeat_probes::builtin()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let listener = match http::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let config = app.config();
+    tracing::info!(
+        address = %listen,
+        config = %path.display(),
+        targets = config.targets.len(),
+        version = env!("CARGO_PKG_VERSION"),
+        "mailbeat started"
+    );
+    app.start_scheduler();
+    tokio::spawn(reload_on_sighup(app.clone()));
+    http::serve(listener, app.clone(), shutdown_signal()).await;
+    app.stop();
+    tracing::info!("mailbeat stopped");
+    ExitCode::SUCCESS
+}
+
+async fn reload_on_sighup(app: std::sync::Arc<App>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let _ = app.reload().await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = app;
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}

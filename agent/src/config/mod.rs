@@ -1,0 +1,798 @@
+//! Configuration: load the YAML file, validate every rule, resolve presets and paths.
+//!
+//! Validation collects every problem in the file (not just the first) and reports each as
+//! `FILE:LINE:COLUMN: KEY.PATH: what is wrong`, the way compilers and `promtool check config` do.
+//! Relative paths (secret files, CA files, state_dir) are relative to the config file's directory.
+
+mod presets;
+mod raw;
+pub mod secrets;
+
+pub use presets::{canonical as canonical_provider, PROVIDERS};
+pub use secrets::{SecretError, SecretSource};
+
+use crate::schedule::Schedule;
+use mailbeat_sdk::{Account, Locale, Probe, Protocol, Target, TlsMode};
+use raw::{RawConfig, RawProbe, RawTarget};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    pub global: Global,
+    pub targets: Vec<TargetConfig>,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// `global:` after defaults.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub state_dir: PathBuf,
+    pub schedule: Schedule,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub locale: Locale,
+    pub ehlo_name: String,
+    /// Longest window a schedule's checks are spread over (`None`: the whole interval).
+    pub spread: Option<Duration>,
+}
+
+/// A target with everything needed to check it.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub target: Target,
+    pub probes: Vec<ProbeConfig>,
+    pub schedule: Schedule,
+    pub timeout: Duration,
+    /// The account's password or access token.
+    pub secret: Option<SecretSource>,
+    /// Trust anchors: webpki roots, plus `ca_file`.
+    pub roots: Arc<rustls::RootCertStore>,
+}
+
+/// One probe on one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeConfig {
+    pub name: String,
+    /// `probe_defaults` merged with the target's own options.
+    pub options: serde_json::Value,
+}
+
+/// A webhook endpoint.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub name: String,
+    pub url: String,
+    pub secret: Option<SecretSource>,
+    pub events: Vec<String>,
+}
+
+/// Webhook events a receiver can subscribe to.
+pub const WEBHOOK_EVENTS: &[&str] = &["reauth_required", "alert_firing", "alert_resolved"];
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub column: u64,
+    /// Key path, e.g. `targets[2].account.password_file`.
+    pub key: String,
+    pub message: String,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{}", format_problems(path, problems))]
+    Invalid {
+        path: String,
+        problems: Vec<Problem>,
+    },
+}
+
+fn format_problems(path: &str, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            if p.line > 0 {
+                format!("{path}:{}:{}: {}: {}", p.line, p.column, p.key, p.message)
+            } else {
+                format!("{path}: {}: {}", p.key, p.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Loads and validates a config file. `probes` are the known probes (their option validation
+/// runs too).
+pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: shown.clone(),
+        error,
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    parse(&text, &shown, &base, probes).map(|mut c| {
+        c.path = path.to_path_buf();
+        c
+    })
+}
+
+/// Parses and validates config text; `shown` names it in errors, `base` resolves relative paths.
+pub fn parse(
+    text: &str,
+    shown: &str,
+    base: &Path,
+    probes: &[Arc<dyn Probe>],
+) -> Result<Config, ConfigError> {
+    let raw: RawConfig = if text.trim().is_empty() {
+        RawConfig::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: shown.to_string(),
+            message: e.to_string(),
+        })?
+    };
+    let mut v = Validator {
+        base,
+        problems: Vec::new(),
+        probes,
+    };
+    let config = v.config(raw);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid {
+            path: shown.to_string(),
+            problems: v.problems,
+        })
+    }
+}
+
+struct Validator<'a> {
+    base: &'a Path,
+    problems: Vec<Problem>,
+    probes: &'a [Arc<dyn Probe>],
+}
+
+fn loc<T>(s: &Spanned<T>) -> (u64, u64) {
+    (s.referenced.line(), s.referenced.column())
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, at: (u64, u64), key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            line: at.0,
+            column: at.1,
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
+        match humantime::parse_duration(s.value.trim()) {
+            Ok(d) if d.is_zero() => {
+                self.problem(loc(s), key, "must be greater than zero");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(
+                    loc(s),
+                    key,
+                    format!(
+                        "invalid duration {:?} ({e}); write e.g. 30s, 5m, 1h",
+                        s.value
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        cron: Option<&Spanned<String>>,
+        every: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Option<Schedule> {
+        match (cron, every) {
+            (Some(c), Some(_)) => {
+                self.problem(
+                    loc(c),
+                    key,
+                    "set either `schedule` (cron) or `every`, not both",
+                );
+                None
+            }
+            (Some(c), None) => match Schedule::cron(&c.value) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    self.problem(loc(c), format!("{key}schedule"), e);
+                    None
+                }
+            },
+            (None, Some(e)) => {
+                let d = self.duration(e, &format!("{key}every"))?;
+                match Schedule::every(d) {
+                    Ok(s) => Some(s),
+                    Err(msg) => {
+                        self.problem(loc(e), format!("{key}every"), msg);
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        }
+    }
+
+    fn secret(
+        &mut self,
+        value: &Spanned<String>,
+        key: &str,
+        allow_inline: bool,
+    ) -> Option<SecretSource> {
+        let source = SecretSource::from_value(&value.value);
+        match &source {
+            SecretSource::Inline(_) if !allow_inline => {
+                // Never echo the value: it is a secret written in the wrong place.
+                self.problem(
+                    loc(value),
+                    key,
+                    "inline secrets are not allowed; use a *_file key or ${ENV_VAR} (or set global.allow_inline_secrets: true)",
+                );
+                None
+            }
+            SecretSource::Env(name) if std::env::var_os(name).is_none() => {
+                self.problem(
+                    loc(value),
+                    key,
+                    format!("environment variable {name} is not set"),
+                );
+                None
+            }
+            _ => Some(source),
+        }
+    }
+
+    fn secret_file(&mut self, value: &Spanned<String>, key: &str) -> Option<SecretSource> {
+        let path = self.path(&value.value);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Some(SecretSource::File(path)),
+            Ok(_) => {
+                self.problem(loc(value), key, format!("{} is not a file", path.display()));
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    loc(value),
+                    key,
+                    format!("cannot read secret file {}: {}", path.display(), e.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let g = &raw.global;
+        let schedule = self
+            .schedule(g.schedule.as_ref(), g.every.as_ref(), "global.")
+            .unwrap_or_else(|| Schedule::Every(Duration::from_secs(300)));
+        let timeout = g
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "global.timeout"))
+            .unwrap_or(Duration::from_secs(15));
+        let concurrency = match &g.concurrency {
+            Some(c) if c.value == 0 => {
+                self.problem(loc(c), "global.concurrency", "must be at least 1");
+                1
+            }
+            Some(c) => c.value as usize,
+            None => 64,
+        };
+        let spread = g.spread.as_ref().and_then(|s| {
+            if s.value.trim() == "0s" || s.value.trim() == "0" {
+                Some(Duration::ZERO)
+            } else {
+                self.duration(s, "global.spread")
+            }
+        });
+        let allow_inline = g.allow_inline_secrets.unwrap_or(false);
+        let global = Global {
+            state_dir: self.path(g.state_dir.as_deref().unwrap_or("data")),
+            schedule,
+            timeout,
+            concurrency,
+            locale: g.locale.unwrap_or_default(),
+            ehlo_name: g.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
+            spread,
+        };
+
+        for (name, options) in &raw.probe_defaults {
+            if !self.probes.iter().any(|p| p.name() == name) {
+                self.problem((0, 0), format!("probe_defaults.{name}"), "unknown probe");
+            } else if !options.is_object() && !options.is_null() {
+                self.problem(
+                    (0, 0),
+                    format!("probe_defaults.{name}"),
+                    "must be a map of options",
+                );
+            }
+        }
+
+        let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut targets = Vec::new();
+        for (i, t) in raw.targets.iter().enumerate() {
+            let key = format!("targets[{i}]");
+            if let Some(first) = seen.get(&t.name.value) {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.name"),
+                    format!(
+                        "duplicate target name {:?} (first defined at line {})",
+                        t.name.value, first.0
+                    ),
+                );
+            } else {
+                seen.insert(t.name.value.clone(), loc(&t.name));
+            }
+            if let Some(tc) = self.target(t, &key, &global, &raw.probe_defaults, allow_inline) {
+                targets.push(tc);
+            }
+        }
+
+        let mut webhooks = Vec::new();
+        let mut seen_hooks = HashSet::new();
+        for (i, w) in raw.webhooks.iter().enumerate() {
+            let key = format!("webhooks[{i}]");
+            if !seen_hooks.insert(w.name.value.clone()) {
+                self.problem(
+                    loc(&w.name),
+                    format!("{key}.name"),
+                    format!("duplicate webhook name {:?}", w.name.value),
+                );
+            }
+            let url = w.url.value.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.problem(
+                    loc(&w.url),
+                    format!("{key}.url"),
+                    "must be an http:// or https:// URL",
+                );
+            }
+            let secret = w
+                .secret_file
+                .as_ref()
+                .and_then(|f| self.secret_file(f, &format!("{key}.secret_file")));
+            let mut events = Vec::new();
+            for (j, e) in w.events.iter().enumerate() {
+                if WEBHOOK_EVENTS.contains(&e.value.as_str()) {
+                    events.push(e.value.clone());
+                } else {
+                    self.problem(
+                        loc(e),
+                        format!("{key}.events[{j}]"),
+                        format!(
+                            "unknown event {:?}; one of {}",
+                            e.value,
+                            WEBHOOK_EVENTS.join(", ")
+                        ),
+                    );
+                }
+            }
+            if w.events.is_empty() {
+                events = WEBHOOK_EVENTS.iter().map(|s| s.to_string()).collect();
+            }
+            webhooks.push(Webhook {
+                name: w.name.value.clone(),
+                url: url.to_string(),
+                secret,
+                events,
+            });
+        }
+
+        Config {
+            path: PathBuf::new(),
+            global,
+            targets,
+            webhooks,
+        }
+    }
+
+    fn target(
+        &mut self,
+        t: &RawTarget,
+        key: &str,
+        global: &Global,
+        defaults: &BTreeMap<String, serde_json::Value>,
+        allow_inline: bool,
+    ) -> Option<TargetConfig> {
+        let name = t.name.value.trim().to_string();
+        let before = self.problems.len();
+        if name.is_empty() || name.chars().any(char::is_control) {
+            self.problem(
+                loc(&t.name),
+                format!("{key}.name"),
+                "must be a non-empty name without control characters",
+            );
+        }
+        let provider = match &t.provider {
+            Some(p) => match presets::canonical(&p.value) {
+                Some(c) => Some(c),
+                None => {
+                    self.problem(
+                        loc(p),
+                        format!("{key}.provider"),
+                        format!(
+                            "unknown provider {:?}; one of {}",
+                            p.value,
+                            PROVIDERS.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let protocol = match &t.protocol {
+            Some(p) => match p.value.to_ascii_lowercase().as_str() {
+                "imap" => Some(Protocol::Imap),
+                "pop3" | "pop" => Some(Protocol::Pop3),
+                "smtp" | "submission" => Some(Protocol::Smtp),
+                other => {
+                    self.problem(
+                        loc(p),
+                        format!("{key}.protocol"),
+                        format!("unknown protocol {other:?}; one of imap, pop3, smtp"),
+                    );
+                    None
+                }
+            },
+            None => {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.protocol"),
+                    "missing (imap, pop3 or smtp)",
+                );
+                None
+            }
+        };
+        let tls = match &t.tls {
+            Some(v) => match v.value.to_ascii_lowercase().as_str() {
+                "implicit" | "tls" | "ssl" => Some(TlsMode::Implicit),
+                "starttls" => Some(TlsMode::Starttls),
+                "none" | "plain" => Some(TlsMode::None),
+                other => {
+                    self.problem(
+                        loc(v),
+                        format!("{key}.tls"),
+                        format!("unknown TLS mode {other:?}; one of implicit, starttls, none"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(p) = &t.port {
+            if p.value == 0 {
+                self.problem(
+                    loc(p),
+                    format!("{key}.port"),
+                    "port must be between 1 and 65535",
+                );
+            }
+        }
+        let protocol = protocol?;
+        let preset = provider.and_then(|p| presets::endpoint(p, protocol));
+        if provider.is_some() && provider != Some("custom") && preset.is_none() && t.host.is_none()
+        {
+            self.problem(
+                loc(&t.name),
+                format!("{key}.host"),
+                format!(
+                    "provider {} has no {} endpoint; set host",
+                    provider.unwrap_or_default(),
+                    protocol
+                ),
+            );
+        }
+        let host = match (&t.host, preset) {
+            (Some(h), _) if h.value.trim().is_empty() => {
+                self.problem(loc(h), format!("{key}.host"), "must not be empty");
+                None
+            }
+            (Some(h), _) => Some(h.value.trim().to_string()),
+            (None, Some(p)) => Some(p.host.to_string()),
+            (None, None) => {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.host"),
+                    "missing (or set a provider)",
+                );
+                None
+            }
+        };
+        let port = t.port.as_ref().map(|p| p.value).or_else(|| {
+            // A preset's port only applies with the preset's TLS mode (or none given).
+            preset
+                .filter(|p| tls.is_none_or(|m| m == p.tls))
+                .map(|p| p.port)
+        });
+        let tls = tls
+            .or_else(|| port.and_then(presets::tls_for_port))
+            .or(preset.map(|p| p.tls))
+            .unwrap_or(TlsMode::Implicit);
+        let port = port.unwrap_or_else(|| presets::default_port(protocol, tls));
+
+        let ca_file = t.ca_file.as_ref().and_then(|f| {
+            let path = self.path(&f.value);
+            match load_ca_file(&path) {
+                Ok(certs) => Some((path, certs)),
+                Err(e) => {
+                    self.problem(loc(f), format!("{key}.ca_file"), e);
+                    None
+                }
+            }
+        });
+
+        let mut secret = None;
+        let account = t.account.as_ref().map(|a| {
+            let akey = format!("{key}.account");
+            let oauth = a.oauth.is_some();
+            let sources = [
+                a.password_file.as_ref().map(|_| "password_file"),
+                a.password.as_ref().map(|_| "password"),
+                a.oauth.as_ref().map(|_| "oauth"),
+            ];
+            let given: Vec<&str> = sources.iter().flatten().copied().collect();
+            if given.len() > 1 {
+                self.problem(loc(&a.username), &akey, format!("set only one of {}", given.join(", ")));
+            }
+            if let Some(f) = &a.password_file {
+                secret = self.secret_file(f, &format!("{akey}.password_file"));
+            } else if let Some(p) = &a.password {
+                secret = self.secret(p, &format!("{akey}.password"), allow_inline);
+            } else if let Some(o) = &a.oauth {
+                let okey = format!("{akey}.oauth");
+                if let Some(f) = &o.client_secret_file {
+                    self.secret_file(f, &format!("{okey}.client_secret_file"));
+                }
+                if let Some(s) = &o.client_secret {
+                    self.secret(s, &format!("{okey}.client_secret"), allow_inline);
+                }
+                if let Some(f) = &o.access_token_file {
+                    secret = self.secret_file(f, &format!("{okey}.access_token_file"));
+                } else if let Some(s) = &o.access_token {
+                    secret = self.secret(s, &format!("{okey}.access_token"), allow_inline);
+                } else {
+                    self.problem(
+                        loc(&a.username),
+                        okey,
+                        "needs access_token_file or access_token (${ENV}) until the token store of `mailbeat reauth` is available",
+                    );
+                }
+            } else {
+                self.problem(loc(&a.username), &akey, "needs password_file, password (${ENV}) or oauth");
+            }
+            let mechanism = a.mechanism.as_ref().and_then(|m| {
+                let lower = m.value.to_ascii_lowercase();
+                if ["plain", "login", "xoauth2", "oauthbearer"].contains(&lower.as_str()) {
+                    Some(lower)
+                } else {
+                    self.problem(loc(m), format!("{akey}.mechanism"), format!("unknown mechanism {:?}; one of plain, login, xoauth2, oauthbearer", m.value));
+                    None
+                }
+            });
+            Account {
+                username: a.username.value.clone(),
+                mechanism,
+                oauth,
+            }
+        });
+
+        for label in t.labels.keys() {
+            let valid = label
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !label.starts_with("__");
+            let reserved = [
+                "target", "protocol", "host", "port", "tls", "provider", "account",
+            ];
+            if !valid || reserved.contains(&label.as_str()) {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.labels.{label}"),
+                    "not a valid or free Prometheus label name",
+                );
+            }
+        }
+
+        let target = Target {
+            name: name.clone(),
+            protocol,
+            host: host?,
+            port,
+            tls,
+            tls_server_name: t.tls_server_name.clone(),
+            ca_file: ca_file.as_ref().map(|(p, _)| p.clone()),
+            provider: provider.map(str::to_string),
+            account,
+            labels: t.labels.clone(),
+        };
+
+        let probes = self.probes_of(t, key, &target, defaults);
+        let schedule = self
+            .schedule(t.schedule.as_ref(), t.every.as_ref(), &format!("{key}."))
+            .unwrap_or_else(|| global.schedule.clone());
+        let timeout = t
+            .timeout
+            .as_ref()
+            .and_then(|d| self.duration(d, &format!("{key}.timeout")))
+            .unwrap_or(global.timeout);
+        let roots = match ca_file {
+            Some((_, certs)) => {
+                let mut store = (*webpki_roots_store()).clone();
+                store.add_parsable_certificates(certs);
+                Arc::new(store)
+            }
+            None => webpki_roots_store(),
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(TargetConfig {
+            target,
+            probes,
+            schedule,
+            timeout,
+            secret,
+            roots,
+        })
+    }
+
+    fn probes_of(
+        &mut self,
+        t: &RawTarget,
+        key: &str,
+        target: &Target,
+        defaults: &BTreeMap<String, serde_json::Value>,
+    ) -> Vec<ProbeConfig> {
+        let entries: Vec<(String, serde_json::Value, (u64, u64))> = match &t.probes {
+            None => {
+                let mut names = vec!["port"];
+                if target.tls != TlsMode::None {
+                    names.push("tls");
+                }
+                if target.account.is_some() {
+                    names.push("auth");
+                }
+                names
+                    .into_iter()
+                    .filter(|n| self.probes.iter().any(|p| p.name() == *n))
+                    .map(|n| (n.to_string(), serde_json::Value::Null, loc(&t.name)))
+                    .collect()
+            }
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| match p {
+                    RawProbe::Name(n) => Some((n.value.clone(), serde_json::Value::Null, loc(n))),
+                    RawProbe::WithOptions(map) if map.len() == 1 => {
+                        let (n, o) = map.iter().next()?;
+                        Some((n.clone(), o.clone(), loc(&t.name)))
+                    }
+                    RawProbe::WithOptions(_) => {
+                        self.problem(
+                            loc(&t.name),
+                            format!("{key}.probes[{i}]"),
+                            "a probe with options is a one-key map, e.g. {tls: {warn_days: 30}}",
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let mut out: Vec<ProbeConfig> = Vec::new();
+        for (i, (name, options, at)) in entries.into_iter().enumerate() {
+            let pkey = format!("{key}.probes[{i}]");
+            let Some(probe) = self.probes.iter().find(|p| p.name() == name).cloned() else {
+                let known: Vec<&str> = self.probes.iter().map(|p| p.name()).collect();
+                self.problem(
+                    at,
+                    pkey,
+                    format!("unknown probe {name:?}; one of {}", known.join(", ")),
+                );
+                continue;
+            };
+            if out.iter().any(|p| p.name == name) {
+                self.problem(at, pkey, format!("probe {name:?} listed twice"));
+                continue;
+            }
+            let options = merge(defaults.get(&name), &options);
+            if let Err(e) = probe.validate(target, &options) {
+                self.problem(at, format!("{pkey}.{name}"), e);
+                continue;
+            }
+            out.push(ProbeConfig { name, options });
+        }
+        out
+    }
+}
+
+/// Shallow merge: the target's keys override the defaults'.
+fn merge(defaults: Option<&serde_json::Value>, own: &serde_json::Value) -> serde_json::Value {
+    match (defaults, own) {
+        (Some(serde_json::Value::Object(d)), serde_json::Value::Object(o)) => {
+            let mut m = d.clone();
+            m.extend(o.clone());
+            serde_json::Value::Object(m)
+        }
+        (Some(d), serde_json::Value::Null) => d.clone(),
+        (_, own) => own.clone(),
+    }
+}
+
+/// The public web PKI roots, built once.
+pub fn webpki_roots_store() -> Arc<rustls::RootCertStore> {
+    static STORE: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            Arc::new(rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
+        })
+        .clone()
+}
+
+fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let iter = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    let certs: Vec<_> = iter
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("CA file {} holds no certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The machine's host name when it is a FQDN, else a neutral placeholder (EHLO wants a FQDN).
+fn default_ehlo_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| h.contains('.'))
+        .unwrap_or_else(|| "mailbeat.localdomain".to_string())
+}
+
+#[cfg(test)]
+mod tests;

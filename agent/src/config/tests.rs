@@ -1,0 +1,138 @@
+//! One fixture per validation rule, each with the exact message a user sees
+//! (`testdata/invalid-*.yml`).
+
+use super::*;
+
+fn probes() -> Vec<Arc<dyn Probe>> {
+    mailbeat_probes::builtin()
+}
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config/testdata")
+}
+
+fn load_fixture(name: &str) -> Result<Config, ConfigError> {
+    load(&testdata().join(name), &probes())
+}
+
+fn error_of(name: &str) -> String {
+    let err = load_fixture(name).expect_err(name).to_string();
+    let prefix = format!("{}", testdata().join(name).display());
+    err.replace(&prefix, name)
+}
+
+#[test]
+fn each_invalid_fixture_gives_its_exact_message() {
+    let cases: &[(&str, &str)] = &[
+        ("invalid-unknown-key.yml", "unknown field `hots`"),
+        ("invalid-duplicate-key.yml", "duplicate"),
+        ("invalid-duplicate-target.yml", "invalid-duplicate-target.yml:7:11: targets[1].name: duplicate target name \"a\" (first defined at line 2)"),
+        ("invalid-port-zero.yml", "invalid-port-zero.yml:5:11: targets[0].port: port must be between 1 and 65535"),
+        ("invalid-port-range.yml", "70000"),
+        ("invalid-cron.yml", "invalid-cron.yml:2:13: global.schedule: cron expression \"0 0 9 * * 1\" has 6 fields; use the standard 5 (minute hour day-of-month month day-of-week)"),
+        ("invalid-duration.yml", "invalid-duration.yml:2:12: global.timeout: invalid duration \"fast\""),
+        ("invalid-missing-secret.yml", "invalid-missing-secret.yml:7:22: targets[0].account.password_file: cannot read secret file"),
+        ("invalid-inline-secret.yml", "invalid-inline-secret.yml:7:17: targets[0].account.password: inline secrets are not allowed; use a *_file key or ${ENV_VAR} (or set global.allow_inline_secrets: true)"),
+        ("invalid-env-unset.yml", "invalid-env-unset.yml:7:17: targets[0].account.password: environment variable MAILBEAT_TEST_SURELY_UNSET is not set"),
+        ("invalid-provider.yml", "invalid-provider.yml:3:15: targets[0].provider: unknown provider \"hotmale\"; one of gmail, office365, outlook, yahoo, zoho, icloud, netease, custom"),
+        ("invalid-protocol.yml", "invalid-protocol.yml:3:15: targets[0].protocol: unknown protocol \"ftp\"; one of imap, pop3, smtp"),
+        ("invalid-tls-mode.yml", "invalid-tls-mode.yml:5:10: targets[0].tls: unknown TLS mode \"maybe\"; one of implicit, starttls, none"),
+        ("invalid-unknown-probe.yml", "targets[0].probes[1]: unknown probe \"tsl\"; one of port, tls, auth"),
+        ("invalid-probe-option.yml", "targets[0].probes[0].port: unknown field `greting`"),
+        ("invalid-no-host.yml", "invalid-no-host.yml:2:11: targets[0].host: missing (or set a provider)"),
+        ("invalid-schedule-both.yml", "targets[0].: set either `schedule` (cron) or `every`, not both"),
+        ("invalid-webhook-event.yml", "invalid-webhook-event.yml:5:9: webhooks[0].events[0]: unknown event \"reauth\"; one of reauth_required, alert_firing, alert_resolved"),
+        ("invalid-ca-file.yml", "targets[0].ca_file: CA file"),
+        ("invalid-label.yml", "targets[0].labels.target: not a valid or free Prometheus label name"),
+    ];
+    for (fixture, expected) in cases {
+        let err = error_of(fixture);
+        assert!(
+            err.contains(expected),
+            "{fixture}:\n got: {err}\nwant: {expected}"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_has_a_case() {
+    let n = std::fs::read_dir(testdata())
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("invalid-") && name != "invalid-many.yml"
+        })
+        .count();
+    assert_eq!(
+        n, 20,
+        "add a case to each_invalid_fixture_gives_its_exact_message"
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let err = error_of("invalid-many.yml");
+    assert_eq!(err.lines().count(), 3, "{err}");
+}
+
+#[test]
+fn secrets_never_appear_in_errors() {
+    let err = error_of("invalid-inline-secret.yml");
+    assert!(!err.contains("correct-horse"), "{err}");
+}
+
+#[test]
+fn presets_fill_host_port_and_tls() {
+    let c = load_fixture("valid-presets.yml").unwrap();
+    let t = |name: &str| {
+        &c.targets
+            .iter()
+            .find(|t| t.target.name == name)
+            .unwrap()
+            .target
+    };
+    let gmail = t("nas-gmail");
+    assert_eq!(
+        (gmail.host.as_str(), gmail.port, gmail.tls),
+        ("smtp.gmail.com", 465, TlsMode::Implicit)
+    );
+    assert!(gmail.account.as_ref().unwrap().oauth);
+    let o365 = t("o365-smtp");
+    assert_eq!(
+        (o365.host.as_str(), o365.port, o365.tls),
+        ("smtp.office365.com", 587, TlsMode::Starttls)
+    );
+    let inferred = t("internal");
+    assert_eq!((inferred.port, inferred.tls), (143, TlsMode::Starttls));
+    assert_eq!(inferred.verify_name(), "imap.example.com");
+    let plain = t("relay");
+    assert_eq!((plain.port, plain.tls), (25, TlsMode::None));
+}
+
+#[test]
+fn defaults_and_probe_options_merge() {
+    let c = load_fixture("valid-presets.yml").unwrap();
+    assert_eq!(c.global.timeout, Duration::from_secs(10));
+    assert_eq!(c.global.concurrency, 8);
+    let internal = c
+        .targets
+        .iter()
+        .find(|t| t.target.name == "internal")
+        .unwrap();
+    let names: Vec<&str> = internal.probes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["port", "tls", "auth"], "default probe list");
+    let relay = c.targets.iter().find(|t| t.target.name == "relay").unwrap();
+    assert_eq!(
+        relay.probes[0].options,
+        serde_json::json!({"greeting": false})
+    );
+    assert_eq!(relay.schedule, Schedule::Every(Duration::from_secs(60)));
+    assert_eq!(internal.schedule, Schedule::cron("*/5 * * * *").unwrap());
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/mailbeat.example.yaml");
+    let c = load(&path, &probes()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.targets.is_empty());
+}

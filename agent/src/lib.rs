@@ -1,0 +1,20 @@
+//! The mailbeat agent: configuration, scheduling, execution, the result store, metrics, the HTTP
+//! server and the command line.
+
+pub mod config;
+pub mod executor;
+pub mod metrics;
+pub mod schedule;
+pub mod scheduler;
+pub mod store;
+
+/// The source revision this binary was built from (`git describe`), or `unknown`.
+pub const REVISION: &str = match option_env!("MAILBEAT_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod http;
+pub mod status_page;

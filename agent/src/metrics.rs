@@ -1,0 +1,528 @@
+//! Prometheus metrics: the agent's own (build, reload, scheduler, process) and the per-check
+//! series, which are rendered at scrape time from the result store.
+//!
+//! Rendering from the store instead of keeping labelled vectors up to date means a series exists
+//! exactly while its (target, probe) is configured and has a result: a removed target's series
+//! disappear on reload with no bookkeeping, and certificate series follow the chain actually
+//! presented at the last check.
+
+use crate::store::{Entry, Key, ResultStore};
+use mailbeat_sdk::{CheckResult, Status, Target};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+/// Metrics that observations and samples may produce, with their help texts. Anything else a
+/// probe (or plugin) reports is exported too, with a generic help text.
+const KNOWN_OBSERVATIONS: &[(&str, &str)] = &[
+    (
+        "port_connect_duration_seconds",
+        "Time to establish the TCP connection to the target.",
+    ),
+    (
+        "tls_chain_verified",
+        "1 if the presented certificate chain verified (openssl verify code 0), else 0.",
+    ),
+    (
+        "tls_earliest_cert_expiry_timestamp_seconds",
+        "Earliest notAfter among the presented certificates, as a Unix timestamp.",
+    ),
+    (
+        "tls_cert_not_after_timestamp_seconds",
+        "notAfter of each presented certificate, by depth (0 = leaf).",
+    ),
+    (
+        "tls_presented_certs",
+        "Number of certificates the server presented.",
+    ),
+    (
+        "tls_version_info",
+        "Negotiated TLS version and cipher suite.",
+    ),
+    (
+        "auth_success",
+        "1 if the last login succeeded, else 0, by SASL mechanism.",
+    ),
+    (
+        "oauth_access_token_expiry_timestamp_seconds",
+        "Expiry of the current OAuth2 access token.",
+    ),
+    (
+        "oauth_refresh_token_expiry_timestamp_seconds",
+        "Predicted expiry of the OAuth2 refresh token (provider policy).",
+    ),
+    (
+        "oauth_refresh_success",
+        "1 if the last OAuth2 token refresh succeeded, else 0.",
+    ),
+];
+
+/// The agent's own metrics, registered in its registry together with the store collector.
+pub struct AgentMetrics {
+    pub registry: Registry,
+    pub config_last_reload_successful: IntGauge,
+    pub config_last_reload_success_timestamp: prometheus::Gauge,
+    pub scheduler_lag: Histogram,
+    pub scheduler_skipped: IntCounter,
+}
+
+impl AgentMetrics {
+    /// Creates the registry with the agent metrics, the process collector and the store collector.
+    pub fn new(store: Arc<ResultStore>) -> Self {
+        let registry = Registry::new();
+        let build = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "mailbeat_build_info",
+                "Build information of the running mailbeat; always 1.",
+            ),
+            &["version", "revision"],
+        )
+        .expect("static metric definition");
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::REVISION])
+            .set(1);
+        let config_last_reload_successful = IntGauge::new(
+            "mailbeat_config_last_reload_successful",
+            "1 if the last configuration load succeeded, else 0.",
+        )
+        .expect("static metric definition");
+        let config_last_reload_success_timestamp = prometheus::Gauge::new(
+            "mailbeat_config_last_reload_success_timestamp_seconds",
+            "Time of the last successful configuration load.",
+        )
+        .expect("static metric definition");
+        let scheduler_lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "mailbeat_scheduler_lag_seconds",
+                "Delay between a check's scheduled time and its start.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0,
+            ]),
+        )
+        .expect("static metric definition");
+        let scheduler_skipped = IntCounter::new(
+            "mailbeat_scheduler_skipped_total",
+            "Checks skipped because the previous run of the same probe on the same target was still running.",
+        )
+        .expect("static metric definition");
+        let regs: Vec<Box<dyn Collector>> = vec![
+            Box::new(build),
+            Box::new(config_last_reload_successful.clone()),
+            Box::new(config_last_reload_success_timestamp.clone()),
+            Box::new(scheduler_lag.clone()),
+            Box::new(scheduler_skipped.clone()),
+            Box::new(StoreCollector::new(store)),
+        ];
+        for c in regs {
+            registry.register(c).expect("metric names are unique");
+        }
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registers once");
+        AgentMetrics {
+            registry,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp,
+            scheduler_lag,
+            scheduler_skipped,
+        }
+    }
+
+    /// The text exposition of everything.
+    pub fn render(&self) -> String {
+        encode(&self.registry.gather())
+    }
+}
+
+/// Encodes metric families in the Prometheus text format 0.0.4.
+pub fn encode(families: &[MetricFamily]) -> String {
+    let mut buf = Vec::new();
+    // Writing into a Vec cannot fail; an encoding error would mean an invalid family, which we
+    // never build.
+    let _ = TextEncoder::new().encode(families, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// Families built by hand, keyed by name, in first-use order.
+#[derive(Default)]
+pub struct Families {
+    order: Vec<String>,
+    map: BTreeMap<String, MetricFamily>,
+    seen: HashSet<(String, Vec<(String, String)>)>,
+}
+
+impl Families {
+    fn family(&mut self, name: &str, help: &str, kind: MetricType) -> &mut MetricFamily {
+        if !self.map.contains_key(name) {
+            let mut f = MetricFamily::default();
+            f.set_name(name.to_string());
+            f.set_help(help.to_string());
+            f.set_field_type(kind);
+            self.order.push(name.to_string());
+            self.map.insert(name.to_string(), f);
+        }
+        self.map.get_mut(name).expect("inserted above")
+    }
+
+    /// Adds a gauge sample; a second sample with the same name and labels is dropped.
+    pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        self.add(name, help, MetricType::GAUGE, labels, value);
+    }
+
+    /// Adds a counter sample.
+    pub fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
+        self.add(name, help, MetricType::COUNTER, labels, value);
+    }
+
+    fn add(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let key: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !self.seen.insert((name.to_string(), key)) {
+            return;
+        }
+        let mut m = Metric::default();
+        m.set_label(
+            labels
+                .iter()
+                .map(|(k, v)| {
+                    let mut l = LabelPair::default();
+                    l.set_name(k.to_string());
+                    l.set_value(v.to_string());
+                    l
+                })
+                .collect(),
+        );
+        match kind {
+            MetricType::COUNTER => {
+                let mut c = Counter::default();
+                c.set_value(value);
+                m.set_counter(c);
+            }
+            _ => {
+                let mut g = Gauge::default();
+                g.set_value(value);
+                m.set_gauge(g);
+            }
+        }
+        self.family(name, help, kind).mut_metric().push(m);
+    }
+
+    /// The families, in first-use order.
+    pub fn into_vec(mut self) -> Vec<MetricFamily> {
+        self.order
+            .iter()
+            .filter_map(|n| self.map.remove(n))
+            .collect()
+    }
+}
+
+/// Renders the latest results as `mailbeat_*` series.
+struct StoreCollector {
+    store: Arc<ResultStore>,
+    descs: Vec<Desc>,
+}
+
+const PER_CHECK: &[(&str, &str, &[&str])] = &[
+    (
+        "mailbeat_probe_success",
+        "1 if the last check of this probe on this target was ok, else 0.",
+        &["target", "probe"],
+    ),
+    (
+        "mailbeat_probe_status",
+        "1 for the current status and reason of this probe on this target.",
+        &["target", "probe", "status", "reason"],
+    ),
+    (
+        "mailbeat_probe_duration_seconds",
+        "Duration of the last check.",
+        &["target", "probe"],
+    ),
+    (
+        "mailbeat_probe_last_run_timestamp_seconds",
+        "When the last check finished.",
+        &["target", "probe"],
+    ),
+    (
+        "mailbeat_probe_runs_total",
+        "Checks run, by resulting status.",
+        &["target", "probe", "status"],
+    ),
+    (
+        "mailbeat_target_info",
+        "Configured targets; always 1.",
+        &[
+            "target", "protocol", "host", "port", "tls", "provider", "account",
+        ],
+    ),
+];
+
+impl StoreCollector {
+    fn new(store: Arc<ResultStore>) -> Self {
+        let descs = PER_CHECK
+            .iter()
+            .map(|(name, help, labels)| {
+                Desc::new(
+                    name.to_string(),
+                    help.to_string(),
+                    labels.iter().map(|s| s.to_string()).collect(),
+                    Default::default(),
+                )
+                .expect("static metric definition")
+            })
+            .collect();
+        StoreCollector { store, descs }
+    }
+}
+
+impl Collector for StoreCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut f = Families::default();
+        self.store.read(|targets, entries| {
+            for t in targets {
+                target_info(&mut f, t);
+            }
+            for (key, entry) in entries {
+                check_series(&mut f, key, entry);
+            }
+        });
+        f.into_vec()
+    }
+}
+
+fn target_info(f: &mut Families, t: &Target) {
+    let port = t.port.to_string();
+    let mut labels: Vec<(&str, &str)> = vec![
+        ("target", &t.name),
+        ("protocol", t.protocol.as_str()),
+        ("host", &t.host),
+        ("port", &port),
+        ("tls", t.tls.as_str()),
+        ("provider", t.provider.as_deref().unwrap_or("")),
+        (
+            "account",
+            t.account
+                .as_ref()
+                .map(|a| a.username.as_str())
+                .unwrap_or(""),
+        ),
+    ];
+    labels.extend(t.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    f.gauge("mailbeat_target_info", PER_CHECK[5].1, &labels, 1.0);
+}
+
+fn check_series(f: &mut Families, (target, probe): &Key, entry: &Entry) {
+    let r = &entry.result;
+    let tp: &[(&str, &str)] = &[("target", target), ("probe", probe)];
+    f.gauge(
+        "mailbeat_probe_success",
+        PER_CHECK[0].1,
+        tp,
+        if r.is_ok() { 1.0 } else { 0.0 },
+    );
+    let reason = r.reason.map(|x| x.as_str()).unwrap_or("");
+    f.gauge(
+        "mailbeat_probe_status",
+        PER_CHECK[1].1,
+        &[
+            ("target", target),
+            ("probe", probe),
+            ("status", r.status.as_str()),
+            ("reason", reason),
+        ],
+        1.0,
+    );
+    f.gauge(
+        "mailbeat_probe_duration_seconds",
+        PER_CHECK[2].1,
+        tp,
+        r.duration_seconds,
+    );
+    let finished = entry
+        .finished_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    f.gauge(
+        "mailbeat_probe_last_run_timestamp_seconds",
+        PER_CHECK[3].1,
+        tp,
+        finished,
+    );
+    for (i, status) in Status::ALL.iter().enumerate() {
+        f.counter(
+            "mailbeat_probe_runs_total",
+            PER_CHECK[4].1,
+            &[
+                ("target", target),
+                ("probe", probe),
+                ("status", status.as_str()),
+            ],
+            entry.runs[i] as f64,
+        );
+    }
+    observation_series(f, target, r);
+}
+
+/// A result's observations and samples as `mailbeat_<name>{target, ...}` series. An observation
+/// that also comes as labelled samples is rendered from the samples only.
+pub fn observation_series(f: &mut Families, target: &str, r: &CheckResult) {
+    for s in &r.samples {
+        let name = metric_name(&s.name);
+        let mut labels: Vec<(&str, &str)> = vec![("target", target)];
+        labels.extend(
+            s.labels
+                .iter()
+                .filter(|(k, _)| valid_label(k) && k.as_str() != "target")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        f.gauge(&name, help_of(&s.name), &labels, s.value);
+    }
+    for (key, value) in &r.observations {
+        if r.samples.iter().any(|s| &s.name == key) {
+            continue;
+        }
+        f.gauge(
+            &metric_name(key),
+            help_of(key),
+            &[("target", target)],
+            *value,
+        );
+    }
+}
+
+fn help_of(name: &str) -> &'static str {
+    KNOWN_OBSERVATIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, h)| *h)
+        .unwrap_or("Observation reported by a probe.")
+}
+
+/// `mailbeat_` + the name with anything outside `[a-zA-Z0-9_]` replaced.
+fn metric_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("mailbeat_{clean}")
+}
+
+fn valid_label(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Renders on-demand results (`/probe`) the way blackbox_exporter does (`probe_success`,
+/// `probe_duration_seconds`, `probe_ssl_*`, `probe_tls_version_info`), followed by the
+/// `mailbeat_*` series of those results.
+pub fn render_probe(target: &str, results: &[(String, CheckResult)]) -> String {
+    let mut f = Families::default();
+    let success = results.iter().all(|(_, r)| r.is_ok()) && !results.is_empty();
+    f.gauge(
+        "probe_success",
+        "Displays whether or not the probe was a success",
+        &[],
+        if success { 1.0 } else { 0.0 },
+    );
+    let duration = results
+        .iter()
+        .map(|(_, r)| r.duration_seconds)
+        .fold(0.0, f64::max);
+    f.gauge(
+        "probe_duration_seconds",
+        "Returns how long the probe took to complete in seconds",
+        &[],
+        duration,
+    );
+    for (_, r) in results {
+        if let Some(v) = r
+            .observations
+            .get("tls_earliest_cert_expiry_timestamp_seconds")
+        {
+            f.gauge(
+                "probe_ssl_earliest_cert_expiry",
+                "Returns last SSL chain expiry in unixtime",
+                &[],
+                *v,
+            );
+        }
+        if let Some(leaf) = r.samples.iter().find(|s| {
+            s.name == "tls_cert_not_after_timestamp_seconds"
+                && s.labels.get("depth").map(String::as_str) == Some("0")
+        }) {
+            f.gauge(
+                "probe_ssl_last_chain_expiry_timestamp_seconds",
+                "Returns last SSL chain expiry in timestamp",
+                &[],
+                leaf.value,
+            );
+        }
+        for s in r.samples.iter().filter(|s| s.name == "tls_version_info") {
+            let version = s.labels.get("version").map(String::as_str).unwrap_or("");
+            f.gauge(
+                "probe_tls_version_info",
+                "Returns the TLS version used or NaN when unknown",
+                &[("version", version)],
+                1.0,
+            );
+        }
+    }
+    for (probe, r) in results {
+        let tp: &[(&str, &str)] = &[("target", target), ("probe", probe)];
+        f.gauge(
+            "mailbeat_probe_success",
+            PER_CHECK[0].1,
+            tp,
+            if r.is_ok() { 1.0 } else { 0.0 },
+        );
+        f.gauge(
+            "mailbeat_probe_status",
+            PER_CHECK[1].1,
+            &[
+                ("target", target),
+                ("probe", probe),
+                ("status", r.status.as_str()),
+                ("reason", r.reason.map(|x| x.as_str()).unwrap_or("")),
+            ],
+            1.0,
+        );
+        f.gauge(
+            "mailbeat_probe_duration_seconds",
+            PER_CHECK[2].1,
+            tp,
+            r.duration_seconds,
+        );
+        observation_series(&mut f, target, r);
+    }
+    encode(&f.into_vec())
+}

@@ -1,0 +1,52 @@
+//! The status page at `/`: every (target, probe) with its status, reason, the server's words and
+//! what to do. Plain HTML, no scripts; every value is escaped.
+
+use crate::app::App;
+use std::fmt::Write;
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders the page.
+pub fn render(app: &App) -> String {
+    let mut rows = String::new();
+    let (configured, with_result) = app.store.coverage();
+    app.store.read(|_, entries| {
+        for ((target, probe), e) in entries {
+            let r = &e.result;
+            let when = humantime::format_rfc3339_seconds(e.finished_at);
+            let _ = write!(
+                rows,
+                "<tr class=\"{status}\"><td>{t}</td><td>{p}</td><td>{status}</td><td>{reason}</td><td>{d:.3}s</td><td>{when}</td><td>{msg}</td><td>{rem}</td></tr>\n",
+                status = r.status.as_str(),
+                t = esc(target),
+                p = esc(probe),
+                reason = r.reason.map(|x| x.as_str()).unwrap_or(""),
+                d = r.duration_seconds,
+                msg = esc(&r.message),
+                rem = esc(r.remediation.as_deref().unwrap_or("")),
+            );
+        }
+    });
+    format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>mailbeat</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em}} table{{border-collapse:collapse;width:100%}}
+td,th{{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top;font-size:.9em}}
+tr.ok td:nth-child(3){{color:#17803d}} tr.warning td:nth-child(3){{color:#b26b00}}
+tr.critical td:nth-child(3){{color:#c62828;font-weight:bold}} tr.unknown td:nth-child(3){{color:#6b21a8}}
+</style></head><body>
+<h1>mailbeat</h1>
+<p>{with_result} of {configured} checks have run. Config: <code>{config}</code>. <a href="/metrics">Metrics</a></p>
+<table><tr><th>Target</th><th>Probe</th><th>Status</th><th>Reason</th><th>Duration</th><th>Checked</th><th>Message</th><th>What to do</th></tr>
+{rows}</table></body></html>
+"#,
+        config = esc(&app.config_path.display().to_string()),
+    )
+}
