@@ -54,6 +54,14 @@ fi
 echo "install.sh: installing ${missing[*]}" >&2
 t0=$(date +%s)
 export DEBIAN_FRONTEND=noninteractive
+# The harness runs its own instances; keep the packages' postinst from starting the system
+# daemons (dovecot on 143/993, postfix on 25, prometheus on 9090, ...): a temporary
+# policy-rc.d that denies every start, unless the machine already has one.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update
 # postfix asks questions in its postinst; answer them up front
 echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
