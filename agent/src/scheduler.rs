@@ -86,7 +86,7 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
         }
     }
     let start = clock.now();
-    let mut heap: BinaryHeap<Reverse<(DateTime<Utc>, usize)>> = jobs
+    let mut heap: BinaryHeap<Reverse<(DateTime<Utc>, usize, bool)>> = jobs
         .iter()
         .enumerate()
         .map(|(i, job)| {
@@ -96,7 +96,7 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
                 .min(STARTUP_SPREAD);
             let first = start
                 + chrono::Duration::from_std(window.mul_f64(job.fraction)).unwrap_or_default();
-            Reverse((first, i))
+            Reverse((first, i, true))
         })
         .collect();
 
@@ -104,7 +104,7 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
         if *stop.borrow() {
             return;
         }
-        let Some(Reverse((due, idx))) = heap.peek().copied() else {
+        let Some(Reverse((due, idx, startup))) = heap.peek().copied() else {
             let _ = stop.changed().await;
             return;
         };
@@ -120,12 +120,18 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
         let job = &jobs[idx];
         let tc = &config.targets[job.target];
         // Next slot after the later of due and now: a scheduler that fell behind skips the slots
-        // it missed instead of bursting through them.
+        // it missed instead of bursting through them. After the start-up run, the first regular
+        // slot is at least half an interval away, so a check does not run twice in a row.
+        let mut after = due.max(now);
+        if startup {
+            let half = tc.schedule.interval(now) / 2;
+            after += chrono::Duration::from_std(half).unwrap_or_default();
+        }
         if let Some(next) = tc
             .schedule
-            .next_run(due.max(now), job.fraction, config.global.spread)
+            .next_run(after, job.fraction, config.global.spread)
         {
-            heap.push(Reverse((next, idx)));
+            heap.push(Reverse((next, idx, false)));
         }
         let key = (tc.target.name.clone(), tc.probes[job.probe].name.clone());
         let fresh = shared

@@ -1,0 +1,378 @@
+//! End to end, as a user runs it: `mailbeat run` as a process on a temp config, scraped over HTTP,
+//! reloaded (good and bad, by HTTP and SIGHUP); `mailbeat check` output and exit codes;
+//! `promtool check metrics` on a real scrape.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailbeat");
+
+/// A loopback SMTP-ish server that greets every connection, on a thread.
+fn greeting_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut s = stream;
+            let _ = s.write_all(b"220 test.example ESMTP ready\r\n");
+        }
+    });
+    port
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn free_port() -> u16 {
+    closed_port()
+}
+
+fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the series whose text (name and labels) starts with `series`.
+fn value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+struct Agent {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(config: &Path, dir: &Path) -> Agent {
+    let port = free_port();
+    let log = dir.join("agent.log");
+    let child = Command::new(BIN)
+        .args(["run", "--config.file"])
+        .arg(config)
+        .args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--log.level",
+            "debug",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let agent = Agent { child, port, log };
+    wait_until(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    agent
+}
+
+fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn scrape_until(agent: &Agent, what: &str) -> String {
+    let mut last = String::new();
+    let found = wait_until(Duration::from_secs(15), || {
+        last = http(agent.port, "GET", "/metrics").1;
+        last.contains(what)
+    });
+    assert!(found, "{what} never appeared in /metrics:\n{last}");
+    last
+}
+
+fn write_config(path: &Path, targets: &[(&str, u16)]) {
+    let mut yaml = String::from("global:\n  every: 1s\n  timeout: 2s\ntargets:\n");
+    for (name, port) in targets {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    protocol: smtp\n    host: 127.0.0.1\n    port: {port}\n    tls: none\n    probes: [port]\n    labels: {{site: lab}}\n"
+        ));
+    }
+    std::fs::write(path, yaml).unwrap();
+}
+
+#[test]
+fn run_serves_metrics_and_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    let (up, down) = (greeting_server(), closed_port());
+    write_config(&config, &[("relay-up", up), ("relay-down", down)]);
+    let agent = start_agent(&config, dir.path());
+
+    let m = scrape_until(&agent, "mailbeat_probe_success{target=\"relay-down\"");
+    let m = if m.contains("mailbeat_probe_success{target=\"relay-up\"") {
+        m
+    } else {
+        scrape_until(&agent, "mailbeat_probe_success{target=\"relay-up\"")
+    };
+    assert_eq!(
+        value(
+            &m,
+            "mailbeat_probe_success{target=\"relay-up\",probe=\"port\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "mailbeat_probe_success{target=\"relay-down\",probe=\"port\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&m, "mailbeat_probe_status{target=\"relay-down\",probe=\"port\",status=\"critical\",reason=\"connection_refused\"}"),
+        Some(1.0)
+    );
+    assert!(value(
+        &m,
+        "mailbeat_port_connect_duration_seconds{target=\"relay-up\"}"
+    )
+    .is_some());
+    assert!(m.contains(&format!("mailbeat_target_info{{target=\"relay-up\",protocol=\"smtp\",host=\"127.0.0.1\",port=\"{up}\",tls=\"none\",provider=\"\",account=\"\",site=\"lab\"}} 1")));
+    assert!(m.contains("mailbeat_build_info{"));
+    assert!(m.contains("process_resident_memory_bytes"));
+    assert_eq!(
+        value(&m, "mailbeat_config_last_reload_successful"),
+        Some(1.0)
+    );
+    assert!(m.contains("mailbeat_scheduler_lag_seconds_bucket"));
+    promtool_check_metrics(&m);
+
+    let (status, body) = http(agent.port, "GET", "/-/healthy");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(http(agent.port, "GET", "/-/ready").0, 200);
+    let (status, page) = http(agent.port, "GET", "/");
+    assert_eq!(status, 200);
+    assert!(page.contains("relay-down") && page.contains("connection_refused"));
+    assert_eq!(http(agent.port, "GET", "/nope").0, 404);
+    assert_eq!(http(agent.port, "GET", "/-/reload").0, 405);
+
+    // /probe runs now and answers in blackbox_exporter's names.
+    let (status, body) = http(agent.port, "GET", "/probe?target=relay-up");
+    assert_eq!(status, 200);
+    assert_eq!(value(&body, "probe_success"), Some(1.0), "{body}");
+    assert!(value(&body, "probe_duration_seconds").is_some());
+    let (status, body) = http(agent.port, "GET", "/probe?target=relay-down&probe=port");
+    assert_eq!(status, 200);
+    assert_eq!(value(&body, "probe_success"), Some(0.0));
+    assert_eq!(http(agent.port, "GET", "/probe?target=nope").0, 400);
+    assert_eq!(http(agent.port, "GET", "/probe").0, 400);
+
+    // Good reload over HTTP: relay-down removed, relay-new added.
+    write_config(&config, &[("relay-up", up), ("relay-new", up)]);
+    let (status, body) = http(agent.port, "POST", "/-/reload");
+    assert_eq!(status, 200, "{body}");
+    let m = scrape_until(&agent, "mailbeat_probe_success{target=\"relay-new\"");
+    assert!(
+        !m.contains("relay-down"),
+        "series of a removed target must vanish:\n{m}"
+    );
+
+    // Bad reload: the old config keeps running, the gauge says it failed.
+    std::fs::write(
+        &config,
+        "targets:\n  - name: x\n    protocol: smtp\n    port: 0\n",
+    )
+    .unwrap();
+    let (status, body) = http(agent.port, "POST", "/-/reload");
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("mailbeat.yaml:4:11: targets[0].port"),
+        "{body}"
+    );
+    let m = http(agent.port, "GET", "/metrics").1;
+    assert_eq!(
+        value(&m, "mailbeat_config_last_reload_successful"),
+        Some(0.0)
+    );
+    assert!(m.contains("mailbeat_probe_success{target=\"relay-new\""));
+
+    // SIGHUP reload of a fixed config.
+    write_config(&config, &[("relay-hup", up)]);
+    let pid = agent.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let m = scrape_until(&agent, "mailbeat_probe_success{target=\"relay-hup\"");
+    assert_eq!(
+        value(&m, "mailbeat_config_last_reload_successful"),
+        Some(1.0)
+    );
+    assert!(!m.contains("relay-new"));
+
+    // One warning line per failed check, naming target, probe and reason.
+    let log = std::fs::read_to_string(&agent.log).unwrap();
+    assert!(
+        log.contains(
+            "check failed target=relay-down probe=port status=critical reason=connection_refused"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_agent_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    write_config(&config, &[("a", closed_port())]);
+    let mut agent = start_agent(&config, dir.path());
+    let pid = agent.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exited = wait_until(Duration::from_secs(10), || {
+        matches!(agent.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "agent did not exit on SIGTERM");
+    assert!(agent.child.try_wait().unwrap().unwrap().success());
+}
+
+#[test]
+fn check_json_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    let (up, down) = (greeting_server(), closed_port());
+    write_config(&config, &[("relay-up", up), ("relay-down", down)]);
+
+    let check = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["check", "--config.file"])
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+
+    let (code, out, _) = check(&["--output", "json"]);
+    assert_eq!(code, 2, "a critical result exits 2");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert!(doc["checked_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        doc["summary"],
+        serde_json::json!({"ok": 1, "warning": 0, "critical": 1, "unknown": 0})
+    );
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    let up_row = &results[0];
+    assert_eq!(
+        (
+            up_row["target"].as_str(),
+            up_row["probe"].as_str(),
+            up_row["status"].as_str()
+        ),
+        (Some("relay-up"), Some("port"), Some("ok"))
+    );
+    assert!(up_row["reason"].is_null(), "reason is null when ok");
+    for key in [
+        "message",
+        "remediation",
+        "duration_seconds",
+        "observations",
+        "details",
+    ] {
+        assert!(up_row.get(key).is_some(), "{key} missing");
+    }
+    let down_row = &results[1];
+    assert_eq!(down_row["reason"], "connection_refused");
+    assert!(!down_row["remediation"].as_str().unwrap().is_empty());
+
+    let (code, out, _) = check(&["--output", "json", "--target", "relay-up"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = check(&["--target", "relay-down", "--probe", "port"]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("CRITICAL") && out.contains("What to do:"),
+        "{out}"
+    );
+    let (code, _, err) = check(&["--target", "nope"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("no target named \"nope\""));
+
+    std::fs::write(&config, "global: {timeout: fast}\n").unwrap();
+    let (code, _, err) = check(&[]);
+    assert_eq!(code, 3, "a config error exits 3");
+    assert!(err.contains("global.timeout"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["validate", "--config.file"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED"));
+}
+
+/// `promtool check metrics` must accept a real scrape. promtool comes with Debian's prometheus
+/// package, which the test command installs; set MAILBEAT_SKIP_PROMTOOL=1 to skip deliberately.
+fn promtool_check_metrics(text: &str) {
+    if std::env::var_os("MAILBEAT_SKIP_PROMTOOL").is_some() {
+        eprintln!("promtool check skipped (MAILBEAT_SKIP_PROMTOOL)");
+        return;
+    }
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: run the README's test command, which installs it");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,229 @@
+//! Scheduler behaviour under paused tokio time: spreading, no overlap, hard timeout, concurrency
+//! limit. Hours of schedule run in milliseconds; nothing here sleeps for real.
+
+use async_trait::async_trait;
+use mailbeat::config::{self, Config};
+use mailbeat::executor::Executor;
+use mailbeat::metrics::AgentMetrics;
+use mailbeat::scheduler::{self, Shared};
+use mailbeat::store::ResultStore;
+use mailbeat_sdk::{CheckResult, Probe, ProbeContext, Reason, Target};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+
+/// A probe that takes `delay` (or never finishes) and records what the scheduler did.
+#[derive(Default)]
+struct RecordingProbe {
+    delay: Option<Duration>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    per_target_in_flight: Mutex<HashMap<String, usize>>,
+    max_per_target: AtomicUsize,
+    starts: Mutex<Vec<(String, Instant)>>,
+}
+
+#[async_trait]
+impl Probe for RecordingProbe {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+
+    async fn check(&self, target: &Target, _ctx: &ProbeContext) -> CheckResult {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        {
+            let mut per = self.per_target_in_flight.lock().unwrap();
+            let n = per.entry(target.name.clone()).or_default();
+            *n += 1;
+            self.max_per_target.fetch_max(*n, Ordering::SeqCst);
+        }
+        self.starts
+            .lock()
+            .unwrap()
+            .push((target.name.clone(), Instant::now()));
+        match self.delay {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending::<()>().await,
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        *self
+            .per_target_in_flight
+            .lock()
+            .unwrap()
+            .get_mut(&target.name)
+            .unwrap() -= 1;
+        CheckResult::ok("done")
+    }
+}
+
+fn config_for(
+    probe: &Arc<RecordingProbe>,
+    yaml_global: &str,
+    targets: usize,
+    every: &str,
+) -> Config {
+    let mut yaml = format!("global:\n{yaml_global}\ntargets:\n");
+    for i in 0..targets {
+        yaml.push_str(&format!(
+            "  - {{name: t{i}, protocol: imap, host: 127.0.0.1, tls: none, every: {every}, probes: [recording]}}\n"
+        ));
+    }
+    let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
+    config::parse(&yaml, "test.yml", Path::new("."), &probes).unwrap()
+}
+
+struct Running {
+    store: Arc<ResultStore>,
+    metrics: Arc<AgentMetrics>,
+    stop: watch::Sender<bool>,
+}
+
+fn start(config: Config, probe: &Arc<RecordingProbe>) -> Running {
+    let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
+    let store = Arc::new(ResultStore::new());
+    store.set_config(&config);
+    let metrics = Arc::new(AgentMetrics::new(store.clone()));
+    let shared = Arc::new(Shared {
+        executor: Arc::new(Executor::new(
+            &probes,
+            config.global.locale,
+            "test.example".into(),
+        )),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        semaphore: Arc::new(Semaphore::new(config.global.concurrency)),
+        running: Default::default(),
+    });
+    let (stop, rx) = watch::channel(false);
+    tokio::spawn(scheduler::run(Arc::new(config), shared, rx));
+    Running {
+        store,
+        metrics,
+        stop,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_of_many_targets_are_spread_over_the_interval() {
+    let probe = Arc::new(RecordingProbe {
+        delay: Some(Duration::from_millis(10)),
+        ..Default::default()
+    });
+    let config = config_for(&probe, "  concurrency: 1000", 200, "60s");
+    let t0 = Instant::now();
+    let run = start(config, &probe);
+    tokio::time::sleep(Duration::from_secs(125)).await;
+    let _ = run.stop.send(true);
+
+    let starts = probe.starts.lock().unwrap().clone();
+    let first: Vec<f64> = starts
+        .iter()
+        .filter(|(_, at)| *at - t0 < Duration::from_secs(10))
+        .map(|(_, at)| (*at - t0).as_secs_f64())
+        .collect();
+    assert_eq!(
+        first.len(),
+        200,
+        "every job runs once within the startup window"
+    );
+    // Second round: offsets spread over the 60 s interval, not bunched in one second.
+    let mut per_second = HashMap::new();
+    for (_, at) in starts
+        .iter()
+        .filter(|(_, at)| *at - t0 >= Duration::from_secs(10))
+    {
+        *per_second.entry((*at - t0).as_secs()).or_insert(0) += 1;
+    }
+    let busiest = per_second.values().max().copied().unwrap_or(0);
+    assert!(
+        busiest <= 15,
+        "at most 15 of 200 checks start in the same second, got {busiest}"
+    );
+    assert!(
+        per_second.len() >= 60,
+        "checks start in at least 60 distinct seconds, got {}",
+        per_second.len()
+    );
+    // Each target keeps its slot: consecutive runs are one interval apart.
+    let t5: Vec<Instant> = starts
+        .iter()
+        .filter(|(n, _)| n == "t5")
+        .map(|(_, at)| *at)
+        .collect();
+    assert!(t5.len() >= 3);
+    for pair in t5[1..].windows(2) {
+        assert_eq!((pair[1] - pair[0]).as_secs(), 60);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_never_overlaps_itself_on_a_target() {
+    // Each check takes 25 s (under the 30 s timeout); the schedule asks every 10 s.
+    let probe = Arc::new(RecordingProbe {
+        delay: Some(Duration::from_secs(25)),
+        ..Default::default()
+    });
+    let config = config_for(&probe, "  timeout: 30s", 3, "10s");
+    let run = start(config, &probe);
+    tokio::time::sleep(Duration::from_secs(200)).await;
+    let _ = run.stop.send(true);
+    assert_eq!(probe.max_per_target.load(Ordering::SeqCst), 1);
+    assert!(
+        run.metrics.scheduler_skipped.get() > 10,
+        "skipped slots are counted"
+    );
+    let runs = probe
+        .starts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _)| n == "t0")
+        .count();
+    assert!((6..=9).contains(&runs), "about 200/30 runs, got {runs}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_check_is_cut_off_at_its_timeout() {
+    let probe = Arc::new(RecordingProbe::default()); // never finishes
+    let config = config_for(&probe, "  timeout: 2s", 1, "1m");
+    let run = start(config, &probe);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let _ = run.stop.send(true);
+    let entry = run
+        .store
+        .get("t0", "recording")
+        .expect("a result was recorded");
+    assert_eq!(entry.result.reason, Some(Reason::ServerTimeout));
+    assert!(
+        entry.result.message.contains("within its timeout of 2s"),
+        "{}",
+        entry.result.message
+    );
+    assert!(entry.result.remediation.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_concurrency_checks_run_at_once() {
+    let probe = Arc::new(RecordingProbe {
+        delay: Some(Duration::from_secs(3)),
+        ..Default::default()
+    });
+    let config = config_for(&probe, "  concurrency: 3\n  timeout: 10s", 20, "1m");
+    let run = start(config, &probe);
+    // 20 checks of 3 s, three at a time, take 21 s; the next slot is at least 30 s away.
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    let _ = run.stop.send(true);
+    assert_eq!(probe.max_in_flight.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        probe.starts.lock().unwrap().len(),
+        20,
+        "all 20 ran, three at a time"
+    );
+    let lag = run.metrics.scheduler_lag.get_sample_sum();
+    assert!(lag > 10.0, "queued checks show up as scheduler lag ({lag})");
+}
