@@ -2,7 +2,8 @@
 //! survives a panicking probe, and completes the result (duration, remediation, invariants).
 
 use crate::config::{ProbeConfig, TargetConfig};
-use mailbeat_sdk::remediation::remediation;
+use base64::Engine;
+use mailbeat_sdk::remediation::{remediation, TARGET_PLACEHOLDER};
 use mailbeat_sdk::{
     CheckResult, Credentials, Locale, Probe, ProbeContext, Reason, SecretKind, Status,
 };
@@ -58,7 +59,8 @@ impl Executor {
         result.duration_seconds = started.elapsed().as_secs_f64();
         if let Some(Ok(secret)) = &secret {
             // Defence in depth: a server may echo what it was sent, a probe may format too much.
-            redact(&mut result, secret.expose());
+            let username = target.target.account.as_ref().map(|a| a.username.as_str());
+            redact(&mut result, secret.expose(), username);
         }
         self.complete(target, result)
     }
@@ -115,11 +117,8 @@ impl Executor {
         }
         if let Some(reason) = result.reason {
             if result.remediation.is_none() {
-                result.remediation = Some(remediation(
-                    reason,
-                    tc.target.provider.as_deref(),
-                    self.locale,
-                ));
+                let text = remediation(reason, tc.target.provider.as_deref(), self.locale);
+                result.remediation = Some(text.replace(TARGET_PLACEHOLDER, &tc.target.name));
             }
         } else {
             result.remediation = None;
@@ -128,18 +127,49 @@ impl Executor {
     }
 }
 
-/// Replaces every occurrence of `secret` in the result's texts.
-pub fn redact(result: &mut CheckResult, secret: &str) {
+/// Replaces every occurrence of `secret` in the result's texts, also in the base64 forms a
+/// server may echo back (some answer an unknown `AUTH PLAIN <base64>` line by quoting it).
+pub fn redact(result: &mut CheckResult, secret: &str, username: Option<&str>) {
     if secret.len() < 4 {
         return;
     }
     const MASK: &str = "<redacted>";
-    if result.message.contains(secret) {
-        result.message = result.message.replace(secret, MASK);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut forms = vec![secret.to_string(), b64.encode(secret)];
+    if let Some(user) = username {
+        forms.push(b64.encode(format!("\0{user}\0{secret}")));
+        forms.push(b64.encode(format!("user={user}\x01auth=Bearer {secret}\x01\x01")));
     }
-    let details = result.details.to_string();
-    if details.contains(secret) {
-        result.details =
-            serde_json::from_str(&details.replace(secret, MASK)).unwrap_or(serde_json::Value::Null);
+    for form in &forms {
+        if result.message.contains(form.as_str()) {
+            result.message = result.message.replace(form.as_str(), MASK);
+        }
+        let details = result.details.to_string();
+        if details.contains(form.as_str()) {
+            result.details = serde_json::from_str(&details.replace(form.as_str(), MASK))
+                .unwrap_or(serde_json::Value::Null);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_their_base64_echoes_are_redacted() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let plain = b64.encode("\0alice@example.com\0hunter2-secret");
+        let mut r = CheckResult::unknown(
+            Reason::Unknown,
+            format!("500 5.5.1 Command unrecognized: \"AUTH PLAIN {plain}\" (hunter2-secret)"),
+        )
+        .detail("reply", format!("{} / {plain}", b64.encode("hunter2-secret")));
+        redact(&mut r, "hunter2-secret", Some("alice@example.com"));
+        let all = serde_json::to_string(&r).unwrap();
+        assert!(!all.contains("hunter2-secret"), "{all}");
+        assert!(!all.contains(&plain), "{all}");
+        assert!(!all.contains(&b64.encode("hunter2-secret")), "{all}");
+        assert!(r.message.contains("<redacted>"));
     }
 }
