@@ -1,1 +1,74 @@
-//! Helpers for integration tests.
+//! Helpers for the integration tests: finding the harness, writing configs, running checks the
+//! way `mailbeat check --output json` does.
+
+use mailbeat::check::{self, Report};
+use mailbeat::config;
+use std::path::{Path, PathBuf};
+
+/// The harness started by `tests/harness/start.sh` (via `tests/run-all.sh`), read from the
+/// environment it exports.
+pub struct Harness {
+    pub ca: String,
+    pub user: String,
+    pub password: String,
+    pub user2: String,
+    pub password2: String,
+}
+
+impl Harness {
+    /// The running harness; `None` (test skipped) when it is not running, unless
+    /// `MAILBEAT_REQUIRE_HARNESS=1`, when its absence is a failure.
+    pub fn get() -> Option<Harness> {
+        let var = |k: &str| std::env::var(k).ok();
+        match var("MAILBEAT_HARNESS_DIR") {
+            Some(_) => Some(Harness {
+                ca: var("MAILBEAT_TEST_CA").expect("MAILBEAT_TEST_CA"),
+                user: var("MAILBEAT_TEST_USER").unwrap_or_else(|| "alice@mail.test".into()),
+                password: var("MAILBEAT_TEST_PASSWORD").unwrap_or_else(|| "alicepass".into()),
+                user2: var("MAILBEAT_TEST_USER2").unwrap_or_else(|| "bob@mail.test".into()),
+                password2: var("MAILBEAT_TEST_PASSWORD2").unwrap_or_else(|| "bobpass".into()),
+            }),
+            None if var("MAILBEAT_REQUIRE_HARNESS").as_deref() == Some("1") => {
+                panic!("MAILBEAT_REQUIRE_HARNESS=1 but no harness is running (run tests/run-all.sh)")
+            }
+            None => {
+                eprintln!("real-server harness not running: skipped (run tests/run-all.sh)");
+                None
+            }
+        }
+    }
+
+    /// A port from env.sh.
+    pub fn port(name: &str) -> u16 {
+        std::env::var(name)
+            .unwrap_or_else(|_| panic!("{name} missing from the harness environment"))
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} is not a port"))
+    }
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Loads `yaml` (written into `dir`) and runs every check once, like `mailbeat check`.
+pub async fn check_yaml(dir: &Path, yaml: &str) -> Report {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let path = write(dir, "mailbeat.yaml", yaml);
+    let probes = mailbeat_probes::builtin();
+    let config = config::load(&path, &probes).unwrap_or_else(|e| panic!("{e}"));
+    check::run(&config, &probes, None, None).await
+}
+
+/// The result of `target`/`probe` in a report, as the JSON `check` prints.
+pub fn result(report: &Report, target: &str, probe: &str) -> serde_json::Value {
+    let row = report
+        .results
+        .iter()
+        .find(|r| r.target == target && r.probe == probe)
+        .unwrap_or_else(|| panic!("no result for {target}/{probe}"));
+    serde_json::to_value(row).unwrap()
+}

@@ -1,0 +1,67 @@
+//! The `auth` probe against real Dovecot (IMAP, POP3) and Postfix submission with Dovecot SASL:
+//! good and bad passwords over implicit TLS and STARTTLS, AUTH before STARTTLS, and secrets that
+//! never reach the output.
+
+use mailbeat_itest::{check_yaml, result, write, Harness};
+
+#[tokio::test]
+async fn good_and_bad_passwords_on_every_protocol() {
+    let Some(h) = Harness::get() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good", &format!("{}\n", h.password));
+    // A distinctive wrong password, to prove it never appears in any output.
+    write(dir.path(), "bad", "Wr0ng-Pa55-zq8x\n");
+    let mut yaml = format!("global: {{timeout: 15s}}\ntargets:\n");
+    let cases = [
+        ("imaps", "imap", "MAILBEAT_A_IMAPS_PORT", "implicit"),
+        ("imap-starttls", "imap", "MAILBEAT_A_IMAP_PORT", "starttls"),
+        ("pop3s", "pop3", "MAILBEAT_A_POP3S_PORT", "implicit"),
+        ("pop3-stls", "pop3", "MAILBEAT_A_POP3_PORT", "starttls"),
+        ("postfix-587", "smtp", "MAILBEAT_POSTFIX_SUBMISSION_PORT", "starttls"),
+        ("postfix-465", "smtp", "MAILBEAT_POSTFIX_SUBMISSIONS_PORT", "implicit"),
+    ];
+    for (name, proto, var, tls) in cases {
+        for (suffix, user, pw) in [("good", &h.user, "good"), ("bad", &h.user2, "bad")] {
+            yaml.push_str(&format!(
+                "  - name: {name}-{suffix}\n    protocol: {proto}\n    host: 127.0.0.1\n    tls_server_name: mail.test\n    port: {}\n    tls: {tls}\n    ca_file: {}\n    account: {{username: \"{user}\", password_file: {pw}}}\n    probes: [auth]\n",
+                Harness::port(var),
+                h.ca
+            ));
+        }
+    }
+    let report = check_yaml(dir.path(), &yaml).await;
+    for (name, ..) in cases {
+        let good = result(&report, &format!("{name}-good"), "auth");
+        assert_eq!(good["status"], "ok", "{name}: {good:#}");
+        assert_eq!(good["observations"]["auth_success"], 1.0);
+        let bad = result(&report, &format!("{name}-bad"), "auth");
+        assert_eq!(bad["status"], "critical", "{name}: {bad:#}");
+        assert_eq!(bad["reason"], "auth_bad_credentials", "{name}: {bad:#}");
+        assert_eq!(bad["observations"]["auth_success"], 0.0);
+        assert!(!bad["remediation"].as_str().unwrap().is_empty());
+    }
+    // The server's own words are kept.
+    let imap = result(&report, "imaps-bad", "auth");
+    assert!(imap["message"].as_str().unwrap().contains("AUTHENTICATIONFAILED"), "{imap:#}");
+    let smtp = result(&report, "postfix-587-bad", "auth");
+    assert!(smtp["message"].as_str().unwrap().contains("5.7.8"), "{smtp:#}");
+
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("Wr0ng-Pa55-zq8x"), "a password reached the check output");
+    assert!(!json.contains(&h.password), "a password reached the check output");
+}
+
+#[tokio::test]
+async fn auth_before_starttls_is_starttls_required() {
+    let Some(h) = Harness::get() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good", &format!("{}\n", h.password));
+    let yaml = format!(
+        "targets:\n  - name: postfix-plain\n    protocol: smtp\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    account: {{username: \"{}\", password_file: good}}\n    probes: [auth]\n",
+        Harness::port("MAILBEAT_POSTFIX_SUBMISSION_PORT"),
+        h.user
+    );
+    let report = check_yaml(dir.path(), &yaml).await;
+    let r = result(&report, "postfix-plain", "auth");
+    assert_eq!(r["reason"], "starttls_required", "{r:#}");
+}
