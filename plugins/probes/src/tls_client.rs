@@ -7,6 +7,7 @@
 use crate::dialogue::{self, BoxStream, Dialogue};
 use crate::{net, Failure};
 use mailbeat_sdk::{ProbeContext, Reason, Target, TlsMode};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig};
 use std::io;
@@ -31,9 +32,27 @@ pub fn client_config(ctx: &ProbeContext) -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
+/// A client configuration that leaves certificate verification to `verifier` (the `tls` probe's
+/// recording verifier), with the same provider and protocol versions as [`client_config`].
+/// Session resumption is off: a resumed session presents no certificate, so there would be
+/// nothing to verify or record.
+pub fn client_config_with_verifier(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    Arc::new(config)
+}
+
 /// The name to verify the certificate against, as rustls wants it.
 pub fn server_name(target: &Target) -> Result<ServerName<'static>, Failure> {
-    let name = target.verify_name().trim_start_matches('[').trim_end_matches(']');
+    let name = target
+        .verify_name()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     ServerName::try_from(name.to_string()).map_err(|e| {
         Failure::critical(
             Reason::ConfigError,
@@ -51,9 +70,14 @@ pub async fn handshake_with<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<TlsStream<S>, Failure> {
     let name = server_name(target)?;
     let connect = TlsConnector::from(config).connect(name, stream);
-    net::within(ctx, Reason::ServerTimeout, "during the TLS handshake", connect)
-        .await?
-        .map_err(|e| classify_handshake_error(&e))
+    net::within(
+        ctx,
+        Reason::ServerTimeout,
+        "during the TLS handshake",
+        connect,
+    )
+    .await?
+    .map_err(|e| classify_handshake_error(&e))
 }
 
 /// [`handshake_with`] using [`client_config`].
@@ -67,7 +91,10 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Names a failed handshake from the rustls error inside the I/O error.
 pub fn classify_handshake_error(e: &io::Error) -> Failure {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         Some(err) => classify_rustls_error(err),
         None if e.kind() == io::ErrorKind::UnexpectedEof => Failure::critical(
             Reason::TlsHandshakeFailed,
