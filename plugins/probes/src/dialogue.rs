@@ -62,14 +62,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         let mut buf = Vec::with_capacity(128);
         let mut limited = (&mut self.io).take(MAX_LINE as u64);
         let read = limited.read_until(b'\n', &mut buf);
-        let n = within(ctx, Reason::ServerTimeout, &format!("waiting for {what}"), read)
-            .await?
-            .map_err(|e| {
-                Failure::critical(
-                    Reason::ProtocolError,
-                    format!("connection failed while waiting for {what}: {e}"),
-                )
-            })?;
+        let n = within(
+            ctx,
+            Reason::ServerTimeout,
+            &format!("waiting for {what}"),
+            read,
+        )
+        .await?
+        .map_err(|e| {
+            Failure::critical(
+                Reason::ProtocolError,
+                format!("connection failed while waiting for {what}: {e}"),
+            )
+        })?;
         if n == 0 {
             return Err(Failure::critical(
                 Reason::ProtocolError,
@@ -96,19 +101,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
             io.write_all(b"\r\n").await?;
             io.flush().await
         };
-        let verb = line.split_whitespace().next().unwrap_or("");
-        within(ctx, Reason::ServerTimeout, &format!("sending {verb}"), write)
-            .await?
-            .map_err(|e| {
-                Failure::critical(
-                    Reason::ProtocolError,
-                    format!("connection failed while sending {verb}: {e}"),
-                )
-            })
+        // Name the command in errors, but only when it is a command word: the first word of a
+        // bare SASL response or a LOGIN line carries credentials.
+        let verb = line
+            .split_whitespace()
+            .next()
+            .filter(|w| w.len() <= 12 && w.chars().all(|c| c.is_ascii_alphabetic()))
+            .filter(|w| !w.eq_ignore_ascii_case("PASS"))
+            .unwrap_or("a command");
+        within(
+            ctx,
+            Reason::ServerTimeout,
+            &format!("sending {verb}"),
+            write,
+        )
+        .await?
+        .map_err(|e| {
+            Failure::critical(
+                Reason::ProtocolError,
+                format!("connection failed while sending {verb}: {e}"),
+            )
+        })
     }
 
     /// Reads a complete (possibly multi-line) SMTP reply.
-    pub async fn smtp_reply(&mut self, ctx: &ProbeContext, what: &str) -> Result<SmtpReply, Failure> {
+    pub async fn smtp_reply(
+        &mut self,
+        ctx: &ProbeContext,
+        what: &str,
+    ) -> Result<SmtpReply, Failure> {
         let mut code = None;
         let mut lines = Vec::new();
         loop {
@@ -116,7 +137,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
             let (this_code, last, text) = parse_smtp_line(&line).ok_or_else(|| {
                 Failure::critical(
                     Reason::ProtocolError,
-                    format!("not an SMTP reply while waiting for {what}: {}", printable(&line)),
+                    format!(
+                        "not an SMTP reply while waiting for {what}: {}",
+                        printable(&line)
+                    ),
                 )
             })?;
             if *code.get_or_insert(this_code) != this_code {
@@ -245,7 +269,10 @@ pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
                 220 => Ok(reply.to_string()),
                 421 | 554 => Err(Failure::critical(
                     Reason::ServerUnavailable,
-                    format!("server refused the session: {}", printable(&reply.to_string())),
+                    format!(
+                        "server refused the session: {}",
+                        printable(&reply.to_string())
+                    ),
                 )),
                 _ => Err(bad(&reply.to_string())),
             }
@@ -365,7 +392,11 @@ pub async fn starttls<S: AsyncRead + AsyncWrite + Unpin>(
             Reason::StarttlsNotOffered,
             format!(
                 "the server does not offer {} (capabilities: {})",
-                if protocol == Protocol::Pop3 { "STLS" } else { "STARTTLS" },
+                if protocol == Protocol::Pop3 {
+                    "STLS"
+                } else {
+                    "STARTTLS"
+                },
                 printable(&caps.join(", "))
             ),
         ));
@@ -416,7 +447,10 @@ mod tests {
 
     #[test]
     fn smtp_lines_parse() {
-        assert_eq!(parse_smtp_line("250-PIPELINING"), Some((250, false, "PIPELINING")));
+        assert_eq!(
+            parse_smtp_line("250-PIPELINING"),
+            Some((250, false, "PIPELINING"))
+        );
         assert_eq!(parse_smtp_line("250 OK"), Some((250, true, "OK")));
         assert_eq!(parse_smtp_line("220"), Some((220, true, "")));
         assert_eq!(parse_smtp_line("22"), None);
@@ -428,8 +462,14 @@ mod tests {
     #[test]
     fn starttls_offer_is_read_from_capabilities() {
         let caps = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(offers_starttls(Protocol::Smtp, &caps(&["PIPELINING", "STARTTLS"])));
-        assert!(offers_starttls(Protocol::Imap, &caps(&["IMAP4rev1", "starttls"])));
+        assert!(offers_starttls(
+            Protocol::Smtp,
+            &caps(&["PIPELINING", "STARTTLS"])
+        ));
+        assert!(offers_starttls(
+            Protocol::Imap,
+            &caps(&["IMAP4rev1", "starttls"])
+        ));
         assert!(offers_starttls(Protocol::Pop3, &caps(&["USER", "STLS"])));
         assert!(!offers_starttls(Protocol::Pop3, &caps(&["STARTTLS"])));
         assert!(!offers_starttls(Protocol::Smtp, &caps(&["AUTH PLAIN"])));

@@ -4,11 +4,14 @@
 //! what failed), [`dialogue`] (greetings, EHLO/CAPABILITY/CAPA, STARTTLS), [`certs`] (certificate
 //! facts) and [`classify`] (what a server's refusal means).
 
+pub mod auth;
+pub mod certs;
 pub mod classify;
 pub mod dialogue;
 pub mod failure;
 pub mod net;
 pub mod port;
+pub mod tls;
 pub mod tls_client;
 
 pub use failure::Failure;
@@ -18,5 +21,9 @@ use std::sync::Arc;
 
 /// Every built-in probe, one shared instance each.
 pub fn builtin() -> Vec<Arc<dyn Probe>> {
-    vec![Arc::new(port::PortProbe)]
+    vec![
+        Arc::new(port::PortProbe),
+        Arc::new(tls::TlsProbe),
+        Arc::new(auth::AuthProbe::new()),
+    ]
 }
