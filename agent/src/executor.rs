@@ -164,7 +164,10 @@ mod tests {
             Reason::Unknown,
             format!("500 5.5.1 Command unrecognized: \"AUTH PLAIN {plain}\" (hunter2-secret)"),
         )
-        .detail("reply", format!("{} / {plain}", b64.encode("hunter2-secret")));
+        .detail(
+            "reply",
+            format!("{} / {plain}", b64.encode("hunter2-secret")),
+        );
         redact(&mut r, "hunter2-secret", Some("alice@example.com"));
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("hunter2-secret"), "{all}");

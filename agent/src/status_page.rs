@@ -20,9 +20,9 @@ pub fn render(app: &App) -> String {
         for ((target, probe), e) in entries {
             let r = &e.result;
             let when = humantime::format_rfc3339_seconds(e.finished_at);
-            let _ = write!(
+            let _ = writeln!(
                 rows,
-                "<tr class=\"{status}\"><td>{t}</td><td>{p}</td><td>{status}</td><td>{reason}</td><td>{d:.3}s</td><td>{when}</td><td>{msg}</td><td>{rem}</td></tr>\n",
+                "<tr class=\"{status}\"><td>{t}</td><td>{p}</td><td>{status}</td><td>{reason}</td><td>{d:.3}s</td><td>{when}</td><td>{msg}</td><td>{rem}</td></tr>",
                 status = r.status.as_str(),
                 t = esc(target),
                 p = esc(probe),

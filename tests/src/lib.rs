@@ -29,7 +29,9 @@ impl Harness {
                 password2: var("MAILBEAT_TEST_PASSWORD2").unwrap_or_else(|| "bobpass".into()),
             }),
             None if var("MAILBEAT_REQUIRE_HARNESS").as_deref() == Some("1") => {
-                panic!("MAILBEAT_REQUIRE_HARNESS=1 but no harness is running (run tests/run-all.sh)")
+                panic!(
+                    "MAILBEAT_REQUIRE_HARNESS=1 but no harness is running (run tests/run-all.sh)"
+                )
             }
             None => {
                 eprintln!("real-server harness not running: skipped (run tests/run-all.sh)");

@@ -11,14 +11,24 @@ async fn good_and_bad_passwords_on_every_protocol() {
     write(dir.path(), "good", &format!("{}\n", h.password));
     // A distinctive wrong password, to prove it never appears in any output.
     write(dir.path(), "bad", "Wr0ng-Pa55-zq8x\n");
-    let mut yaml = format!("global: {{timeout: 15s}}\ntargets:\n");
+    let mut yaml = String::from("global: {timeout: 15s}\ntargets:\n");
     let cases = [
         ("imaps", "imap", "MAILBEAT_A_IMAPS_PORT", "implicit"),
         ("imap-starttls", "imap", "MAILBEAT_A_IMAP_PORT", "starttls"),
         ("pop3s", "pop3", "MAILBEAT_A_POP3S_PORT", "implicit"),
         ("pop3-stls", "pop3", "MAILBEAT_A_POP3_PORT", "starttls"),
-        ("postfix-587", "smtp", "MAILBEAT_POSTFIX_SUBMISSION_PORT", "starttls"),
-        ("postfix-465", "smtp", "MAILBEAT_POSTFIX_SUBMISSIONS_PORT", "implicit"),
+        (
+            "postfix-587",
+            "smtp",
+            "MAILBEAT_POSTFIX_SUBMISSION_PORT",
+            "starttls",
+        ),
+        (
+            "postfix-465",
+            "smtp",
+            "MAILBEAT_POSTFIX_SUBMISSIONS_PORT",
+            "implicit",
+        ),
     ];
     for (name, proto, var, tls) in cases {
         for (suffix, user, pw) in [("good", &h.user, "good"), ("bad", &h.user2, "bad")] {
@@ -42,13 +52,28 @@ async fn good_and_bad_passwords_on_every_protocol() {
     }
     // The server's own words are kept.
     let imap = result(&report, "imaps-bad", "auth");
-    assert!(imap["message"].as_str().unwrap().contains("AUTHENTICATIONFAILED"), "{imap:#}");
+    assert!(
+        imap["message"]
+            .as_str()
+            .unwrap()
+            .contains("AUTHENTICATIONFAILED"),
+        "{imap:#}"
+    );
     let smtp = result(&report, "postfix-587-bad", "auth");
-    assert!(smtp["message"].as_str().unwrap().contains("5.7.8"), "{smtp:#}");
+    assert!(
+        smtp["message"].as_str().unwrap().contains("5.7.8"),
+        "{smtp:#}"
+    );
 
     let json = serde_json::to_string(&report).unwrap();
-    assert!(!json.contains("Wr0ng-Pa55-zq8x"), "a password reached the check output");
-    assert!(!json.contains(&h.password), "a password reached the check output");
+    assert!(
+        !json.contains("Wr0ng-Pa55-zq8x"),
+        "a password reached the check output"
+    );
+    assert!(
+        !json.contains(&h.password),
+        "a password reached the check output"
+    );
 }
 
 #[tokio::test]

@@ -18,36 +18,82 @@ async fn full_chain_verifies_and_leaf_only_is_an_incomplete_chain() {
     let mut yaml = String::from("global: {timeout: 10s}\ntargets:\n");
     for (name, proto, var, tls) in [
         ("a-imaps", "imap", "MAILBEAT_A_IMAPS_PORT", "implicit"),
-        ("a-imap-starttls", "imap", "MAILBEAT_A_IMAP_PORT", "starttls"),
+        (
+            "a-imap-starttls",
+            "imap",
+            "MAILBEAT_A_IMAP_PORT",
+            "starttls",
+        ),
         ("a-pop3s", "pop3", "MAILBEAT_A_POP3S_PORT", "implicit"),
         ("a-pop3-stls", "pop3", "MAILBEAT_A_POP3_PORT", "starttls"),
-        ("postfix-465", "smtp", "MAILBEAT_POSTFIX_SUBMISSIONS_PORT", "implicit"),
-        ("postfix-587", "smtp", "MAILBEAT_POSTFIX_SUBMISSION_PORT", "starttls"),
+        (
+            "postfix-465",
+            "smtp",
+            "MAILBEAT_POSTFIX_SUBMISSIONS_PORT",
+            "implicit",
+        ),
+        (
+            "postfix-587",
+            "smtp",
+            "MAILBEAT_POSTFIX_SUBMISSION_PORT",
+            "starttls",
+        ),
         ("b-imaps", "imap", "MAILBEAT_B_IMAPS_PORT", "implicit"),
-        ("b-imap-starttls", "imap", "MAILBEAT_B_IMAP_PORT", "starttls"),
-        ("b-submission-starttls", "smtp", "MAILBEAT_B_SUBMISSION_PORT", "starttls"),
+        (
+            "b-imap-starttls",
+            "imap",
+            "MAILBEAT_B_IMAP_PORT",
+            "starttls",
+        ),
+        (
+            "b-submission-starttls",
+            "smtp",
+            "MAILBEAT_B_SUBMISSION_PORT",
+            "starttls",
+        ),
     ] {
         yaml.push_str(&target(name, proto, var, tls, &h.ca, ""));
     }
     let report = check_yaml(dir.path(), &yaml).await;
 
-    for ok in ["a-imaps", "a-imap-starttls", "a-pop3s", "a-pop3-stls", "postfix-465", "postfix-587"] {
+    for ok in [
+        "a-imaps",
+        "a-imap-starttls",
+        "a-pop3s",
+        "a-pop3-stls",
+        "postfix-465",
+        "postfix-587",
+    ] {
         let r = result(&report, ok, "tls");
         assert_eq!(r["status"], "ok", "{ok}: {r:#}");
         assert_eq!(r["observations"]["tls_chain_verified"], 1.0, "{ok}");
-        assert_eq!(r["observations"]["tls_presented_certs"], 2.0, "{ok}: leaf + intermediate");
+        assert_eq!(
+            r["observations"]["tls_presented_certs"], 2.0,
+            "{ok}: leaf + intermediate"
+        );
         assert_eq!(r["details"]["verify"]["code"], 0, "{ok}");
     }
     for incomplete in ["b-imaps", "b-imap-starttls", "b-submission-starttls"] {
         let r = result(&report, incomplete, "tls");
         assert_eq!(r["status"], "critical", "{incomplete}: {r:#}");
         assert_eq!(r["reason"], "tls_chain_incomplete", "{incomplete}: {r:#}");
-        assert_eq!(r["details"]["verify"]["code"], 21, "{incomplete}: openssl's verify code");
+        assert_eq!(
+            r["details"]["verify"]["code"], 21,
+            "{incomplete}: openssl's verify code"
+        );
         // Certificate facts are reported even though verification failed.
         assert_eq!(r["observations"]["tls_chain_verified"], 0.0);
         assert_eq!(r["observations"]["tls_presented_certs"], 1.0);
-        assert!(r["observations"]["tls_earliest_cert_expiry_timestamp_seconds"].as_f64().unwrap() > 1.7e9);
-        assert!(r["remediation"].as_str().unwrap().contains("intermediate"), "{r:#}");
+        assert!(
+            r["observations"]["tls_earliest_cert_expiry_timestamp_seconds"]
+                .as_f64()
+                .unwrap()
+                > 1.7e9
+        );
+        assert!(
+            r["remediation"].as_str().unwrap().contains("intermediate"),
+            "{r:#}"
+        );
     }
 }
 
@@ -61,6 +107,12 @@ async fn wrong_name_and_unknown_ca_are_told_apart() {
         ca = h.ca
     );
     let report = check_yaml(dir.path(), &yaml).await;
-    assert_eq!(result(&report, "wrong-name", "tls")["reason"], "tls_hostname_mismatch");
-    assert_eq!(result(&report, "public-roots-only", "tls")["reason"], "tls_untrusted_root");
+    assert_eq!(
+        result(&report, "wrong-name", "tls")["reason"],
+        "tls_hostname_mismatch"
+    );
+    assert_eq!(
+        result(&report, "public-roots-only", "tls")["reason"],
+        "tls_untrusted_root"
+    );
 }

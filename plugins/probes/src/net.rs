@@ -43,9 +43,7 @@ pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAd
     let lookup = tokio::net::lookup_host((host, target.port));
     let addrs: Vec<SocketAddr> = within(ctx, Reason::DnsFailure, "resolving the host name", lookup)
         .await?
-        .map_err(|e| {
-            Failure::critical(Reason::DnsFailure, format!("cannot resolve {host}: {e}"))
-        })?
+        .map_err(|e| Failure::critical(Reason::DnsFailure, format!("cannot resolve {host}: {e}")))?
         .collect();
     if addrs.is_empty() {
         return Err(Failure::critical(

@@ -42,9 +42,7 @@ impl Probe for PortProbe {
             Ok(o) => o,
             Err(e) => return Failure::critical(mailbeat_sdk::Reason::ConfigError, e).into(),
         };
-        let read_greeting = options
-            .greeting
-            .unwrap_or(target.tls != TlsMode::Implicit);
+        let read_greeting = options.greeting.unwrap_or(target.tls != TlsMode::Implicit);
         match check_port(target, ctx, read_greeting).await {
             Ok(result) => result,
             Err(failure) => failure.into(),

@@ -47,12 +47,18 @@ async fn server(greeting: Option<&'static [u8]>) -> u16 {
 async fn open_port_with_greeting_is_ok_and_timed() {
     for (protocol, greeting) in [
         (Protocol::Smtp, &b"220-mail.test ESMTP\r\n220 ready\r\n"[..]),
-        (Protocol::Imap, &b"* OK [CAPABILITY IMAP4rev1] ready\r\n"[..]),
+        (
+            Protocol::Imap,
+            &b"* OK [CAPABILITY IMAP4rev1] ready\r\n"[..],
+        ),
         (Protocol::Pop3, &b"+OK POP3 ready\r\n"[..]),
     ] {
         let port = server(Some(greeting)).await;
         let r = PortProbe
-            .check(&target(protocol, "127.0.0.1", port, TlsMode::Starttls), &ctx(Duration::from_secs(2)))
+            .check(
+                &target(protocol, "127.0.0.1", port, TlsMode::Starttls),
+                &ctx(Duration::from_secs(2)),
+            )
             .await;
         assert_eq!(r.status, Status::Ok, "{protocol}: {r:?}");
         assert!(r.observations["port_connect_duration_seconds"] >= 0.0);
@@ -67,9 +73,16 @@ async fn closed_port_is_connection_refused() {
         l.local_addr().unwrap().port()
     };
     let r = PortProbe
-        .check(&target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit), &ctx(Duration::from_secs(2)))
+        .check(
+            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
-    assert_eq!((r.status, r.reason), (Status::Critical, Some(Reason::ConnectionRefused)), "{r:?}");
+    assert_eq!(
+        (r.status, r.reason),
+        (Status::Critical, Some(Reason::ConnectionRefused)),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -77,7 +90,10 @@ async fn silent_peer_is_server_timeout_within_the_deadline() {
     let port = server(None).await;
     let started = Instant::now();
     let r = PortProbe
-        .check(&target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls), &ctx(Duration::from_millis(500)))
+        .check(
+            &target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls),
+            &ctx(Duration::from_millis(500)),
+        )
         .await;
     assert_eq!(r.reason, Some(Reason::ServerTimeout), "{r:?}");
     assert!(r.message.contains("said nothing"), "{}", r.message);
@@ -90,7 +106,10 @@ async fn silent_peer_is_server_timeout_within_the_deadline() {
 async fn implicit_tls_port_is_not_expected_to_greet_in_plaintext() {
     let port = server(None).await;
     let r = PortProbe
-        .check(&target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit), &ctx(Duration::from_millis(500)))
+        .check(
+            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit),
+            &ctx(Duration::from_millis(500)),
+        )
         .await;
     assert_eq!(r.status, Status::Ok, "{r:?}");
 }
@@ -99,18 +118,27 @@ async fn implicit_tls_port_is_not_expected_to_greet_in_plaintext() {
 async fn garbage_and_refusals_are_named() {
     let port = server(Some(b"\x16\x03\x01\x00\xff garbage\r\n")).await;
     let r = PortProbe
-        .check(&target(Protocol::Imap, "127.0.0.1", port, TlsMode::Starttls), &ctx(Duration::from_secs(2)))
+        .check(
+            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Starttls),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
     assert_eq!(r.reason, Some(Reason::BadGreeting), "{r:?}");
     let port = server(Some(b"554 5.3.2 mail.test no service for you\r\n")).await;
     let r = PortProbe
-        .check(&target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls), &ctx(Duration::from_secs(2)))
+        .check(
+            &target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
     assert_eq!(r.reason, Some(Reason::ServerUnavailable), "{r:?}");
     assert!(r.message.contains("554 5.3.2"));
     let port = server(Some(b"* BYE too many connections\r\n")).await;
     let r = PortProbe
-        .check(&target(Protocol::Imap, "127.0.0.1", port, TlsMode::None), &ctx(Duration::from_secs(2)))
+        .check(
+            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::None),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
     assert_eq!(r.reason, Some(Reason::ServerUnavailable), "{r:?}");
 }
@@ -125,7 +153,10 @@ async fn peer_that_closes_at_once_is_a_bad_greeting() {
         }
     });
     let r = PortProbe
-        .check(&target(Protocol::Pop3, "127.0.0.1", port, TlsMode::Starttls), &ctx(Duration::from_secs(2)))
+        .check(
+            &target(Protocol::Pop3, "127.0.0.1", port, TlsMode::Starttls),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
     assert_eq!(r.reason, Some(Reason::BadGreeting), "{r:?}");
 }
@@ -133,7 +164,15 @@ async fn peer_that_closes_at_once_is_a_bad_greeting() {
 #[tokio::test]
 async fn unresolvable_name_is_dns_failure() {
     let r = PortProbe
-        .check(&target(Protocol::Smtp, "does-not-exist.invalid", 25, TlsMode::Starttls), &ctx(Duration::from_secs(5)))
+        .check(
+            &target(
+                Protocol::Smtp,
+                "does-not-exist.invalid",
+                25,
+                TlsMode::Starttls,
+            ),
+            &ctx(Duration::from_secs(5)),
+        )
         .await;
     assert_eq!(r.reason, Some(Reason::DnsFailure), "{r:?}");
 }
@@ -151,7 +190,10 @@ async fn ipv6_loopback_works_when_available() {
         }
     });
     let r = PortProbe
-        .check(&target(Protocol::Pop3, "::1", port, TlsMode::Starttls), &ctx(Duration::from_secs(2)))
+        .check(
+            &target(Protocol::Pop3, "::1", port, TlsMode::Starttls),
+            &ctx(Duration::from_secs(2)),
+        )
         .await;
     assert_eq!(r.status, Status::Ok, "{r:?}");
 }

@@ -16,7 +16,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Ok, Status::Warning, Status::Critical, Status::Unknown];
+    pub const ALL: [Status; 4] = [
+        Status::Ok,
+        Status::Warning,
+        Status::Critical,
+        Status::Unknown,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -180,7 +185,10 @@ mod tests {
         assert_eq!(v["reason"], "auth_app_password_required");
         assert_eq!(v["observations"]["auth_success"], 0.0);
         assert!(v["details"].is_object());
-        assert!(v.get("samples").is_none(), "empty samples are not serialized");
+        assert!(
+            v.get("samples").is_none(),
+            "empty samples are not serialized"
+        );
         let ok = serde_json::to_value(CheckResult::ok("fine")).unwrap();
         assert!(ok["reason"].is_null());
     }
