@@ -3,6 +3,7 @@
 
 use crate::config::{self, Config};
 use crate::executor::Executor;
+use crate::jobs::JobLocks;
 use crate::metrics::AgentMetrics;
 use crate::scheduler::{self, Shared};
 use crate::store::ResultStore;
@@ -20,7 +21,7 @@ pub struct App {
     pub metrics: Arc<AgentMetrics>,
     config: RwLock<Arc<Config>>,
     shared: RwLock<Arc<Shared>>,
-    running: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
+    locks: Arc<JobLocks>,
     stop_scheduler: Mutex<Option<watch::Sender<bool>>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -37,8 +38,8 @@ impl App {
         let metrics = Arc::new(AgentMetrics::new(store.clone()));
         metrics.config_last_reload_successful.set(1);
         metrics.config_last_reload_success_timestamp.set(unix_now());
-        let running = Arc::new(Mutex::new(Default::default()));
-        let shared = Arc::new(make_shared(&config, &probes, &store, &metrics, &running));
+        let locks = Arc::new(JobLocks::default());
+        let shared = Arc::new(make_shared(&config, &probes, &store, &metrics, &locks));
         Ok(Arc::new(App {
             config_path,
             probes,
@@ -46,7 +47,7 @@ impl App {
             metrics,
             config: RwLock::new(config),
             shared: RwLock::new(shared),
-            running,
+            locks,
             stop_scheduler: Mutex::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         }))
@@ -112,8 +113,19 @@ impl App {
                     &self.probes,
                     &self.store,
                     &self.metrics,
-                    &self.running,
+                    &self.locks,
                 );
+                let keep: std::collections::HashSet<(&str, &str)> = config
+                    .targets
+                    .iter()
+                    .flat_map(|t| {
+                        t.probes
+                            .iter()
+                            .map(move |p| (t.target.name.as_str(), p.name.as_str()))
+                    })
+                    .collect();
+                self.locks
+                    .retain(|(t, p)| keep.contains(&(t.as_str(), p.as_str())));
                 *self.shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(shared);
                 *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
                 self.metrics.config_last_reload_successful.set(1);
@@ -138,7 +150,7 @@ fn make_shared(
     probes: &[Arc<dyn Probe>],
     store: &Arc<ResultStore>,
     metrics: &Arc<AgentMetrics>,
-    running: &Arc<Mutex<std::collections::HashSet<(String, String)>>>,
+    locks: &Arc<JobLocks>,
 ) -> Shared {
     Shared {
         executor: Arc::new(Executor::new(
@@ -149,7 +161,7 @@ fn make_shared(
         store: store.clone(),
         metrics: metrics.clone(),
         semaphore: Arc::new(Semaphore::new(config.global.concurrency)),
-        running: running.clone(),
+        locks: locks.clone(),
     }
 }
 

@@ -166,6 +166,12 @@ async fn probe(app: &Arc<App>, query: &str) -> Response<Full<Bytes>> {
     let runs = probes.iter().map(|pc| {
         let shared = shared.clone();
         async move {
+            // Wait for a scheduled run of the same job to finish: a check never overlaps itself
+            // (two logins at once would also step around the auth probe's back-off).
+            let _job = shared
+                .locks
+                .acquire(&(tc.target.name.clone(), pc.name.clone()))
+                .await;
             let _permit = shared.semaphore.acquire().await;
             (pc.name.clone(), shared.executor.run(tc, pc).await)
         }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod executor;
+pub mod jobs;
 pub mod metrics;
 pub mod schedule;
 pub mod scheduler;

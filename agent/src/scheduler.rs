@@ -13,13 +13,14 @@
 
 use crate::config::Config;
 use crate::executor::Executor;
+use crate::jobs::JobLocks;
 use crate::metrics::AgentMetrics;
 use crate::schedule::stable_fraction;
 use crate::store::ResultStore;
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
@@ -62,8 +63,8 @@ pub struct Shared {
     pub store: Arc<ResultStore>,
     pub metrics: Arc<AgentMetrics>,
     pub semaphore: Arc<Semaphore>,
-    /// Jobs currently running, kept across reloads so a reload cannot make a job overlap itself.
-    pub running: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Per-job locks, kept across reloads so a reload cannot make a job overlap itself.
+    pub locks: Arc<JobLocks>,
 }
 
 struct Job {
@@ -134,16 +135,11 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
             heap.push(Reverse((next, idx, false)));
         }
         let key = (tc.target.name.clone(), tc.probes[job.probe].name.clone());
-        let fresh = shared
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone());
-        if !fresh {
+        let Some(job_lock) = shared.locks.try_acquire(&key) else {
             shared.metrics.scheduler_skipped.inc();
             tracing::debug!(target = %key.0, probe = %key.1, "still running from its last slot; skipped");
             continue;
-        }
+        };
         let config = config.clone();
         let shared = shared.clone();
         let (ti, pi) = (job.target, job.probe);
@@ -158,11 +154,7 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
             shared
                 .store
                 .record(&tc.target.name, &pc.name, result, SystemTime::now());
-            shared
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+            drop(job_lock);
         });
     }
 }

@@ -97,7 +97,7 @@ fn start(config: Config, probe: &Arc<RecordingProbe>) -> Running {
         store: store.clone(),
         metrics: metrics.clone(),
         semaphore: Arc::new(Semaphore::new(config.global.concurrency)),
-        running: Default::default(),
+        locks: Default::default(),
     });
     let (stop, rx) = watch::channel(false);
     tokio::spawn(scheduler::run(Arc::new(config), shared, rx));
