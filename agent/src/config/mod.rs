@@ -4,6 +4,7 @@
 //! `FILE:LINE:COLUMN: KEY.PATH: what is wrong`, the way compilers and `promtool check config` do.
 //! Relative paths (secret files, CA files, state_dir) are relative to the config file's directory.
 
+mod keypath;
 mod presets;
 mod raw;
 pub mod secrets;
@@ -93,8 +94,15 @@ pub struct Problem {
 pub enum ConfigError {
     #[error("{path}: cannot read: {error}")]
     Read { path: String, error: std::io::Error },
-    #[error("{path}: {message}")]
-    Parse { path: String, message: String },
+    #[error("{path}:{line}:{column}: {}{message}\n{snippet}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+    Parse {
+        path: String,
+        line: u64,
+        column: u64,
+        key: String,
+        message: String,
+        snippet: String,
+    },
     #[error("{}", format_problems(path, problems))]
     Invalid {
         path: String,
@@ -144,10 +152,7 @@ pub fn parse(
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-            path: shown.to_string(),
-            message: e.to_string(),
-        })?
+        serde_saphyr::from_str(text).map_err(|e| parse_error(shown, text, &e))?
     };
     let mut v = Validator {
         base,
@@ -163,6 +168,59 @@ pub fn parse(
             problems: v.problems,
         })
     }
+}
+
+/// A YAML or type error in the same `FILE:LINE:COLUMN: key.path: message` form as validation
+/// errors, followed by the library's source snippet.
+fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let tidy = |s: &str| {
+        s.replace(&format!(" at line {line}, column {column}"), "")
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+            .replace("invalid u16", "must be a whole number between 1 and 65535")
+    };
+    let plain = e.without_snippet().to_string();
+    // The library's own text starts with "error: line L column C: "; we say that in front.
+    let message = plain
+        .split_once(&format!("line {line} column {column}: "))
+        .map(|(_, rest)| tidy(rest))
+        .unwrap_or_else(|| tidy(&plain));
+    let snippet = e
+        .to_string()
+        .lines()
+        .skip(1)
+        .map(|l| mask_secret_values(&tidy(&l.replace("<input>", shown))))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ConfigError::Parse {
+        path: shown.to_string(),
+        line,
+        column,
+        key: keypath::key_path_at(text, line as usize),
+        message,
+        snippet,
+    }
+}
+
+/// Masks the value of secret-bearing keys (`password: …`, `client_secret: …`, `access_token: …`)
+/// in a snippet line: a YAML error next to an inline secret must not print it.
+fn mask_secret_values(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
+    for key in ["password", "secret", "token"] {
+        if let Some(at) = lower.find(key) {
+            if let Some(colon) = line[at..].find(':') {
+                let cut = at + colon + 1;
+                if line[cut..].trim().is_empty() {
+                    continue;
+                }
+                return format!("{} <redacted>", &line[..cut]);
+            }
+        }
+    }
+    line.to_string()
 }
 
 struct Validator<'a> {

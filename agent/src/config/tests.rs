@@ -24,11 +24,11 @@ fn error_of(name: &str) -> String {
 #[test]
 fn each_invalid_fixture_gives_its_exact_message() {
     let cases: &[(&str, &str)] = &[
-        ("invalid-unknown-key.yml", "unknown field `hots`"),
-        ("invalid-duplicate-key.yml", "duplicate"),
+        ("invalid-unknown-key.yml", "invalid-unknown-key.yml:4:5: targets[0].hots: unknown field `hots`, expected one of name, provider, protocol, host, port, tls, tls_server_name, ca_file, account, probes, schedule, every, timeout, labels"),
+        ("invalid-duplicate-key.yml", "invalid-duplicate-key.yml:5:5: targets[0].host: duplicate mapping key: host\n"),
         ("invalid-duplicate-target.yml", "invalid-duplicate-target.yml:7:11: targets[1].name: duplicate target name \"a\" (first defined at line 2)"),
         ("invalid-port-zero.yml", "invalid-port-zero.yml:5:11: targets[0].port: port must be between 1 and 65535"),
-        ("invalid-port-range.yml", "70000"),
+        ("invalid-port-range.yml", "invalid-port-range.yml:5:11: targets[0].port: must be a whole number between 1 and 65535"),
         ("invalid-cron.yml", "invalid-cron.yml:2:13: global.schedule: cron expression \"0 0 9 * * 1\" has 6 fields; use the standard 5 (minute hour day-of-month month day-of-week)"),
         ("invalid-duration.yml", "invalid-duration.yml:2:12: global.timeout: invalid duration \"fast\""),
         ("invalid-missing-secret.yml", "invalid-missing-secret.yml:7:22: targets[0].account.password_file: cannot read secret file"),
@@ -79,6 +79,16 @@ fn all_problems_are_reported_at_once() {
 fn secrets_never_appear_in_errors() {
     let err = error_of("invalid-inline-secret.yml");
     assert!(!err.contains("correct-horse"), "{err}");
+}
+
+#[test]
+fn secrets_near_a_yaml_error_are_masked_in_the_snippet() {
+    let text = "global:\n  allow_inline_secrets: true\ntargets:\n  - name: a\n    protocol: imap\n    host: x\n    account: {username: u, password: correct-horse-battery}\n    port: [1\n";
+    let err = parse(text, "inline.yml", Path::new("."), &probes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("inline.yml:"), "{err}");
+    assert!(!err.contains("correct-horse-battery"), "{err}");
 }
 
 #[test]
