@@ -376,3 +376,27 @@ fn promtool_check_metrics(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn json_logs_carry_target_probe_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    write_config(&config, &[("relay-down", closed_port())]);
+    let out = Command::new(BIN)
+        .args(["check", "--log.format", "json", "--config.file"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("check failed"))
+        .unwrap_or_else(|| panic!("no failure line in {stderr}"));
+    let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(event["level"], "WARN");
+    assert_eq!(event["target"], "relay-down");
+    assert_eq!(event["probe"], "port");
+    assert_eq!(event["reason"], "connection_refused");
+    assert_eq!(event["status"], "critical");
+    assert!(event["server_said"].as_str().unwrap().contains("refused"));
+}
