@@ -93,22 +93,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
-    /// Sends one command line (CR LF added).
-    pub async fn send(&mut self, ctx: &ProbeContext, line: &str) -> Result<(), Failure> {
+    /// Sends one command line (CR LF added), naming it `verb` in errors ("timed out sending
+    /// EHLO"). `verb` is said as given, so pass the command word, never a line that may carry a
+    /// secret.
+    pub async fn send_command(
+        &mut self,
+        ctx: &ProbeContext,
+        line: &str,
+        verb: &str,
+    ) -> Result<(), Failure> {
         let io = self.io.get_mut();
         let write = async {
             io.write_all(line.as_bytes()).await?;
             io.write_all(b"\r\n").await?;
             io.flush().await
         };
-        // Name the command in errors, but only when it is a command word: the first word of a
-        // bare SASL response or a LOGIN line carries credentials.
-        let verb = line
-            .split_whitespace()
-            .next()
-            .filter(|w| w.len() <= 12 && w.chars().all(|c| c.is_ascii_alphabetic()))
-            .filter(|w| !w.eq_ignore_ascii_case("PASS"))
-            .unwrap_or("a command");
         within(
             ctx,
             Reason::ServerTimeout,
@@ -122,6 +121,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
                 format!("connection failed while sending {verb}: {e}"),
             )
         })
+    }
+
+    /// Sends one line (CR LF added). Errors call it "a command" and never quote any part of it,
+    /// since a line can carry credentials (a bare SASL response, LOGIN, PASS); use
+    /// [`Dialogue::send_command`] to name the command.
+    pub async fn send(&mut self, ctx: &ProbeContext, line: &str) -> Result<(), Failure> {
+        self.send_command(ctx, line, "a command").await
     }
 
     /// Reads a complete (possibly multi-line) SMTP reply.
@@ -188,15 +194,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         ))
     }
 
-    /// Hands back the stream for a TLS upgrade. Bytes the server sent ahead of the handshake would
-    /// be read as if they came over TLS (the STARTTLS command injection class of bugs), so any
-    /// buffered data is a protocol error.
+    /// Hands back the stream, for the client to speak next. Bytes the server sent ahead of the
+    /// client would be lost (or, under TLS, read as the answer to what the client says next), so
+    /// any buffered data is a protocol error.
     pub fn into_inner(self) -> Result<S, Failure> {
+        self.into_inner_or("server sent data before the client spoke")
+    }
+
+    /// Hands back the stream for the TLS handshake after STARTTLS. Bytes the server sent ahead
+    /// of the handshake would be read as if they came over TLS (the STARTTLS command injection
+    /// class of bugs), so any buffered data is a protocol error.
+    pub fn into_inner_for_tls(self) -> Result<S, Failure> {
+        self.into_inner_or(
+            "server sent data before the TLS handshake (possible STARTTLS injection)",
+        )
+    }
+
+    fn into_inner_or(self, message: &str) -> Result<S, Failure> {
         if !self.io.buffer().is_empty() {
-            return Err(Failure::critical(
-                Reason::ProtocolError,
-                "server sent data before the TLS handshake (possible STARTTLS injection)",
-            ));
+            return Err(Failure::critical(Reason::ProtocolError, message));
         }
         Ok(self.io.into_inner())
     }
@@ -315,7 +331,8 @@ pub async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Vec<String>, Failure> {
     match protocol {
         Protocol::Smtp => {
-            d.send(ctx, &format!("EHLO {}", ctx.ehlo_name)).await?;
+            let ehlo = format!("EHLO {}", ctx.ehlo_name);
+            d.send_command(ctx, &ehlo, "EHLO").await?;
             let reply = d.smtp_reply(ctx, "the EHLO reply").await?;
             if reply.code != 250 {
                 return Err(Failure::critical(
@@ -326,7 +343,7 @@ pub async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(reply.lines.into_iter().skip(1).collect())
         }
         Protocol::Imap => {
-            d.send(ctx, "c1 CAPABILITY").await?;
+            d.send_command(ctx, "c1 CAPABILITY", "CAPABILITY").await?;
             let (untagged, status) = d.imap_tagged(ctx, "c1", "the CAPABILITY reply").await?;
             if !status.starts_with("OK") {
                 return Err(Failure::critical(
@@ -341,7 +358,7 @@ pub async fn capabilities<S: AsyncRead + AsyncWrite + Unpin>(
                 .collect())
         }
         Protocol::Pop3 => {
-            d.send(ctx, "CAPA").await?;
+            d.send_command(ctx, "CAPA", "CAPA").await?;
             let first = d.read_line(ctx, "the CAPA reply").await?;
             if !first.starts_with("+OK") {
                 return Ok(Vec::new());
@@ -401,29 +418,37 @@ pub async fn starttls<S: AsyncRead + AsyncWrite + Unpin>(
             ),
         ));
     }
-    let refused = |text: &str| {
+    let refused = |reason: Reason, text: &str| {
         Failure::critical(
-            Reason::ProtocolError,
+            reason,
             format!("the server refused STARTTLS: {}", printable(text)),
         )
     };
     match protocol {
         Protocol::Smtp => {
-            d.send(ctx, "STARTTLS").await?;
+            d.send_command(ctx, "STARTTLS", "STARTTLS").await?;
             let reply = d.smtp_reply(ctx, "the STARTTLS reply").await?;
-            if reply.code != 220 {
-                return Err(refused(&reply.to_string()));
+            match reply.code {
+                220 => {}
+                // 454 4.7.0 "TLS not available due to temporary reason" (RFC 3207), or 421: the
+                // server says it cannot now, which is an unavailable server, not a confused one.
+                // Still critical: nothing can be sent safely until it can.
+                400..=499 => {
+                    return Err(refused(Reason::ServerUnavailable, &reply.to_string()));
+                }
+                _ => return Err(refused(Reason::ProtocolError, &reply.to_string())),
             }
         }
         Protocol::Imap => {
-            d.send(ctx, "s1 STARTTLS").await?;
+            d.send_command(ctx, "s1 STARTTLS", "STARTTLS").await?;
             let (_, status) = d.imap_tagged(ctx, "s1", "the STARTTLS reply").await?;
             if !status.starts_with("OK") {
-                return Err(refused(&status));
+                // IMAP NO/BAD do not say whether it is temporary.
+                return Err(refused(Reason::ProtocolError, &status));
             }
         }
         Protocol::Pop3 => {
-            d.send(ctx, "STLS").await?;
+            d.send_command(ctx, "STLS", "STLS").await?;
             let line = d.read_line(ctx, "the STLS reply").await?;
             if !line.starts_with("+OK") {
                 let reason = if unknown {
@@ -438,7 +463,7 @@ pub async fn starttls<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
-    Ok((d.into_inner()?, caps))
+    Ok((d.into_inner_for_tls()?, caps))
 }
 
 #[cfg(test)]
@@ -473,6 +498,54 @@ mod tests {
         assert!(offers_starttls(Protocol::Pop3, &caps(&["USER", "STLS"])));
         assert!(!offers_starttls(Protocol::Pop3, &caps(&["STARTTLS"])));
         assert!(!offers_starttls(Protocol::Smtp, &caps(&["AUTH PLAIN"])));
+    }
+
+    fn ctx() -> ProbeContext {
+        let roots = std::sync::Arc::new(rustls::RootCertStore::empty());
+        ProbeContext::new(std::time::Duration::from_secs(2), roots)
+    }
+
+    #[tokio::test]
+    async fn send_never_quotes_the_line_and_send_command_names_the_verb() {
+        // A base64 password looks like a command word; it must not show up in an error.
+        let secret = "QUFBQUFB"; // base64 of "AAAAAA": all letters, like a command word
+        let (ours, theirs) = tokio::io::duplex(64);
+        drop(theirs);
+        let mut d = Dialogue::new(ours);
+        let f = d.send(&ctx(), secret).await.unwrap_err();
+        assert!(!f.message.contains(secret), "{}", f.message);
+        assert!(f.message.contains("sending a command"), "{}", f.message);
+
+        let (ours, theirs) = tokio::io::duplex(64);
+        drop(theirs);
+        let mut d = Dialogue::new(ours);
+        let f = d
+            .send_command(&ctx(), "USER someone@example.test", "USER")
+            .await
+            .unwrap_err();
+        assert!(f.message.contains("sending USER"), "{}", f.message);
+        assert!(!f.message.contains("someone"), "{}", f.message);
+    }
+
+    #[tokio::test]
+    async fn smtp_454_to_starttls_is_server_unavailable() {
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        let server = tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let _ = theirs.read(&mut buf).await; // EHLO
+            let ehlo = b"250-mail.test\r\n250 STARTTLS\r\n";
+            theirs.write_all(ehlo).await.unwrap();
+            let _ = theirs.read(&mut buf).await; // STARTTLS
+            let refusal = b"454 4.7.0 TLS not available due to local problem\r\n";
+            theirs.write_all(refusal).await.unwrap();
+            theirs
+        });
+        let f = starttls(Dialogue::new(ours), Protocol::Smtp, &ctx())
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason, Reason::ServerUnavailable, "{}", f.message);
+        assert!(f.message.contains("454 4.7.0"), "{}", f.message);
+        drop(server.await);
     }
 
     #[test]

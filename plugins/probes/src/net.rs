@@ -34,9 +34,17 @@ pub async fn within<T>(
         .map_err(|_| Failure::critical(reason, format!("timed out {what}")))
 }
 
+/// A host name or address without the brackets of an IPv6 literal (`[::1]` → `::1`), as resolvers,
+/// TLS server names and certificate SANs want it.
+pub fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// Resolves the target's host; an error or an empty answer is `dns_failure`.
 pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAddr>, Failure> {
-    let host = target.host.trim_start_matches('[').trim_end_matches(']');
+    let host = bare_host(&target.host);
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, target.port)]);
     }
@@ -54,22 +62,36 @@ pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAd
     Ok(addrs)
 }
 
-/// Resolves and connects, trying each address in turn. The failure of the last address is the
-/// one reported, since that is what `telnet host port` would have shown.
+/// Resolves and connects; see [`connect_addrs`].
 pub async fn connect(target: &Target, ctx: &ProbeContext) -> Result<Connected, Failure> {
     let addrs = resolve(target, ctx).await?;
+    connect_addrs(&addrs, ctx).await
+}
+
+/// The least time one address is given when more than one is left to try (unless less than this
+/// remains of the deadline in all).
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// How long to wait for one address when `left` addresses (this one included) remain to be tried
+/// in `remaining`: an equal share, at least [`MIN_ATTEMPT`], never more than `remaining`. The last
+/// address gets all that is left.
+pub fn attempt_budget(remaining: Duration, left: usize) -> Duration {
+    let share = remaining / u32::try_from(left.max(1)).unwrap_or(u32::MAX);
+    share.max(MIN_ATTEMPT).min(remaining)
+}
+
+/// Connects to each address in turn, each with its share of the deadline ([`attempt_budget`]), so
+/// one address that drops packets (a black-holed IPv6 route on a dual-stack host, say) does not
+/// eat the time of the others. When none answers, the failure of the last address is reported,
+/// since that is what `telnet host port` would have shown, with the earlier ones mentioned.
+pub async fn connect_addrs(addrs: &[SocketAddr], ctx: &ProbeContext) -> Result<Connected, Failure> {
     let started = Instant::now();
-    let mut last = None;
-    for addr in addrs {
-        let attempt = within(
-            ctx,
-            Reason::ConnectionTimeout,
-            &format!("connecting to {addr} (no answer; a firewall may drop the packets)"),
-            TcpStream::connect(addr),
-        )
-        .await?;
+    let mut failures: Vec<Failure> = Vec::new();
+    for (i, &addr) in addrs.iter().enumerate() {
+        let budget = attempt_budget(ctx.remaining(), addrs.len() - i);
+        let attempt = tokio::time::timeout(budget, TcpStream::connect(addr)).await;
         match attempt {
-            Ok(stream) => {
+            Ok(Ok(stream)) => {
                 // Probe dialogues are short request/response exchanges; Nagle only adds latency.
                 let _ = stream.set_nodelay(true);
                 return Ok(Connected {
@@ -78,21 +100,143 @@ pub async fn connect(target: &Target, ctx: &ProbeContext) -> Result<Connected, F
                     connect_duration: started.elapsed(),
                 });
             }
-            Err(e) => last = Some(classify_connect_error(addr, &e)),
+            Ok(Err(e)) => failures.push(classify_connect_error(addr, &e)),
+            Err(_) => failures.push(Failure::critical(
+                Reason::ConnectionTimeout,
+                format!(
+                    "timed out connecting to {addr} (no answer; a firewall may drop the packets)"
+                ),
+            )),
         }
     }
-    Err(last.unwrap_or_else(|| Failure::critical(Reason::DnsFailure, "no address to connect to")))
+    let Some(mut last) = failures.pop() else {
+        return Err(Failure::critical(
+            Reason::DnsFailure,
+            "no address to connect to",
+        ));
+    };
+    if !failures.is_empty() {
+        let earlier: Vec<String> = failures.iter().map(|f| f.message.clone()).collect();
+        last.message = format!("{}; before that: {}", last.message, earlier.join("; "));
+    }
+    Err(last)
 }
 
-/// Names an error from `connect()`.
+/// Names an error from `connect()`. A local firewall that rejects (`EACCES`/`EPERM`) is as much
+/// "no way there" as an unreachable network.
 pub fn classify_connect_error(addr: SocketAddr, e: &io::Error) -> Failure {
     let reason = match e.kind() {
         io::ErrorKind::ConnectionRefused => Reason::ConnectionRefused,
         io::ErrorKind::TimedOut => Reason::ConnectionTimeout,
         io::ErrorKind::NetworkUnreachable
         | io::ErrorKind::HostUnreachable
-        | io::ErrorKind::AddrNotAvailable => Reason::NetworkUnreachable,
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::PermissionDenied => Reason::NetworkUnreachable,
         _ => Reason::ConnectionRefused,
     };
     Failure::critical(reason, format!("connect to {addr} failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ctx(timeout: Duration) -> ProbeContext {
+        ProbeContext::new(timeout, Arc::new(rustls::RootCertStore::empty()))
+    }
+
+    #[test]
+    fn brackets_are_trimmed_only_as_a_pair() {
+        assert_eq!(bare_host("[::1]"), "::1");
+        assert_eq!(bare_host("::1"), "::1");
+        assert_eq!(bare_host("mail.test"), "mail.test");
+        assert_eq!(bare_host("[::1"), "[::1");
+    }
+
+    #[test]
+    fn each_address_gets_a_share_of_the_deadline() {
+        let ms = Duration::from_millis;
+        assert_eq!(attempt_budget(ms(10_000), 2), ms(5_000));
+        assert_eq!(attempt_budget(ms(9_000), 3), ms(3_000));
+        // The last address gets what is left.
+        assert_eq!(attempt_budget(ms(7_000), 1), ms(7_000));
+        // Never less than the minimum while there is that much time ...
+        assert_eq!(attempt_budget(ms(1_000), 8), MIN_ATTEMPT);
+        // ... and never more than there is.
+        assert_eq!(attempt_budget(ms(100), 3), ms(100));
+        assert_eq!(attempt_budget(Duration::ZERO, 2), Duration::ZERO);
+        assert_eq!(attempt_budget(ms(1_000), 0), ms(1_000));
+    }
+
+    #[test]
+    fn a_rejecting_local_firewall_is_network_unreachable() {
+        let addr: SocketAddr = "127.0.0.1:25".parse().unwrap();
+        for kind in [
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::HostUnreachable,
+        ] {
+            let f = classify_connect_error(addr, &io::Error::from(kind));
+            assert_eq!(f.reason, Reason::NetworkUnreachable, "{kind:?}");
+        }
+        let f = classify_connect_error(addr, &io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(f.reason, Reason::ConnectionRefused);
+    }
+
+    /// A loopback address whose connects go unanswered: a listener with a backlog of one that
+    /// never accepts, filled up until the kernel drops further SYNs. `None` where the kernel
+    /// does not behave that way.
+    async fn loopback_black_hole() -> Option<(SocketAddr, tokio::net::TcpListener, Vec<TcpStream>)>
+    {
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind("127.0.0.1:0".parse().ok()?).ok()?;
+        let listener = socket.listen(1).ok()?;
+        let addr = listener.local_addr().ok()?;
+        let mut held = Vec::new();
+        for _ in 0..16 {
+            let attempt =
+                tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr));
+            match attempt.await {
+                Ok(Ok(stream)) => held.push(stream),
+                Ok(Err(_)) => return None,
+                Err(_) => return Some((addr, listener, held)),
+            }
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn an_address_that_drops_packets_does_not_eat_the_next_ones_time() {
+        let Some((hole, _listener, _held)) = loopback_black_hole().await else {
+            eprintln!("cannot make a loopback black hole here; skipped");
+            return;
+        };
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let good = open.local_addr().unwrap();
+        let started = Instant::now();
+        let connected = connect_addrs(&[hole, good], &ctx(Duration::from_secs(2)))
+            .await
+            .unwrap_or_else(|f| panic!("{f}"));
+        assert_eq!(connected.peer, good);
+        assert!(
+            started.elapsed() < Duration::from_millis(1_800),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // When every address fails, the last failure is the answer and the others are named.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let f = connect_addrs(&[hole, closed], &ctx(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason, Reason::ConnectionRefused, "{f}");
+        assert!(
+            f.message
+                .contains(&format!("timed out connecting to {hole}")),
+            "{f}"
+        );
+    }
 }

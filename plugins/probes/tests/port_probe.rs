@@ -189,11 +189,14 @@ async fn ipv6_loopback_works_when_available() {
             let _ = s.write_all(b"+OK hi\r\n").await;
         }
     });
-    let r = PortProbe
-        .check(
-            &target(Protocol::Pop3, "::1", port, TlsMode::Starttls),
-            &ctx(Duration::from_secs(2)),
-        )
-        .await;
-    assert_eq!(r.status, Status::Ok, "{r:?}");
+    // Bare or in brackets, as a URL would write it.
+    for host in ["::1", "[::1]"] {
+        let r = PortProbe
+            .check(
+                &target(Protocol::Pop3, host, port, TlsMode::Starttls),
+                &ctx(Duration::from_secs(2)),
+            )
+            .await;
+        assert_eq!(r.status, Status::Ok, "{host}: {r:?}");
+    }
 }
