@@ -398,7 +398,7 @@ pub fn fingerprint_sha256(der: &[u8]) -> String {
 /// whole left-most label and is not used under fewer than two more labels (`*.com` matches
 /// nothing). The subject CN is never used, as in every current client.
 pub fn name_matches(sans: &[San], name: &str) -> bool {
-    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let name = crate::net::bare_host(name);
     if let Ok(ip) = name.parse::<IpAddr>() {
         return sans.iter().any(|s| matches!(s, San::Ip(a) if *a == ip));
     }

@@ -6,11 +6,13 @@
 //! chain; then speak to the service over TLS (the greeting on implicit-TLS ports, which the `port`
 //! probe leaves to us, or EHLO/CAPABILITY/CAPA again after STARTTLS) and say goodbye.
 //!
-//! The verifier runs webpki as any client would, records the presented chain and webpki's verdict,
-//! and then lets the handshake finish whatever the verdict was, so the version and cipher are known
-//! and the certificate metrics exist exactly when they matter: when verification fails. It still
-//! checks the handshake signatures. Nothing but EHLO/CAPABILITY/QUIT is ever sent over such a
-//! connection, and only when the chain was not judged critical.
+//! The verifier ([`tls_client::RecordingVerifier`]) runs webpki as any client would, records the
+//! presented chain and webpki's verdict, and then lets the handshake finish whatever the verdict
+//! was, so the version and cipher are known and the certificate metrics exist exactly when they
+//! matter: when verification fails. It still checks the handshake signatures. Nothing but
+//! EHLO/CAPABILITY/QUIT is ever sent over such a connection, and only when the chain was not
+//! judged critical. The `auth` probe's handshake ([`tls_client::handshake`]) refuses a bad chain
+//! instead, and names it with the same judgement ([`name_handshake_failure`]).
 //!
 //! webpki checks the chain before the name and stops at the first error, so the verdict is refined
 //! from the certificates themselves ([`certs`]), most specific first: expired, not yet valid, wrong
@@ -18,21 +20,20 @@
 //! issuer was neither sent nor trusted) and untrusted root. A verified chain can still warn: weak
 //! key or signature, or an expiry closer than `warn_days`/`critical_days`. Each verdict carries the
 //! code and words `openssl s_client` would print for it (`Verify return code: 21 (unable to verify
-//! the first certificate)`).
+//! the first certificate)`); for a wrong name that is only with `-verify_hostname NAME` (or
+//! `-verify_ip`), which the message says, since `-servername` alone checks no name and prints 0.
 //!
 //! A server that finishes the handshake but never greets is `server_timeout`, with the TLS facts
 //! and metrics kept: the certificate was fine, the service is not.
 
 use crate::certs::{self, CertInfo, IssuerPath, PathEnd};
 use crate::dialogue::{self, Dialogue};
+use crate::tls_client::{RecordingVerifier, Seen};
 use crate::{net, tls_client, Failure};
 use async_trait::async_trait;
 use mailbeat_sdk::{CheckResult, Probe, ProbeContext, Protocol, Reason, Status, Target, TlsMode};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, ProtocolVersion, SignatureScheme};
+use rustls::pki_types::CertificateDer;
+use rustls::{CertificateError, ProtocolVersion};
 use serde::Deserialize;
 use serde_json::json;
 use std::io;
@@ -140,23 +141,14 @@ async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) ->
     };
 
     // STARTTLS: greeting, capabilities, STARTTLS/STLS in plaintext first.
-    let (plain, pre_tls_capabilities) = match target.tls {
-        TlsMode::Starttls => {
-            let mut d = Dialogue::new(connected.stream);
-            let started = async {
-                dialogue::greeting(&mut d, target.protocol, ctx).await?;
-                dialogue::starttls(d, target.protocol, ctx).await
-            };
-            match started.await {
-                Ok(pair) => pair,
-                Err(f) => return base(f.into()),
-            }
-        }
-        _ => (connected.stream, Vec::new()),
+    let ready = match tls_client::before_handshake(connected.stream, target, ctx).await {
+        Ok(ready) => ready,
+        Err(f) => return base(f.into()),
     };
+    let (plain, pre_tls_capabilities) = (ready.stream, ready.capabilities);
 
     // The handshake, with the chain and webpki's verdict recorded whatever they are.
-    let verifier = Arc::new(RecordingVerifier::new(ctx.roots.clone()));
+    let verifier = Arc::new(RecordingVerifier::recording(ctx.roots.clone()));
     let config = tls_client::client_config_with_verifier(verifier.clone());
     let first_bytes = Arc::new(Mutex::new(Vec::new()));
     let stream = FirstBytes {
@@ -173,7 +165,7 @@ async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) ->
         (_, Some(v)) if v.status == Status::Critical => v.to_result(),
         // The chain was fine but the handshake failed afterwards (a handshake signature webpki
         // could not check: an RSA key under 2048 bits, say).
-        (Err(f), Some(_)) => handshake_failed_after_chain(f, &observed.presented),
+        (Err(f), Some(_)) => handshake_failed_after_chain(f, &observed.presented).into(),
         (Ok(_), Some(v)) => v.to_result(),
         (Ok(_), None) => CheckResult::critical(
             Reason::InternalError,
@@ -227,23 +219,13 @@ impl Observed {
         ctx: &ProbeContext,
         options: &TlsOptions,
     ) -> Self {
-        let presented: Vec<Option<CertInfo>> = seen
-            .as_ref()
-            .map(|s| s.chain.iter().map(|c| certs::parse(c).ok()).collect())
-            .unwrap_or_default();
-        let anchors: Vec<&[u8]> = ctx.roots.roots.iter().map(|a| a.subject.as_ref()).collect();
-        let path = certs::issuer_path(&presented, &anchors);
-        let verdict = seen.as_ref().map(|s| {
-            let name = target.verify_name();
-            judge(
-                &presented,
-                path.as_ref(),
-                s.error.as_ref(),
-                name,
-                unix_now(),
-                options,
-            )
-        });
+        let (presented, path, verdict) = match &seen {
+            Some(s) => {
+                let (presented, path, verdict) = judge_seen(s, target, ctx, options);
+                (presented, path, Some(verdict))
+            }
+            None => (Vec::new(), None, None),
+        };
         let tls = handshake.as_ref().ok().map(|s| negotiated(s.get_ref().1));
         Observed {
             seen,
@@ -292,10 +274,11 @@ impl Observed {
                 .detail("cipher", &tls.cipher);
         }
         if let Some(v) = &self.verdict {
-            result = result.detail(
-                "verify",
-                json!({"code": v.code, "text": openssl_text(v.code)}),
-            );
+            let mut verify = json!({"code": v.code, "text": openssl_text(v.code)});
+            if let Some(option) = &v.openssl_option {
+                verify["openssl_option"] = json!(option);
+            }
+            result = result.detail("verify", verify);
         }
         let on_path = self
             .path
@@ -322,86 +305,48 @@ impl Observed {
     }
 }
 
-/// What the verifier saw: the chain as presented (leaf first) and webpki's objection, if any.
-#[derive(Debug, Clone)]
-struct Seen {
-    chain: Vec<CertificateDer<'static>>,
-    error: Option<rustls::Error>,
+/// Parses and judges what the verifier saw: the presented certificates, the path through them
+/// and the verdict.
+fn judge_seen(
+    seen: &Seen,
+    target: &Target,
+    ctx: &ProbeContext,
+    options: &TlsOptions,
+) -> (Vec<Option<CertInfo>>, Option<IssuerPath>, Verdict) {
+    let presented: Vec<Option<CertInfo>> =
+        seen.chain.iter().map(|c| certs::parse(c).ok()).collect();
+    let anchors: Vec<&[u8]> = ctx.roots.roots.iter().map(|a| a.subject.as_ref()).collect();
+    let path = certs::issuer_path(&presented, &anchors);
+    let verdict = judge(
+        &presented,
+        path.as_ref(),
+        seen.error.as_ref(),
+        target.verify_name(),
+        unix_now(),
+        options,
+    );
+    (presented, path, verdict)
 }
 
-/// A certificate verifier that asks webpki, writes down the answer and the chain, and lets the
-/// handshake go on. Handshake signatures are checked for real (a forged server stays forged).
-#[derive(Debug)]
-struct RecordingVerifier {
-    /// `None` when the trust store is empty (webpki refuses to build one): every chain is then
-    /// from an unknown issuer.
-    webpki: Option<Arc<WebPkiServerVerifier>>,
-    algorithms: WebPkiSupportedAlgorithms,
-    seen: Mutex<Option<Seen>>,
-}
-
-impl RecordingVerifier {
-    fn new(roots: Arc<rustls::RootCertStore>) -> Self {
-        let provider = tls_client::provider();
-        RecordingVerifier {
-            webpki: WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-                .build()
-                .ok(),
-            algorithms: provider.signature_verification_algorithms,
-            seen: Mutex::new(None),
+/// Names a failed handshake the way this probe does, from what the verifier saw (`None`: no
+/// certificate came): a chain webpki refused gets its verdict (incomplete chain, self-signed,
+/// wrong name, ...); a failure after a chain that verified is blamed on a weak leaf key when
+/// there is one. Used by [`tls_client::handshake`], so the `auth` probe says what this one says.
+pub(crate) fn name_handshake_failure(
+    failure: Failure,
+    seen: Option<Seen>,
+    target: &Target,
+    ctx: &ProbeContext,
+) -> Failure {
+    let Some(seen) = seen else {
+        return failure;
+    };
+    let (presented, _, verdict) = judge_seen(&seen, target, ctx, &TlsOptions::default());
+    match verdict.reason {
+        Some(reason) if seen.error.is_some() => {
+            Failure::new(verdict.status, reason, verdict.message)
         }
-    }
-
-    fn take(&self) -> Option<Seen> {
-        lock(&self.seen).take()
-    }
-}
-
-impl ServerCertVerifier for RecordingVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let error = match &self.webpki {
-            Some(webpki) => webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .err(),
-            None => Some(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            )),
-        };
-        let chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        *lock(&self.seen) = Some(Seen { chain, error });
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        _ => handshake_failed_after_chain(&failure, &presented),
     }
 }
 
@@ -412,6 +357,8 @@ struct Verdict {
     reason: Option<Reason>,
     /// The openssl verify code (0 = ok), see [`openssl_text`].
     code: u32,
+    /// The `openssl s_client` option without which it would not print `code` (name checks).
+    openssl_option: Option<String>,
     message: String,
 }
 
@@ -425,12 +372,32 @@ impl Verdict {
             status,
             reason,
             code,
+            openssl_option: None,
             message,
         }
     }
 
     fn critical(reason: Reason, code: u32, message: String) -> Self {
         Verdict::new(Status::Critical, Some(reason), code, message)
+    }
+
+    /// A wrong name: openssl checks names only when asked (`-verify_hostname NAME`, 62, or
+    /// `-verify_ip IP`, 64); with `-servername` alone it prints 0.
+    fn name_mismatch(name: &str, message: String) -> Self {
+        let (code, option) = match name.parse::<std::net::IpAddr>() {
+            Ok(_) => (64, format!("-verify_ip {name}")),
+            Err(_) => (62, format!("-verify_hostname {name}")),
+        };
+        Verdict {
+            status: Status::Critical,
+            reason: Some(Reason::TlsHostnameMismatch),
+            code,
+            message: format!(
+                "{message} (openssl: verify code {code} with {option}, {})",
+                openssl_text(code)
+            ),
+            openssl_option: Some(option),
+        }
     }
 
     fn to_result(&self) -> CheckResult {
@@ -581,11 +548,6 @@ fn judge_failed(
         Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
     );
     if said_name || !leaf.matches_name(name) {
-        let ip = name
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok();
         let names = if leaf.sans.is_empty() {
             match &leaf.subject_cn {
                 Some(cn) => format!(
@@ -597,15 +559,18 @@ fn judge_failed(
             let sans: Vec<String> = leaf.sans.iter().map(ToString::to_string).collect();
             format!("it is valid for {}", sans.join(", "))
         };
-        return Verdict::critical(
-            Reason::TlsHostnameMismatch,
-            if ip { 64 } else { 62 },
+        return Verdict::name_mismatch(
+            net::bare_host(name),
             format!("certificate is not valid for {name}: {names}"),
         );
     }
 
     match cert_error {
         Some(CertificateError::UnknownIssuer) => judge_unknown_issuer(presented, leaf, path),
+        // webpki found the issuer by name, but its key does not verify the signature: the chain
+        // does not lead to a trust anchor we have (a re-keyed CA's old intermediate, a trusted CA
+        // of the same name, a forged certificate). The remedy is the one for an untrusted root
+        // (find which CA really issued it), so it is named so, with openssl's code 7.
         Some(CertificateError::BadSignature) => Verdict::critical(
             Reason::TlsUntrustedRoot,
             7,
@@ -799,17 +764,22 @@ fn weak_code(depth: usize, cert: &CertInfo) -> u32 {
 }
 
 /// The handshake failed after a chain that verified (or warned): a weak leaf key is the likely
-/// cause, since webpki refuses handshake signatures by RSA keys under 2048 bits.
-fn handshake_failed_after_chain(failure: &Failure, presented: &[Option<CertInfo>]) -> CheckResult {
+/// cause, since webpki refuses handshake signatures by RSA keys under 2048 bits. (A time-out or
+/// any other failure that is not the handshake's own stays what it is.)
+fn handshake_failed_after_chain(failure: &Failure, presented: &[Option<CertInfo>]) -> Failure {
     match presented.first().and_then(Option::as_ref) {
-        Some(leaf) if leaf.key.weakness().is_some() => CheckResult::critical(
-            Reason::TlsWeak,
-            format!(
-                "the server's key is too weak to be accepted: '{}' has a {} key ({})",
-                leaf.subject, leaf.key, failure.message
-            ),
-        ),
-        _ => failure.clone().into(),
+        Some(leaf)
+            if leaf.key.weakness().is_some() && failure.reason == Reason::TlsHandshakeFailed =>
+        {
+            Failure::critical(
+                Reason::TlsWeak,
+                format!(
+                    "the server's key is too weak to be accepted: '{}' has a {} key ({})",
+                    leaf.subject, leaf.key, failure.message
+                ),
+            )
+        }
+        _ => failure.clone(),
     }
 }
 
@@ -888,11 +858,11 @@ async fn goodbye<S: AsyncRead + AsyncWrite + Unpin>(
     protocol: Protocol,
     ctx: &ProbeContext,
 ) {
-    let line = match protocol {
-        Protocol::Imap => "z1 LOGOUT",
-        Protocol::Smtp | Protocol::Pop3 => "QUIT",
+    let (line, verb) = match protocol {
+        Protocol::Imap => ("z1 LOGOUT", "LOGOUT"),
+        Protocol::Smtp | Protocol::Pop3 => ("QUIT", "QUIT"),
     };
-    let _ = tokio::time::timeout(Duration::from_millis(500), d.send(ctx, line)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), d.send_command(ctx, line, verb)).await;
 }
 
 /// Details for each presented certificate, leaf first.
@@ -1103,10 +1073,13 @@ mod tests {
     fn a_handshake_refused_over_a_weak_leaf_key_says_so() {
         let f = Failure::critical(Reason::TlsHandshakeFailed, "TLS: invalid peer signature");
         let r = handshake_failed_after_chain(&f, &[Some(rsa1024())]);
-        assert_eq!(r.reason, Some(Reason::TlsWeak));
+        assert_eq!(r.reason, Reason::TlsWeak);
         assert!(r.message.contains("RSA 1024"), "{}", r.message);
         let r = handshake_failed_after_chain(&f, &[None]);
-        assert_eq!(r.reason, Some(Reason::TlsHandshakeFailed));
+        assert_eq!(r.reason, Reason::TlsHandshakeFailed);
+        let timeout = Failure::critical(Reason::ServerTimeout, "timed out during the handshake");
+        let r = handshake_failed_after_chain(&timeout, &[Some(rsa1024())]);
+        assert_eq!(r.reason, Reason::ServerTimeout);
     }
 
     #[test]

@@ -1,18 +1,24 @@
 //! Opening a ready-to-use session to a target: connect, greeting, STARTTLS or implicit TLS,
 //! verified against the target's trust anchors and name.
 //!
-//! The `auth` probe logs in over the session this returns; the `tls` probe uses the same steps with
-//! a verifier that also records the chain.
+//! The `auth` probe logs in over the session this returns. The `tls` probe shares the steps
+//! before the handshake ([`before_handshake`]) and the [`RecordingVerifier`]; here the verifier
+//! ends the handshake on a bad chain as any client would, and the chain it recorded is then named
+//! by the `tls` probe's own judgement, so both probes give a broken chain the same reason.
 
 use crate::dialogue::{self, BoxStream, Dialogue};
 use crate::{net, Failure};
 use mailbeat_sdk::{ProbeContext, Reason, Target, TlsMode};
-use rustls::client::danger::ServerCertVerifier;
-use rustls::pki_types::ServerName;
-use rustls::{CertificateError, ClientConfig};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, PeerIncompatible,
+    SignatureScheme,
+};
 use std::io;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -49,10 +55,7 @@ pub fn client_config_with_verifier(verifier: Arc<dyn ServerCertVerifier>) -> Arc
 
 /// The name to verify the certificate against, as rustls wants it.
 pub fn server_name(target: &Target) -> Result<ServerName<'static>, Failure> {
-    let name = target
-        .verify_name()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
+    let name = net::bare_host(target.verify_name());
     ServerName::try_from(name.to_string()).map_err(|e| {
         Failure::critical(
             Reason::ConfigError,
@@ -80,13 +83,21 @@ pub async fn handshake_with<S: AsyncRead + AsyncWrite + Unpin>(
     .map_err(|e| classify_handshake_error(&e))
 }
 
-/// [`handshake_with`] using [`client_config`].
+/// The handshake a mail client would do (the target's roots, its name), with a failure named as
+/// the `tls` probe names it: a chain webpki refused is told apart into expired, wrong name,
+/// self-signed, incomplete chain, untrusted root and so on.
 pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     target: &Target,
     ctx: &ProbeContext,
 ) -> Result<TlsStream<S>, Failure> {
-    handshake_with(stream, target, ctx, client_config(ctx)).await
+    let verifier = Arc::new(RecordingVerifier::enforcing(ctx.roots.clone()));
+    let config = client_config_with_verifier(verifier.clone());
+    handshake_with(stream, target, ctx, config)
+        .await
+        .map_err(|failure| {
+            crate::tls::name_handshake_failure(failure, verifier.take(), target, ctx)
+        })
 }
 
 /// Names a failed handshake from the rustls error inside the I/O error.
@@ -107,11 +118,22 @@ pub fn classify_handshake_error(e: &io::Error) -> Failure {
     }
 }
 
-/// Maps a rustls error to a reason. The `tls` probe refines `UnknownIssuer` into incomplete chain,
-/// self-signed or untrusted root from the chain it captured.
+/// What a server that rustls refuses for its protocol version or cipher suites is told.
+pub const WEAK_TLS: &str = "the server offers only TLS older than 1.2 or no modern cipher suite \
+     (rustls refuses them); upgrade the server's TLS configuration";
+
+/// Maps a rustls error to a reason. The chain-related ones are refined by
+/// [`crate::tls::name_handshake_failure`] from the chain the verifier recorded.
+///
+/// A server stuck on TLS 1.0/1.1 either answers our ClientHello (TLS 1.2 and 1.3 only) with a
+/// `protocol_version` or `insufficient_security` alert, or picks the old version in its
+/// ServerHello, which rustls refuses: all of these are `tls_weak`. A `handshake_failure` alert is
+/// also what OpenSSL sends when no cipher suite is shared, but servers send it for many other
+/// reasons too, so it stays `tls_handshake_failed`, with that hint in the message.
 pub fn classify_rustls_error(err: &rustls::Error) -> Failure {
+    use rustls::Error::{AlertReceived, InvalidCertificate, PeerIncompatible as Incompatible};
     let reason = match err {
-        rustls::Error::InvalidCertificate(cert) => match cert {
+        InvalidCertificate(cert) => match cert {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 Reason::TlsCertExpired
             }
@@ -124,9 +146,170 @@ pub fn classify_rustls_error(err: &rustls::Error) -> Failure {
             CertificateError::UnknownIssuer => Reason::TlsUntrustedRoot,
             _ => Reason::TlsHandshakeFailed,
         },
+        Incompatible(
+            PeerIncompatible::ServerDoesNotSupportTls12Or13
+            | PeerIncompatible::NoCipherSuitesInCommon,
+        )
+        | AlertReceived(
+            AlertDescription::ProtocolVersion | AlertDescription::InsufficientSecurity,
+        ) => {
+            return Failure::critical(Reason::TlsWeak, format!("{WEAK_TLS} (TLS: {err})"));
+        }
+        AlertReceived(AlertDescription::HandshakeFailure) => {
+            return Failure::critical(
+                Reason::TlsHandshakeFailed,
+                format!(
+                    "TLS: {err} (the server found nothing it accepts in our TLS 1.2/1.3 offer; \
+                     often it supports only old cipher suites)"
+                ),
+            );
+        }
         _ => Reason::TlsHandshakeFailed,
     };
     Failure::critical(reason, format!("TLS: {err}"))
+}
+
+/// What the verifier saw: the chain as presented (leaf first) and webpki's objection, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub error: Option<rustls::Error>,
+}
+
+/// A certificate verifier that asks webpki and writes down the answer and the chain. Handshake
+/// signatures are checked for real (a forged server stays forged).
+///
+/// Recording only (the `tls` probe), it lets the handshake go on whatever webpki said, so the
+/// version and cipher are known even when the chain is bad; nothing but EHLO/CAPABILITY/QUIT is
+/// ever sent over such a connection. Enforcing ([`handshake`]), it ends the handshake on
+/// webpki's objection, as any client does.
+#[derive(Debug)]
+pub(crate) struct RecordingVerifier {
+    /// `None` when the trust store is empty (webpki refuses to build one): every chain is then
+    /// from an unknown issuer.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+    enforce: bool,
+    seen: Mutex<Option<Seen>>,
+}
+
+impl RecordingVerifier {
+    /// A verifier that records and lets every chain through (the `tls` probe).
+    pub(crate) fn recording(roots: Arc<rustls::RootCertStore>) -> Self {
+        Self::new(roots, false)
+    }
+
+    /// A verifier that records and refuses what webpki refuses.
+    pub(crate) fn enforcing(roots: Arc<rustls::RootCertStore>) -> Self {
+        Self::new(roots, true)
+    }
+
+    fn new(roots: Arc<rustls::RootCertStore>, enforce: bool) -> Self {
+        let provider = provider();
+        RecordingVerifier {
+            webpki: WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .ok(),
+            algorithms: provider.signature_verification_algorithms,
+            enforce,
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// What was seen, if a certificate was.
+    pub(crate) fn take(&self) -> Option<Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let error = match &self.webpki {
+            Some(webpki) => webpki
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .err(),
+            None => Some(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        };
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        let refusal = error.clone().filter(|_| self.enforce);
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(Seen { chain, error });
+        match refusal {
+            Some(error) => Err(error),
+            None => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A connection brought to where the TLS handshake starts.
+#[derive(Debug)]
+pub struct BeforeHandshake<S> {
+    pub stream: S,
+    /// The plaintext greeting (STARTTLS only; implicit TLS greets over TLS).
+    pub greeting: Option<String>,
+    /// Capabilities seen before STARTTLS (empty for implicit TLS).
+    pub capabilities: Vec<String>,
+}
+
+/// Brings a fresh connection to the TLS handshake: at once for implicit TLS; after the greeting
+/// and STARTTLS/STLS in plaintext for STARTTLS. (`tls: none` has no handshake; the stream is
+/// handed back as it is.)
+pub async fn before_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    target: &Target,
+    ctx: &ProbeContext,
+) -> Result<BeforeHandshake<S>, Failure> {
+    if target.tls != TlsMode::Starttls {
+        return Ok(BeforeHandshake {
+            stream,
+            greeting: None,
+            capabilities: Vec::new(),
+        });
+    }
+    let mut d = Dialogue::new(stream);
+    let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
+    let (stream, capabilities) = dialogue::starttls(d, target.protocol, ctx).await?;
+    Ok(BeforeHandshake {
+        stream,
+        greeting: Some(greeting),
+        capabilities,
+    })
 }
 
 /// A session after the greeting (and after STARTTLS when the target uses it): the next byte on the
@@ -136,43 +319,36 @@ pub struct Session {
     pub stream: BoxStream,
     /// The greeting line (SMTP: the whole reply).
     pub greeting: String,
-    /// Capabilities seen before STARTTLS (empty for implicit TLS and plaintext).
-    pub pre_tls_capabilities: Vec<String>,
     /// True when the stream is TLS.
     pub tls: bool,
-    pub connect_duration: Duration,
 }
 
 /// Connects and brings the session to the point where the client speaks: greeting read, TLS up
-/// as the target's mode says.
+/// as the target's mode says, the certificate verified by [`handshake`].
 pub async fn open_session(target: &Target, ctx: &ProbeContext) -> Result<Session, Failure> {
     let connected = net::connect(target, ctx).await?;
-    let connect_duration = connected.connect_duration;
-    let (stream, greeting, pre_tls_capabilities, tls): (BoxStream, _, _, _) = match target.tls {
-        TlsMode::Implicit => {
-            let tls = handshake(connected.stream, target, ctx).await?;
+    if target.tls == TlsMode::None {
+        let mut d = Dialogue::new(connected.stream);
+        let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
+        return Ok(Session {
+            stream: Box::new(d.into_inner()?),
+            greeting,
+            tls: false,
+        });
+    }
+    let ready = before_handshake(connected.stream, target, ctx).await?;
+    let tls = handshake(ready.stream, target, ctx).await?;
+    let (stream, greeting): (BoxStream, String) = match ready.greeting {
+        Some(greeting) => (Box::new(tls), greeting),
+        None => {
             let mut d = Dialogue::new(tls);
             let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
-            (Box::new(d.into_inner()?), greeting, Vec::new(), true)
-        }
-        TlsMode::Starttls => {
-            let mut d = Dialogue::new(connected.stream);
-            let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
-            let (plain, caps) = dialogue::starttls(d, target.protocol, ctx).await?;
-            let tls = handshake(plain, target, ctx).await?;
-            (Box::new(tls), greeting, caps, true)
-        }
-        TlsMode::None => {
-            let mut d = Dialogue::new(connected.stream);
-            let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
-            (Box::new(d.into_inner()?), greeting, Vec::new(), false)
+            (Box::new(d.into_inner()?), greeting)
         }
     };
     Ok(Session {
         stream,
         greeting,
-        pre_tls_capabilities,
-        tls,
-        connect_duration,
+        tls: true,
     })
 }

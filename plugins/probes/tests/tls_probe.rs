@@ -5,6 +5,7 @@
 //! configured (connect to an address, verify a name), unless a test says otherwise.
 
 use mailbeat_probes::tls::TlsProbe;
+use mailbeat_probes::tls_client::open_session;
 use mailbeat_sdk::{
     CheckResult, Probe, ProbeContext, Protocol, Reason, Sample, Status, Target, TlsMode,
 };
@@ -461,6 +462,17 @@ fn assert_verify(r: &CheckResult, code: u64, text: &str) {
     );
 }
 
+/// A verify code that openssl prints only with an extra option (`-verify_hostname`, `-verify_ip`).
+#[track_caller]
+fn assert_verify_option(r: &CheckResult, code: u64, text: &str, option: &str) {
+    assert_eq!(
+        r.details["verify"],
+        json!({"code": code, "text": text, "openssl_option": option}),
+        "{}",
+        r.message
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Good chains.
 
@@ -662,7 +674,16 @@ async fn wrong_name() {
         "{}",
         r.message
     );
-    assert_verify(&r, 62, "hostname mismatch");
+    assert_verify_option(&r, 62, "hostname mismatch", "-verify_hostname mail.test");
+    // `openssl s_client -servername` alone does not check the name (it says 0): say which option
+    // makes it say 62.
+    assert!(
+        r.message.ends_with(
+            "(openssl: verify code 62 with -verify_hostname mail.test, hostname mismatch)"
+        ),
+        "{}",
+        r.message
+    );
     assert_cert_metrics(&r, false, 2);
 }
 
@@ -675,7 +696,14 @@ async fn wrong_ip_address() {
     t.tls_server_name = None;
     let r = run(&t, pki.roots(), TIMEOUT).await;
     assert_outcome(&r, Status::Critical, Some(Reason::TlsHostnameMismatch));
-    assert_verify(&r, 64, "IP address mismatch");
+    let ip = addr.ip().to_string();
+    assert_verify_option(&r, 64, "IP address mismatch", &format!("-verify_ip {ip}"));
+    assert!(
+        r.message
+            .contains(&format!("verify code 64 with -verify_ip {ip}")),
+        "{}",
+        r.message
+    );
 }
 
 #[tokio::test]
@@ -988,7 +1016,13 @@ async fn starttls_answered_with_an_error() {
             TIMEOUT,
         )
         .await;
-        assert_outcome(&r, Status::Critical, Some(Reason::ProtocolError));
+        // SMTP 454 (4.7.0 TLS not available) is the server saying "not now": unavailable, not a
+        // protocol violation. IMAP NO and POP3 -ERR do not say why.
+        let reason = match protocol {
+            Protocol::Smtp => Reason::ServerUnavailable,
+            _ => Reason::ProtocolError,
+        };
+        assert_outcome(&r, Status::Critical, Some(reason));
         assert!(r.message.contains(words), "{protocol}: {}", r.message);
     }
 }
@@ -1205,6 +1239,206 @@ async fn a_closed_port_is_connection_refused() {
     )
     .await;
     assert_outcome(&r, Status::Critical, Some(Reason::ConnectionRefused));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers stuck on old TLS: rustls refuses them, and that is a weak configuration, not a mystery.
+
+const WEAK_WORDS: &str = "the server offers only TLS older than 1.2 or no modern cipher suite";
+
+#[tokio::test]
+async fn a_protocol_version_alert_is_weak_tls() {
+    // What an old server says to a ClientHello offering only TLS 1.2 and 1.3: a fatal
+    // protocol_version alert (level 2, description 70), in a TLS 1.0 record.
+    let addr = raw_server(|mut tcp| async move {
+        read_some(&mut tcp).await;
+        let _ = tcp
+            .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+            .await;
+        read_some(&mut tcp).await;
+    })
+    .await;
+    let r = run(
+        &target(addr, Protocol::Imap, TlsMode::Implicit),
+        Pki::new().roots(),
+        TIMEOUT,
+    )
+    .await;
+    assert_outcome(&r, Status::Critical, Some(Reason::TlsWeak));
+    assert!(r.message.contains(WEAK_WORDS), "{}", r.message);
+    assert!(
+        r.message.contains("upgrade the server's TLS"),
+        "{}",
+        r.message
+    );
+}
+
+#[tokio::test]
+async fn a_tls_1_0_server_hello_is_weak_tls() {
+    // A ServerHello that picks TLS 1.0 (0x0301) and TLS_RSA_WITH_AES_128_CBC_SHA.
+    let addr = raw_server(|mut tcp| async move {
+        read_some(&mut tcp).await;
+        let mut record = vec![
+            0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01,
+        ];
+        record.extend_from_slice(&[0x42; 32]);
+        record.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+        let _ = tcp.write_all(&record).await;
+        read_some(&mut tcp).await;
+    })
+    .await;
+    let r = run(
+        &target(addr, Protocol::Smtp, TlsMode::Implicit),
+        Pki::new().roots(),
+        TIMEOUT,
+    )
+    .await;
+    assert_outcome(&r, Status::Critical, Some(Reason::TlsWeak));
+    assert!(r.message.contains(WEAK_WORDS), "{}", r.message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `open_session`, the auth probe's way in: it names TLS failures as this probe does.
+
+fn ctx_with_roots(roots: RootCertStore) -> ProbeContext {
+    let _ = provider();
+    ProbeContext::new(TIMEOUT, Arc::new(roots))
+}
+
+#[tokio::test]
+async fn open_session_names_a_leaf_only_chain_as_incomplete() {
+    let pki = Pki::new();
+    let leaf = pki.good_leaf();
+    let addr = imaps(vec![leaf.cert], leaf.key).await;
+    let err = open_session(
+        &target(addr, Protocol::Imap, TlsMode::Implicit),
+        &ctx_with_roots(pki.roots()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsChainIncomplete, "{}", err.message);
+    assert!(err.message.contains("verify code 21"), "{}", err.message);
+
+    let leaf = pki.good_leaf();
+    let addr = serve(
+        vec![leaf.cert],
+        leaf.key,
+        Protocol::Smtp,
+        TlsMode::Starttls,
+        Script::Normal,
+        rustls::ALL_VERSIONS,
+    )
+    .await;
+    let err = open_session(
+        &target(addr, Protocol::Smtp, TlsMode::Starttls),
+        &ctx_with_roots(pki.roots()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsChainIncomplete, "{}", err.message);
+}
+
+#[tokio::test]
+async fn open_session_names_other_chain_failures_as_the_tls_probe_does() {
+    let pki = Pki::new();
+    let leaf = self_signed_leaf(&[NAME]);
+    let addr = imaps(vec![leaf.cert], leaf.key).await;
+    let t = target(addr, Protocol::Imap, TlsMode::Implicit);
+    let err = open_session(&t, &ctx_with_roots(pki.roots()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsSelfSigned, "{}", err.message);
+
+    let leaf = pki.leaf(&["other.test"], -1, 365);
+    let addr = imaps(vec![leaf.cert, pki.intermediate()], leaf.key).await;
+    let t = target(addr, Protocol::Imap, TlsMode::Implicit);
+    let err = open_session(&t, &ctx_with_roots(pki.roots()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsHostnameMismatch, "{}", err.message);
+
+    // And a good chain still opens, greeting read, the next byte the client's.
+    let leaf = pki.good_leaf();
+    let addr = imaps(vec![leaf.cert, pki.intermediate()], leaf.key).await;
+    let t = target(addr, Protocol::Imap, TlsMode::Implicit);
+    let session = open_session(&t, &ctx_with_roots(pki.roots()))
+        .await
+        .unwrap();
+    assert!(session.tls);
+    assert!(session.greeting.starts_with("* OK"), "{}", session.greeting);
+}
+
+#[tokio::test]
+async fn open_session_names_weak_tls() {
+    let addr = raw_server(|mut tcp| async move {
+        read_some(&mut tcp).await;
+        let _ = tcp
+            .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+            .await;
+    })
+    .await;
+    let err = open_session(
+        &target(addr, Protocol::Imap, TlsMode::Implicit),
+        &ctx_with_roots(Pki::new().roots()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsWeak, "{}", err.message);
+}
+
+#[tokio::test]
+async fn data_ahead_of_the_client_is_not_called_starttls_injection_without_starttls() {
+    // A plaintext POP3 server that sends a second line before the client said anything.
+    let addr = raw_server(|mut tcp| async move {
+        let _ = tcp.write_all(b"+OK ready\r\n+OK surprise\r\n").await;
+        read_some(&mut tcp).await;
+    })
+    .await;
+    let err = open_session(
+        &target(addr, Protocol::Pop3, TlsMode::None),
+        &ctx_with_roots(RootCertStore::empty()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason, Reason::ProtocolError, "{}", err.message);
+    assert!(
+        err.message
+            .contains("server sent data before the client spoke"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("STARTTLS"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn data_ahead_of_the_tls_handshake_after_starttls_is_called_injection() {
+    let addr = raw_server(|tcp| async move {
+        let mut tcp = BufReader::new(tcp);
+        let _ = tcp.write_all(b"+OK ready\r\n").await;
+        let mut line = String::new();
+        while tcp.read_line(&mut line).await.unwrap_or(0) > 0 {
+            let reply: &[u8] = match line.trim_end() {
+                "CAPA" => b"+OK\r\nSTLS\r\n.\r\n",
+                "STLS" => b"+OK go ahead\r\n+OK injected\r\n",
+                _ => b"-ERR\r\n",
+            };
+            let _ = tcp.write_all(reply).await;
+            line.clear();
+        }
+    })
+    .await;
+    let err = open_session(
+        &target(addr, Protocol::Pop3, TlsMode::Starttls),
+        &ctx_with_roots(RootCertStore::empty()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.reason, Reason::ProtocolError, "{}", err.message);
+    assert!(
+        err.message.contains("STARTTLS injection"),
+        "{}",
+        err.message
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
