@@ -28,7 +28,9 @@
 //! longer accepted → `oauth_refresh_token_revoked`. Both make a person re-authorize (both fire the
 //! re-auth webhook), which is the only fix once a freshly issued token is refused. Microsoft
 //! refuses tokens in plain words instead ("535 5.7.3 Authentication unsuccessful", IMAP
-//! "AUTHENTICATE failed."), which the SMTP and IMAP rows cover.
+//! "AUTHENTICATE failed."), the same words it uses for a refused password. The table sees only
+//! the reply, so those rows say `auth_bad_credentials` / `auth_basic_auth_disabled`; the auth
+//! probe, which knows the login used a token, reads them as `oauth_consent_required`.
 
 use mailbeat_sdk::remediation::Provider;
 use mailbeat_sdk::{Reason, Status};
@@ -167,9 +169,13 @@ static RULES: &[Rule] = &[
     r(Smtp,    Code::Smtp(535), &["authentication failed"],          NETEASE,   CRIT, AuthAppPasswordRequired),
     // NetEase: the SMTP service is switched off for the mailbox.
     r(Smtp,    Code::Any,       &["user has no permission"],         NETEASE,   CRIT, AuthProtocolDisabled),
+    // Exchange Online accepts the login but refuses the session after it: IMAP/POP is switched
+    // off for the mailbox, or the app's token carries application permissions without access to
+    // this mailbox.
+    r(Mailbox, Code::Any,       &["user is authenticated but not connected"], MICROSOFT, CRIT, AuthProtocolDisabled),
     // Exchange Online answers every refused IMAP/POP login with these bare words; with basic auth
-    // retired there, that is the usual cause (an OAuth token refused reads the same: see the
-    // remediation text, which covers both).
+    // retired there, that is the usual cause. A refused OAuth token reads the same; the auth
+    // probe, which knows the mechanism, turns that into oauth_consent_required.
     r(Mailbox, Code::Any,       &["authenticate failed", "login failed"], MICROSOFT, CRIT, AuthBasicAuthDisabled),
     // Gmail's own throttle wording on 421 (a connection limit, not a lockout).
     r(Smtp,    Code::Smtp(421), &["try again later"],                GMAIL,     WARN, RateLimited),
@@ -227,6 +233,10 @@ static RULES: &[Rule] = &[
     r(Mailbox, Code::Any, &["invalid credentials", "authentication failed", "authenticate failed",
                             "login failed", "invalid login", "incorrect password",
                             "invalid username or password"],
+                                                 ALL, CRIT, AuthBadCredentials),
+    // Older servers' own words for a refused password (qmail-popup's "authorization failed").
+    r(Mailbox, Code::Any, &["authorization failed", "invalid password", "bad password",
+                            "password incorrect"],
                                                  ALL, CRIT, AuthBadCredentials),
     // A BAD to our own LOGIN/AUTHENTICATE: we and the server disagree on the protocol.
     r(ImapBad, Code::Any,                   ANY, ALL, UNKN, ProtocolError),
@@ -566,6 +576,10 @@ mod tests {
             (imap("AUTHENTICATE failed."), Some("m365"), AuthBasicAuthDisabled, CRIT),
             // holon-run/uxc#445 (Outlook.com, LOGIN)
             (imap("Basic authentication is disabled."), Some("outlook"), AuthBasicAuthDisabled, CRIT),
+            // Exchange Online after a successful login, to the first mailbox command (IMAP
+            // switched off for the mailbox, or an app token without mailbox access)
+            (imap_bad("User is authenticated but not connected."), Some("office365"), AuthProtocolDisabled, CRIT),
+            (pop3("User is authenticated but not connected."), Some("outlook"), AuthProtocolDisabled, CRIT),
 
             // ---- Yahoo ----
             // PHPMailer/PHPMailer#2034, nodemailer/nodemailer#1112
@@ -647,6 +661,12 @@ mod tests {
             (smtp(451, "4.3.2 Temporary authentication failure (rate-limit)"), None, RateLimited, WARN),
             // Cyrus pop3d
             (pop3("Invalid login"), None, AuthBadCredentials, CRIT),
+            // qmail-popup (die_badauth), in front of checkpassword / vpopmail
+            (pop3("authorization failed"), None, AuthBadCredentials, CRIT),
+            // The RFC 1939-era wordings many small POP3/IMAP servers still send
+            (pop3("invalid password"), None, AuthBadCredentials, CRIT),
+            (pop3("Bad password"), None, AuthBadCredentials, CRIT),
+            (imap("Password incorrect"), None, AuthBadCredentials, CRIT),
             // rainloop/rainloop-webmail#1629 (Postfix + Cyrus SASL)
             (smtp(535, "5.7.8 Error: authentication failed: authentication failure"), None, AuthBadCredentials, CRIT),
             // Postfix xsasl_cyrus_server.c
@@ -765,6 +785,12 @@ mod tests {
         );
         assert_eq!(classify(&reply, Some("gmail")).reason, AuthBadCredentials);
         assert_eq!(classify(&reply, None).reason, AuthBadCredentials);
+        let reply = imap_bad("User is authenticated but not connected.");
+        assert_eq!(
+            classify(&reply, Some("office365")).reason,
+            AuthProtocolDisabled
+        );
+        assert_eq!(classify(&reply, None).reason, ProtocolError);
         let reply = smtp(535, "Error: authentication failed");
         assert_eq!(
             classify(&reply, Some("126")).reason,

@@ -1,5 +1,6 @@
 //! Account safety and secrecy: the `auth` probe backs off after a rejected credential (counted
-//! at the server), and never lets a secret into a result or a Debug print.
+//! at the server), across every target that uses it, and never lets a secret into a result or
+//! a Debug print.
 
 mod auth_support;
 
@@ -55,7 +56,8 @@ async fn repeated_failures_do_not_hammer_the_server() {
             r.message
         );
         assert!(
-            r.message.contains(", failure 1; last answer: 535 5.7.8"),
+            r.message
+                .contains(", failure 1, last tried by target test-smtp; last answer: 535 5.7.8"),
             "{}",
             r.message
         );
@@ -99,7 +101,7 @@ async fn a_changed_secret_is_tried_at_once() {
 async fn a_success_resets_the_count() {
     let bad = serve(REJECT, ServerTls::Plain).await;
     let good = serve(ACCEPT, ServerTls::Plain).await;
-    // One target name (the back-off key) pointed at either server.
+    // One credential (the back-off key) tried at either server.
     let mut t = target(Protocol::Smtp, &bad, TlsMode::None, false);
     let probe = AuthProbe::new();
     probe.check(&t, &fast_backoff(password())).await;
@@ -235,4 +237,220 @@ async fn validate_names_config_mistakes() {
     t.account = None;
     let e = probe.validate(&t, &serde_json::Value::Null).unwrap_err();
     assert!(e.contains("account"), "{e}");
+}
+
+const IMAP_REJECT: &str = "
+    S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] Dovecot ready.
+    C: AUTHENTICATE PLAIN
+    S: {tag} NO [AUTHENTICATIONFAILED] Authentication failed.";
+
+#[tokio::test]
+async fn targets_sharing_a_credential_share_one_backoff() {
+    let imap = serve(IMAP_REJECT, ServerTls::Plain).await;
+    let smtp = serve(REJECT, ServerTls::Plain).await;
+    let imap_target = target(Protocol::Imap, &imap, TlsMode::None, false);
+    let smtp_target = target(Protocol::Smtp, &smtp, TlsMode::None, false);
+    let probe = AuthProbe::new();
+
+    let first = probe.check(&imap_target, &fast_backoff(password())).await;
+    assert_eq!(first.reason, Some(Reason::AuthBadCredentials), "{first:?}");
+    assert_eq!(first.details["backoff"]["failures"], 1);
+
+    // The same mailbox's SMTP target holds the same stale password: no second failed login.
+    let r = probe.check(&smtp_target, &fast_backoff(password())).await;
+    assert!(
+        r.message.contains(
+            "failure 1, last tried by target test-imap; last answer: NO [AUTHENTICATIONFAILED]"
+        ),
+        "{}",
+        r.message
+    );
+    assert_eq!(r.details["backoff"]["last_target"], "test-imap");
+    assert_eq!(smtp.connections(), 0, "the SMTP server was not asked");
+
+    // After the wait, whichever target comes first retries, and the count goes on.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let second = probe.check(&smtp_target, &fast_backoff(password())).await;
+    assert_eq!(second.details["backoff"]["failures"], 2, "{second:?}");
+    let r = probe.check(&imap_target, &fast_backoff(password())).await;
+    assert!(
+        r.message
+            .contains("failure 2, last tried by target test-smtp"),
+        "{}",
+        r.message
+    );
+    assert_eq!(imap.count("a1 AUTHENTICATE") + smtp.count("AUTH"), 2);
+
+    // A different secret at one target is a different credential: tried at once.
+    let fixed = Credentials {
+        secret: Secret::new("the-new-password"),
+        ..password()
+    };
+    probe.check(&smtp_target, &fast_backoff(fixed)).await;
+    assert_eq!(smtp.count("AUTH"), 2);
+}
+
+#[tokio::test]
+async fn a_refusal_no_row_knows_still_backs_off() {
+    let script = "
+        S: +OK POP3 ready
+        C: CAPA
+        S: -ERR unknown command
+        C: USER
+        S: +OK
+        C: PASS
+        S: -ERR you shall not pass";
+    let server = serve(script, ServerTls::Plain).await;
+    let t = target(Protocol::Pop3, &server, TlsMode::None, false);
+    let probe = AuthProbe::new();
+    let first = probe.check(&t, &fast_backoff(password())).await;
+    assert_eq!(first.reason, Some(Reason::Unknown), "{first:?}");
+    assert_eq!(first.details["backoff"]["failures"], 1, "{first:?}");
+    let r = probe.check(&t, &fast_backoff(password())).await;
+    assert!(r.message.starts_with("backing off"), "{}", r.message);
+    assert_eq!(server.count("PASS"), 1, "the password was sent once");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_during_auth_does_not_back_off() {
+    let script = "
+        S: 220 mail.test ESMTP
+        C: EHLO
+        S: 250-mail.test
+        S: 250 AUTH PLAIN
+        C: AUTH PLAIN
+        CLOSE";
+    let server = serve(script, ServerTls::Plain).await;
+    let t = target(Protocol::Smtp, &server, TlsMode::None, false);
+    let probe = AuthProbe::new();
+    for _ in 0..2 {
+        let r = probe.check(&t, &fast_backoff(password())).await;
+        assert_eq!(r.reason, Some(Reason::ProtocolError), "{r:?}");
+        assert!(r.details.get("backoff").is_none(), "{r:?}");
+    }
+    assert_eq!(server.count("AUTH"), 2);
+}
+
+#[tokio::test]
+async fn a_backoff_max_beyond_thirty_days_is_refused() {
+    let server = serve(REJECT, ServerTls::Plain).await;
+    let t = target(Protocol::Smtp, &server, TlsMode::None, false);
+    let probe = AuthProbe::new();
+    let options = json!({"backoff": {"initial": "1s", "max": "500000000000y"}});
+    let e = probe.validate(&t, &options).unwrap_err();
+    assert!(e.contains("backoff.max must be at most 30days"), "{e}");
+    let r = probe
+        .check(&t, &ctx(password()).with_options(options))
+        .await;
+    assert_eq!(r.reason, Some(Reason::ConfigError), "{r:?}");
+    assert_eq!(server.connections(), 0);
+}
+
+/// Every 20-character piece of `secret`.
+fn pieces(secret: &str) -> Vec<&str> {
+    (0..=secret.len().saturating_sub(20))
+        .map(|i| &secret[i..i + 20])
+        .collect()
+}
+
+fn assert_no_piece_of(secrets: &[&str], outputs: &[String]) {
+    for secret in secrets {
+        for piece in pieces(secret) {
+            for out in outputs {
+                assert!(
+                    !out.contains(piece),
+                    "{piece:?} of a secret leaked into {out}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_echoed_sasl_blob_is_scrubbed_before_it_is_cut() {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let long_token =
+        format!("ya29.{}", "a0AfB_byC3kLmN9pQrStUvWxYz-0123456789".repeat(7))[..250].to_string();
+    let blob = b64(&format!("user={USER}\x01auth=Bearer {long_token}\x01\x01"));
+    let creds = || Credentials {
+        secret: Secret::new(long_token.clone()),
+        ..token()
+    };
+    let smtp = format!(
+        "S: 220 mail.test ESMTP
+        C: EHLO
+        S: 250-mail.test
+        S: 250 AUTH XOAUTH2
+        C: AUTH XOAUTH2
+        S: 501 5.5.2 Invalid AUTH XOAUTH2 {blob}"
+    );
+    let imap = format!(
+        "S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready
+        C: AUTHENTICATE XOAUTH2
+        S: {{tag}} NO Invalid AUTHENTICATE XOAUTH2 {blob}"
+    );
+    let pop3 = format!(
+        "S: +OK ready
+        C: CAPA
+        S: +OK
+        S: SASL XOAUTH2
+        S: .
+        C: AUTH XOAUTH2
+        S: + 
+        C:
+        S: -ERR Invalid AUTH XOAUTH2 {blob}"
+    );
+    let mut outputs = Vec::new();
+    for (protocol, script) in [
+        (Protocol::Smtp, smtp),
+        (Protocol::Imap, imap),
+        (Protocol::Pop3, pop3),
+    ] {
+        let server = serve(&script, ServerTls::Plain).await;
+        let t = target(protocol, &server, TlsMode::None, true);
+        let probe = AuthProbe::new();
+        let failed = probe.check(&t, &fast_backoff(creds())).await;
+        server.assert_followed();
+        assert_ne!(failed.status, Status::Ok, "{failed:?}");
+        assert!(failed.message.contains("<redacted>"), "{}", failed.message);
+        let backing_off = probe.check(&t, &fast_backoff(creds())).await;
+        for r in [&failed, &backing_off] {
+            outputs.push(serde_json::to_string(r).unwrap());
+            outputs.push(format!("{r:?}"));
+        }
+    }
+    assert_no_piece_of(&[&blob, &long_token], &outputs);
+}
+
+#[tokio::test]
+async fn an_echoed_imap_quoted_password_is_scrubbed() {
+    let pw = r#"Tr0ub4dor"&\3-horse"#;
+    let quoted = r#"Tr0ub4dor\"&\\3-horse"#;
+    let script = format!(
+        "S: * OK IMAP4rev1 ready
+        C: CAPABILITY
+        S: * CAPABILITY IMAP4rev1
+        S: {{tag}} OK done
+        C: LOGIN
+        S: {{tag}} NO LOGIN \"{USER}\" \"{quoted}\" rejected"
+    );
+    let server = serve(&script, ServerTls::Plain).await;
+    let t = target(Protocol::Imap, &server, TlsMode::None, false);
+    let creds = Credentials {
+        secret: Secret::new(pw),
+        ..password()
+    };
+    let r = AuthProbe::new().check(&t, &fast_backoff(creds)).await;
+    server.assert_followed();
+    assert!(
+        server.received()[1].ends_with(&format!(" LOGIN \"{USER}\" \"{quoted}\"")),
+        "{:?}",
+        server.received()
+    );
+    assert_eq!(
+        r.message,
+        format!("NO LOGIN \"{USER}\" \"<redacted>\" rejected")
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!json.contains("Tr0ub4dor"), "{json}");
 }

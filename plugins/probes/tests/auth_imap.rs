@@ -4,8 +4,8 @@ mod auth_support;
 
 use auth_support::*;
 use mailbeat_probes::auth::AuthProbe;
-use mailbeat_sdk::{CheckResult, Credentials, Probe, Protocol, Reason, Status, TlsMode};
-use std::time::Duration;
+use mailbeat_sdk::{CheckResult, Credentials, Layer, Probe, Protocol, Reason, Status, TlsMode};
+use std::time::{Duration, Instant};
 
 const DOVECOT_GREETING: &str =
     "S: * OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN] Dovecot ready.";
@@ -275,9 +275,162 @@ async fn microsoft_authenticated_but_not_connected_fails_the_confirmation() {
         S: {tag} BAD User is authenticated but not connected.";
     let (server, r) = run(script, Some("office365"), token()).await;
     server.assert_followed();
-    assert_ne!(r.status, Status::Ok, "{r:?}");
+    // IMAP is off for the mailbox (or the app's token has no access to it).
+    assert_eq!(r.reason, Some(Reason::AuthProtocolDisabled), "{r:?}");
+    assert_eq!(r.status, Status::Critical);
     assert_eq!(r.details["protocol_step"], "confirm");
     assert_eq!(r.message, "BAD User is authenticated but not connected.");
+}
+
+#[tokio::test]
+async fn microsoft_authenticate_failed_for_a_token_is_consent_not_basic_auth() {
+    let script = "
+        S: * OK The Microsoft Exchange IMAP4 service is ready. [QgBOADAAUABSADAANABDAEEAMAAwADAAMQA=]
+        C: CAPABILITY
+        S: * CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+
+        S: {tag} OK CAPABILITY completed.
+        C: AUTHENTICATE XOAUTH2
+        S: {tag} NO AUTHENTICATE failed.";
+    let (server, r) = run(script, Some("office365"), token()).await;
+    server.assert_followed();
+    assert_eq!(r.reason, Some(Reason::OauthConsentRequired), "{r:?}");
+    assert_eq!(r.message, "NO AUTHENTICATE failed.");
+    assert_eq!(r.observations["auth_success"], 0.0);
+    // The same words for a password keep their meaning there.
+    let script = "
+        S: * OK The Microsoft Exchange IMAP4 service is ready.
+        C: CAPABILITY
+        S: * CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR LITERAL+
+        S: {tag} OK CAPABILITY completed.
+        C: AUTHENTICATE PLAIN
+        S: {tag} NO AUTHENTICATE failed.";
+    let (_, r) = run(script, Some("office365"), password()).await;
+    assert_eq!(r.reason, Some(Reason::AuthBasicAuthDisabled), "{r:?}");
+}
+
+/// Peak resident memory of this test process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test]
+async fn a_huge_literal_announced_during_login_is_refused_before_it_is_allocated() {
+    let before = peak_rss();
+    for (script, creds) in [
+        (
+            // 34 bytes that would make async-imap zero-fill ~490 MB.
+            "S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready
+            C: AUTHENTICATE PLAIN
+            S: * 1 FETCH (BODY[] {500000000}",
+            password(),
+        ),
+        (
+            "S: * OK [CAPABILITY IMAP4rev1] ready
+            C: LOGIN
+            S: * 1 FETCH (BODY[] {500000000+}",
+            password(),
+        ),
+        (
+            "S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready
+            C: AUTHENTICATE XOAUTH2
+            S: * OK [ALERT] {500000000}",
+            token(),
+        ),
+    ] {
+        let started = Instant::now();
+        let (server, r) = run(script, None, creds).await;
+        server.assert_followed();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(r.reason, Some(Reason::ProtocolError), "{r:?}");
+        assert_eq!(
+            r.message,
+            "server announced a 500000000-byte literal during login"
+        );
+        assert_eq!(r.details["protocol_step"], "auth");
+        assert!(!r.observations.contains_key("auth_success"), "{r:?}");
+    }
+    let grown = peak_rss().saturating_sub(before);
+    assert!(
+        grown < 50 * 1024 * 1024,
+        "peak RSS grew by {} MB",
+        grown / (1024 * 1024)
+    );
+}
+
+#[tokio::test]
+async fn a_small_literal_during_login_is_read_as_data() {
+    // The literal's 14 bytes ("x{500000000}" CR LF) are data, not a line announcing one.
+    let script = format!(
+        "S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready
+        C: AUTHENTICATE PLAIN
+        S: * 1 FETCH (BODY[] {{14}}
+        S: x{{500000000}}
+        S: )
+        S: {{tag}} OK Logged in
+        {EXAMINE_OK}"
+    );
+    let (server, r) = run(&script, None, password()).await;
+    server.assert_followed();
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+}
+
+#[tokio::test]
+async fn a_continuation_after_sasl_ir_plain_is_not_an_oauth_error() {
+    let script = format!(
+        "{DOVECOT_GREETING}
+        C: AUTHENTICATE PLAIN
+        S: + eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIn0=
+        C: *
+        S: {{tag}} BAD Authentication aborted by client."
+    );
+    let (server, r) = run(&script, None, password()).await;
+    server.assert_followed();
+    assert!(r.details.get("oauth_error").is_none(), "{r:?}");
+    assert!(!r.message.contains("OAuth"), "{}", r.message);
+    assert_eq!(r.reason, Some(Reason::ProtocolError), "{r:?}");
+}
+
+#[tokio::test]
+async fn endless_challenges_are_cancelled() {
+    let challenge = "S: + eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIn0=\n        C:";
+    let script = format!(
+        "S: * OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] ready
+        C: AUTHENTICATE XOAUTH2
+        S: + 
+        C:
+        {challenge}
+        {challenge}
+        {challenge}
+        S: + eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIn0=
+        C: *"
+    );
+    let started = Instant::now();
+    let (server, r) = run(&script, None, token()).await;
+    settle().await;
+    server.assert_followed();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.reason, Some(Reason::ProtocolError), "{r:?}");
+    assert_eq!(
+        r.message,
+        "the server kept challenging AUTHENTICATE XOAUTH2; cancelled"
+    );
+    // Initial response, three empty answers to error challenges, then the cancellation.
+    let received = server.received();
+    assert_eq!(&received[2..], ["", "", "", "*"], "{received:?}");
+    assert!(!r.observations.contains_key("auth_success"), "{r:?}");
 }
 
 #[tokio::test]
@@ -323,7 +476,8 @@ async fn untrusted_certificate_fails_before_any_secret_is_sent() {
     let server = serve(DOVECOT_GREETING, ServerTls::Implicit(acceptor)).await;
     let t = target(Protocol::Imap, &server, TlsMode::Implicit, false);
     let r = AuthProbe::new().check(&t, &ctx(password())).await;
-    assert_eq!(r.reason, Some(Reason::TlsUntrustedRoot), "{r:?}");
+    // Which certificate reason is the tls code's to say (untrusted root, self-signed, …).
+    assert_eq!(r.reason.map(Reason::layer), Some(Layer::Tls), "{r:?}");
     assert_eq!(r.details["protocol_step"], "connect");
     assert!(
         !r.observations.contains_key("auth_success"),

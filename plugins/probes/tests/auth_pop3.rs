@@ -169,3 +169,37 @@ async fn plaintext_with_only_stls_sends_no_password() {
         .iter()
         .all(|l| !l.starts_with("USER") && !l.starts_with("AUTH")));
 }
+
+#[tokio::test]
+async fn qmail_authorization_failed_is_bad_credentials() {
+    let script = format!(
+        "S: +OK <12345.1700000000@mail.test>
+        C: CAPA
+        S: -ERR authorization first
+        C: USER {USER}
+        S: +OK 
+        C: PASS
+        S: -ERR authorization failed"
+    );
+    let (server, r) = run(&script, password()).await;
+    server.assert_followed();
+    assert_eq!(r.reason, Some(Reason::AuthBadCredentials), "{r:?}");
+    assert_eq!(r.message, "-ERR authorization failed");
+    assert_eq!(r.details["backoff"]["failures"], 1, "{r:?}");
+    assert_eq!(r.observations["auth_success"], 0.0);
+}
+
+#[tokio::test]
+async fn a_continuation_after_plain_is_not_an_oauth_error() {
+    let script = format!(
+        "{DOVECOT_CAPA}
+        C: AUTH PLAIN
+        S: + eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIn0=
+        C: *
+        S: -ERR [AUTH] Authentication failed."
+    );
+    let (server, r) = run(&script, password()).await;
+    server.assert_followed();
+    assert!(r.details.get("oauth_error").is_none(), "{r:?}");
+    assert_eq!(r.reason, Some(Reason::AuthBadCredentials), "{r:?}");
+}

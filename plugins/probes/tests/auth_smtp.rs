@@ -310,4 +310,39 @@ async fn server_hanging_after_auth_is_server_timeout_within_the_deadline() {
     );
     assert_eq!(r.reason, Some(Reason::ServerTimeout), "{r:?}");
     assert_eq!(r.details["protocol_step"], "auth");
+    assert!(
+        !r.observations.contains_key("auth_success") && r.samples.is_empty(),
+        "a timeout says nothing about the credential: {r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_dropped_during_auth_leaves_the_gauge_alone() {
+    let script = format!(
+        "{EHLO_POSTFIX}
+        C: AUTH PLAIN
+        CLOSE"
+    );
+    let (server, r) = run(&script, None, password()).await;
+    server.assert_followed();
+    assert_eq!(r.reason, Some(Reason::ProtocolError), "{r:?}");
+    assert_eq!(r.details["protocol_step"], "auth");
+    assert!(
+        !r.observations.contains_key("auth_success") && r.samples.is_empty(),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_login_challenged_after_its_initial_response_records_no_oauth_error() {
+    let script = format!(
+        "{EHLO_POSTFIX}
+        C: AUTH PLAIN
+        S: 334 eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIn0=
+        C: *
+        S: 501 5.7.0 Authentication aborted"
+    );
+    let (server, r) = run(&script, None, password()).await;
+    server.assert_followed();
+    assert!(r.details.get("oauth_error").is_none(), "{r:?}");
 }

@@ -1,26 +1,42 @@
 //! Account safety: never retry a rejected secret faster than a growing interval.
 //!
 //! Providers lock accounts (or an IP) after a run of failed logins; a monitor that retries a bad
-//! password every minute is the thing that locks it. After a credential rejection the probe
-//! remembers, per target, a fingerprint of the secret and when it may try again, and until then
-//! answers with the last result instead of logging in. A different secret (the person fixed it)
-//! or a successful login clears the state.
+//! password every minute is the thing that locks it. After a rejection the probe remembers, per
+//! credential, when it may try again, and until then answers with the last result instead of
+//! logging in.
 //!
-//! Only a SHA-256 fingerprint of the secret is kept, in memory, and it is never printed.
+//! The state is keyed by a fingerprint of the credential (user name, kind of secret, secret),
+//! not by target: the `imap` and `smtp` targets of one mailbox share its password, and a stale
+//! password must cost one failed login per interval, not one per target. A different secret
+//! (the person fixed it) is a different fingerprint and so starts afresh; a successful login
+//! with the credential clears its state. While one target retries a credential that is backing
+//! off, the others wait for its answer rather than try alongside it.
+//!
+//! OAuth access tokens are fingerprinted with the token too. A token source hands out a new
+//! token every hour or so; the refusal of one token must not hold back the next, and need not:
+//! a refused bearer token does not count toward a lockout the way a wrong password does. A token
+//! source that keeps handing out the same refused token is backed off like a password.
+//!
+//! Only a SHA-256 fingerprint of the secret is kept, in memory, and it is never printed. Entries
+//! idle for more than twice the longest wait are dropped, so rotated secrets do not pile up.
 
-use mailbeat_sdk::{CheckResult, Credentials, SecretKind};
+use mailbeat_sdk::{CheckResult, Credentials, Reason, SecretKind};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The longest wait a configuration may ask for (30 days). Longer ones are refused by the
+/// option check; the arithmetic here clamps to it as well, so no setting can overflow a clock.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// How fast the interval grows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
     /// Wait after the first failure.
     pub initial: Duration,
-    /// The interval never grows beyond this.
+    /// The interval never grows beyond this (nor beyond [`MAX_BACKOFF`]).
     pub max: Duration,
     /// Each further failure multiplies the wait by this.
     pub factor: f64,
@@ -29,23 +45,47 @@ pub struct Policy {
 impl Policy {
     /// The wait after the `failures`-th consecutive rejection (1-based).
     pub fn delay(&self, failures: u32) -> Duration {
+        let max = self.max.min(MAX_BACKOFF);
         let exponent = failures.saturating_sub(1).min(64) as i32;
         let secs = self.initial.as_secs_f64() * self.factor.max(1.0).powi(exponent);
-        if !secs.is_finite() || secs >= self.max.as_secs_f64() {
-            self.max
+        if !secs.is_finite() || secs >= max.as_secs_f64() {
+            max
         } else {
             Duration::from_secs_f64(secs)
         }
     }
 }
 
+/// Whether a failed check starts or extends the back-off.
+///
+/// A rejection of the credential (bad password, app password needed, account locked, …) does,
+/// at any step. So does any other lasting refusal of the login command itself
+/// (`refused_at_login`), even one the classifier does not know (qmail's
+/// `-ERR authorization failed` was `unknown` once): the server looked at the secret and said no,
+/// and that may count toward a lockout. Not: a refusal that says "later" (transient), or that the
+/// server never got as far as the secret: an unsupported mechanism, STARTTLS required, our own
+/// configuration, or a protocol mismatch (an IMAP `BAD`). Those are fixed by a configuration
+/// change that leaves the secret as it is, and backing off would hide the fix.
+pub fn backs_off(reason: Reason, refused_at_login: bool) -> bool {
+    reason.is_credential_rejection()
+        || refused_at_login
+            && !reason.is_transient()
+            && !matches!(
+                reason,
+                Reason::AuthMechanismUnsupported
+                    | Reason::StarttlsRequired
+                    | Reason::ConfigError
+                    | Reason::ProtocolError
+            )
+}
+
 /// A fingerprint of who logs in with what. Compared, never shown.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint([u8; 32]);
 
 impl Fingerprint {
     /// Fingerprints the user name, the kind and the secret together, so changing any of them
-    /// counts as "a different credential".
+    /// counts as "a different credential". Access tokens included: see the module docs.
     pub fn of(creds: &Credentials) -> Fingerprint {
         let mut h = Sha256::new();
         h.update(creds.username.as_bytes());
@@ -67,119 +107,199 @@ impl fmt::Debug for Fingerprint {
 }
 
 struct Entry {
-    fingerprint: Fingerprint,
     failures: u32,
     next_allowed: Instant,
     next_allowed_wall: SystemTime,
+    /// When the last real login with this credential ended.
+    last_attempt: Instant,
+    /// The target that made it.
+    last_target: String,
     last: CheckResult,
+    /// The target retrying this credential right now, if one is.
+    in_flight: Option<String>,
 }
 
-/// Back-off state of every target this probe instance has seen.
+/// `details.backoff` of a result.
+fn detail(
+    failures: u32,
+    until: SystemTime,
+    retry_in: Duration,
+    last_target: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "failures": failures,
+        "next_attempt_at": humantime::format_rfc3339_seconds(until).to_string(),
+        "retry_in_seconds": retry_in.as_secs_f64(),
+        "last_target": last_target,
+    })
+}
+
+/// Back-off state of every credential this probe instance has seen fail.
 #[derive(Default)]
 pub struct Backoff {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<Fingerprint, Entry>>,
 }
 
 impl fmt::Debug for Backoff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.entries.lock().map(|e| e.len()).unwrap_or(0);
         f.debug_struct("Backoff")
-            .field("targets_backing_off", &n)
+            .field("credentials_backing_off", &n)
             .finish()
     }
 }
 
+/// Permission for `target` to log in with a credential, from [`Backoff::gate`]. Hand the result
+/// to [`Attempt::record`]; dropping it unrecorded (the check was cancelled) lets the next
+/// target try.
+#[must_use = "record the result of the attempt"]
+pub struct Attempt<'a> {
+    backoff: &'a Backoff,
+    fingerprint: Fingerprint,
+    target: String,
+}
+
 impl Backoff {
-    /// If `target` is backing off with this same credential at `now`, the result to answer with
-    /// instead of logging in. A different credential clears the state and returns `None`.
+    /// Whether `target` may log in with this credential at `now`: `Err` with the result to
+    /// answer instead while the credential is backing off (after a rejection at any target, or
+    /// while another target is retrying it). Boxed: the common answer is `Ok`, and a result is
+    /// several times the size of an [`Attempt`].
     pub fn gate(
         &self,
-        target: &str,
         fingerprint: Fingerprint,
+        target: &str,
         now: Instant,
-    ) -> Option<CheckResult> {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(target)?;
-        if entry.fingerprint != fingerprint {
-            entries.remove(target);
-            return None;
-        }
-        if now >= entry.next_allowed {
-            return None;
-        }
-        let until = humantime::format_rfc3339_seconds(entry.next_allowed_wall).to_string();
+    ) -> Result<Attempt<'_>, Box<CheckResult>> {
+        // Made only when returned: dropping one takes the lock.
+        let attempt = || Attempt {
+            backoff: self,
+            fingerprint,
+            target: target.to_string(),
+        };
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(&fingerprint) else {
+            return Ok(attempt());
+        };
+        let (message, retry_in) = if let Some(other) = &entry.in_flight {
+            (
+                format!(
+                    "backing off: target {other} is retrying this credential now, after failure {}; last answer: {}",
+                    entry.failures, entry.last.message
+                ),
+                Duration::ZERO,
+            )
+        } else if now < entry.next_allowed {
+            let until = humantime::format_rfc3339_seconds(entry.next_allowed_wall);
+            (
+                format!(
+                    "backing off: not retrying this credential until {until}, failure {}, last tried by target {}; last answer: {}",
+                    entry.failures, entry.last_target, entry.last.message
+                ),
+                entry.next_allowed.saturating_duration_since(now),
+            )
+        } else {
+            entry.in_flight = Some(target.to_string());
+            return Ok(attempt());
+        };
         let mut result = entry.last.clone();
-        result.message = format!(
-            "backing off: not retrying this credential until {until}, failure {}; last answer: {}",
-            entry.failures, entry.last.message
-        );
+        result.message = message;
         result.remediation = None;
         result.duration_seconds = 0.0;
-        Some(result.detail(
-            "backoff",
-            serde_json::json!({
-                "failures": entry.failures,
-                "next_attempt_at": until,
-                "retry_in_seconds": entry.next_allowed.saturating_duration_since(now).as_secs_f64(),
-            }),
-        ))
+        let detail = detail(
+            entry.failures,
+            entry.next_allowed_wall,
+            retry_in,
+            &entry.last_target,
+        );
+        Err(Box::new(result.detail("backoff", detail)))
     }
 
-    /// Records the result of a real login attempt made at `now`. A credential rejection starts
-    /// or extends the back-off; a success clears it; anything else (the server was down, the
-    /// network failed) leaves it as it is, since it says nothing about the secret.
-    ///
-    /// Returns the result, with `details.backoff` added when a back-off starts.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Fingerprint, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Attempt<'_> {
+    /// Records the result of the login attempt, made up to `now`. A success clears the
+    /// credential's state; a failure that [`backs_off`] starts or extends the back-off (with
+    /// `details.backoff` added to the result); anything else (the server was down, the network
+    /// failed) leaves the state as it was, since it says nothing about the secret.
     pub fn record(
-        &self,
-        target: &str,
-        fingerprint: Fingerprint,
+        self,
         result: CheckResult,
+        refused_at_login: bool,
         policy: &Policy,
         now: Instant,
     ) -> CheckResult {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // `self` is dropped (and its Drop takes the lock) after this guard is released.
+        let mut entries = self.backoff.lock();
         if result.is_ok() {
-            entries.remove(target);
+            entries.remove(&self.fingerprint);
             return result;
         }
-        if !result.reason.is_some_and(|r| r.is_credential_rejection()) {
+        if !result
+            .reason
+            .is_some_and(|r| backs_off(r, refused_at_login))
+        {
+            if let Some(e) = entries.get_mut(&self.fingerprint) {
+                e.in_flight = None;
+            }
             return result;
         }
-        let failures = match entries.get(target) {
-            Some(e) if e.fingerprint == fingerprint => e.failures.saturating_add(1),
-            _ => 1,
-        };
+        // Forget credentials nobody has tried for a long time (rotated tokens, fixed passwords).
+        let idle = policy.max.min(MAX_BACKOFF).saturating_mul(2);
+        entries.retain(|fp, e| {
+            *fp == self.fingerprint
+                || e.in_flight.is_some()
+                || now.saturating_duration_since(e.last_attempt) <= idle
+        });
+        let failures = entries
+            .get(&self.fingerprint)
+            .map_or(1, |e| e.failures.saturating_add(1));
         let delay = policy.delay(failures);
-        let next_allowed = now + delay;
-        let next_allowed_wall = SystemTime::now() + delay;
-        let until = humantime::format_rfc3339_seconds(next_allowed_wall).to_string();
+        let next_allowed = now.checked_add(delay).unwrap_or(now);
+        let wall = SystemTime::now();
+        let next_allowed_wall = wall.checked_add(delay).unwrap_or(wall);
         let result = result.detail(
             "backoff",
-            serde_json::json!({
-                "failures": failures,
-                "next_attempt_at": until,
-                "retry_in_seconds": delay.as_secs_f64(),
-            }),
+            detail(failures, next_allowed_wall, delay, &self.target),
         );
         entries.insert(
-            target.to_string(),
+            self.fingerprint,
             Entry {
-                fingerprint,
                 failures,
                 next_allowed,
                 next_allowed_wall,
+                last_attempt: now,
+                last_target: self.target.clone(),
                 last: result.clone(),
+                in_flight: None,
             },
         );
         result
     }
 }
 
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut entries = self.backoff.lock();
+        if let Some(e) = entries.get_mut(&self.fingerprint) {
+            if e.in_flight.as_deref() == Some(self.target.as_str()) {
+                e.in_flight = None;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mailbeat_sdk::{Reason, Secret};
+    use mailbeat_sdk::Secret;
 
     fn creds(secret: &str) -> Credentials {
         Credentials {
@@ -195,6 +315,23 @@ mod tests {
         factor: 2.0,
     };
 
+    fn bad() -> CheckResult {
+        CheckResult::critical(Reason::AuthBadCredentials, "535 5.7.8 no")
+    }
+
+    /// Records `result` for `target` as a login that was let through at `now`.
+    fn attempt(
+        b: &Backoff,
+        fp: Fingerprint,
+        target: &str,
+        result: CheckResult,
+        now: Instant,
+    ) -> CheckResult {
+        b.gate(fp, target, now)
+            .expect("allowed")
+            .record(result, true, &POLICY, now)
+    }
+
     #[test]
     fn delay_grows_and_caps() {
         assert_eq!(POLICY.delay(1), Duration::from_secs(60));
@@ -205,32 +342,106 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_max_neither_overflows_nor_panics() {
+        let huge = Policy {
+            initial: Duration::from_secs(1),
+            max: Duration::MAX,
+            factor: 2.0,
+        };
+        assert_eq!(huge.delay(u32::MAX), MAX_BACKOFF);
+        let b = Backoff::default();
+        let fp = Fingerprint::of(&creds("pw"));
+        let t0 = Instant::now();
+        for failures in 1..=70u32 {
+            let now = t0 + Duration::from_secs(u64::from(failures) * 40 * 24 * 3600);
+            let r = b
+                .gate(fp, "t", now)
+                .expect("the last wait has passed")
+                .record(bad(), true, &huge, now);
+            assert_eq!(r.details["backoff"]["failures"], failures);
+        }
+    }
+
+    #[test]
     fn rejection_gates_until_the_interval_passes() {
         let b = Backoff::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
-        assert!(b.gate("t", fp, t0).is_none());
-        let bad = CheckResult::critical(Reason::AuthBadCredentials, "535 5.7.8 no");
-        let r = b.record("t", fp, bad.clone(), &POLICY, t0);
+        let r = attempt(&b, fp, "t", bad(), t0);
         assert_eq!(r.details["backoff"]["failures"], 1);
+        assert_eq!(r.details["backoff"]["last_target"], "t");
         let gated = b
-            .gate("t", fp, t0 + Duration::from_secs(59))
+            .gate(fp, "t", t0 + Duration::from_secs(59))
+            .err()
             .expect("backing off");
         assert_eq!(gated.reason, Some(Reason::AuthBadCredentials));
         assert!(gated
             .message
             .starts_with("backing off: not retrying this credential until "));
-        assert!(gated
-            .message
-            .contains("failure 1; last answer: 535 5.7.8 no"));
-        assert!(b.gate("t", fp, t0 + Duration::from_secs(60)).is_none());
+        assert!(
+            gated
+                .message
+                .contains(", failure 1, last tried by target t; last answer: 535 5.7.8 no"),
+            "{}",
+            gated.message
+        );
         // Second failure doubles the wait.
         let t1 = t0 + Duration::from_secs(60);
-        b.record("t", fp, bad, &POLICY, t1);
-        assert!(b.gate("t", fp, t1 + Duration::from_secs(119)).is_some());
-        assert!(b.gate("t", fp, t1 + Duration::from_secs(120)).is_none());
-        // Other targets are independent.
-        assert!(b.gate("u", fp, t1).is_none());
+        attempt(&b, fp, "t", bad(), t1);
+        assert!(b.gate(fp, "t", t1 + Duration::from_secs(119)).is_err());
+        assert!(b.gate(fp, "t", t1 + Duration::from_secs(120)).is_ok());
+    }
+
+    #[test]
+    fn targets_sharing_a_credential_share_its_backoff() {
+        let b = Backoff::default();
+        let fp = Fingerprint::of(&creds("pw"));
+        let t0 = Instant::now();
+        attempt(&b, fp, "mailbox-imap", bad(), t0);
+        let gated = b
+            .gate(fp, "mailbox-smtp", t0)
+            .err()
+            .expect("same credential");
+        assert!(
+            gated.message.contains("last tried by target mailbox-imap"),
+            "{}",
+            gated.message
+        );
+        assert_eq!(gated.details["backoff"]["last_target"], "mailbox-imap");
+        // Another user with the same password is another credential.
+        let bob = Fingerprint::of(&Credentials {
+            username: "bob".into(),
+            ..creds("pw")
+        });
+        assert!(b.gate(bob, "bob-imap", t0).is_ok());
+    }
+
+    #[test]
+    fn one_target_retries_while_the_others_wait() {
+        let b = Backoff::default();
+        let fp = Fingerprint::of(&creds("pw"));
+        let t0 = Instant::now();
+        attempt(&b, fp, "imap", bad(), t0);
+        let t1 = t0 + Duration::from_secs(60);
+        let retrying = b.gate(fp, "imap", t1).expect("the wait has passed");
+        let waiting = b.gate(fp, "smtp", t1).err().expect("imap is retrying");
+        assert!(
+            waiting
+                .message
+                .starts_with("backing off: target imap is retrying this credential now, after failure 1; last answer: 535"),
+            "{}",
+            waiting.message
+        );
+        let r = retrying.record(bad(), true, &POLICY, t1);
+        assert_eq!(r.details["backoff"]["failures"], 2);
+        assert!(
+            b.gate(fp, "smtp", t1).is_err(),
+            "the new wait applies to all"
+        );
+        // A check cancelled mid-login (its Attempt dropped) lets the next target try.
+        let t2 = t1 + Duration::from_secs(120);
+        drop(b.gate(fp, "imap", t2).expect("the wait has passed"));
+        assert!(b.gate(fp, "smtp", t2).is_ok());
     }
 
     #[test]
@@ -238,16 +449,63 @@ mod tests {
         let b = Backoff::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
-        let bad = CheckResult::critical(Reason::AuthBadCredentials, "no");
-        b.record("t", fp, bad.clone(), &POLICY, t0);
-        assert!(b.gate("t", Fingerprint::of(&creds("pw2")), t0).is_none());
+        attempt(&b, fp, "t", bad(), t0);
+        assert!(b.gate(fp, "t", t0).is_err());
         assert!(
-            b.gate("t", fp, t0).is_none(),
-            "changed secret cleared the state"
+            b.gate(Fingerprint::of(&creds("pw2")), "t", t0).is_ok(),
+            "a changed secret is a new credential"
         );
-        b.record("t", fp, bad, &POLICY, t0);
-        b.record("t", fp, CheckResult::ok("in"), &POLICY, t0);
-        assert!(b.gate("t", fp, t0).is_none());
+        let t1 = t0 + Duration::from_secs(60);
+        attempt(&b, fp, "t", CheckResult::ok("in"), t1);
+        assert!(b.gate(fp, "t", t1).is_ok());
+        assert_eq!(b.len(), 0);
+    }
+
+    #[test]
+    fn a_new_access_token_is_a_new_attempt() {
+        let token = |t: &str| Credentials {
+            kind: SecretKind::AccessToken,
+            ..creds(t)
+        };
+        let b = Backoff::default();
+        let t0 = Instant::now();
+        let refused =
+            CheckResult::critical(Reason::OauthConsentRequired, "NO AUTHENTICATE failed.");
+        attempt(&b, Fingerprint::of(&token("ya29.first")), "t", refused, t0);
+        assert!(b
+            .gate(Fingerprint::of(&token("ya29.first")), "t", t0)
+            .is_err());
+        assert!(b
+            .gate(Fingerprint::of(&token("ya29.second")), "t", t0)
+            .is_ok());
+        assert_ne!(
+            Fingerprint::of(&token("same")),
+            Fingerprint::of(&creds("same")),
+            "the kind is part of the credential"
+        );
+    }
+
+    #[test]
+    fn idle_entries_are_dropped() {
+        let b = Backoff::default();
+        let t0 = Instant::now();
+        for i in 0..100 {
+            attempt(
+                &b,
+                Fingerprint::of(&creds(&format!("pw{i}"))),
+                "t",
+                bad(),
+                t0,
+            );
+        }
+        assert_eq!(b.len(), 100);
+        // Still within twice the longest wait: kept.
+        let t1 = t0 + POLICY.max * 2;
+        attempt(&b, Fingerprint::of(&creds("new")), "t", bad(), t1);
+        assert_eq!(b.len(), 101);
+        let t2 = t1 + Duration::from_secs(1);
+        attempt(&b, Fingerprint::of(&creds("newer")), "t", bad(), t2);
+        assert_eq!(b.len(), 2);
     }
 
     #[test]
@@ -255,23 +513,66 @@ mod tests {
         let b = Backoff::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
-        let r = b.record(
-            "t",
+        for (result, refused) in [
+            (
+                CheckResult::critical(Reason::ServerTimeout, "timed out"),
+                false,
+            ),
+            (
+                CheckResult::critical(Reason::ProtocolError, "connection closed"),
+                false,
+            ),
+            (
+                CheckResult::unknown(Reason::Unknown, "connection reset"),
+                false,
+            ),
+            (
+                CheckResult::fail(
+                    mailbeat_sdk::Status::Warning,
+                    Reason::ServerUnavailable,
+                    "454 4.7.0",
+                ),
+                true,
+            ),
+            (
+                CheckResult::critical(Reason::AuthMechanismUnsupported, "504"),
+                true,
+            ),
+            (CheckResult::critical(Reason::StarttlsRequired, "538"), true),
+            (
+                CheckResult::unknown(Reason::ProtocolError, "BAD Invalid SASL argument."),
+                true,
+            ),
+        ] {
+            let r = b
+                .gate(fp, "t", t0)
+                .expect("allowed")
+                .record(result, refused, &POLICY, t0);
+            assert!(r.details.get("backoff").is_none(), "{r:?}");
+            assert!(b.gate(fp, "t", t0).is_ok(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn any_lasting_refusal_of_the_login_backs_off() {
+        // qmail: "-ERR authorization failed", which no row knew.
+        assert!(backs_off(Reason::Unknown, true));
+        assert!(backs_off(Reason::OauthConsentRequired, true));
+        assert!(backs_off(Reason::AuthBadCredentials, false));
+        assert!(!backs_off(Reason::Unknown, false));
+        assert!(!backs_off(Reason::RateLimited, true));
+        let b = Backoff::default();
+        let fp = Fingerprint::of(&creds("pw"));
+        let t0 = Instant::now();
+        let r = attempt(
+            &b,
             fp,
-            CheckResult::critical(Reason::ServerTimeout, "timed out"),
-            &POLICY,
+            "t",
+            CheckResult::unknown(Reason::Unknown, "-ERR nope"),
             t0,
         );
-        assert!(r.details.get("backoff").is_none());
-        assert!(b.gate("t", fp, t0).is_none());
-        let r = b.record(
-            "t",
-            fp,
-            CheckResult::critical(Reason::AuthMechanismUnsupported, "504"),
-            &POLICY,
-            t0,
-        );
-        assert!(r.details.get("backoff").is_none());
+        assert_eq!(r.details["backoff"]["failures"], 1);
+        assert!(b.gate(fp, "t", t0).is_err());
     }
 
     #[test]

@@ -11,9 +11,14 @@
 //! `trace!`-logs every command it sends, `LOGIN "user" "password"` included.
 //!
 //! async-imap has no read timeout and will buffer up to 512 MiB from a babbling peer: every read
-//! runs under the check's deadline and the stream is capped at [`MAX_BYTES`].
+//! runs under the check's deadline and the stream is capped at [`MAX_BYTES`]. It also sizes its
+//! buffer from a literal's announced size before reading the literal (zero-filling it), so a
+//! 34-byte `* 1 FETCH (BODY[] {500000000}` line would cost ~490 MB: the stream refuses any line
+//! announcing a literal larger than [`MAX_LITERAL`] before async-imap sees it.
 
-use super::mechanism::{self, decode_challenge, Mechanism, Offer, Sasl};
+use super::mechanism::{
+    self, decode_challenge, imap_quoted_body, Mechanism, Offer, Sasl, Scrubber, MAX_CHALLENGES,
+};
 use super::{goodbye_budget, plaintext_refused, refusal, LoggedIn, NotLoggedIn, Plan, Step};
 use crate::classify::Reply;
 use crate::dialogue::{printable, BoxStream};
@@ -30,8 +35,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 /// Most bytes read from the server in one check; a login dialogue is a few kilobytes.
 pub const MAX_BYTES: usize = 1024 * 1024;
 
-/// Most continuation requests answered in one AUTHENTICATE before cancelling it.
-const MAX_CHALLENGES: usize = 4;
+/// Largest literal (`{N}` at the end of a line) accepted from the server. Nothing in a login
+/// dialogue needs one; a capability list or an alert that comes as a literal is small.
+pub const MAX_LITERAL: u64 = 64 * 1024;
 
 /// Logs in as the plan says.
 pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
@@ -44,6 +50,7 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
     let mut imap = Imap {
         client: Client::new(Capped::new(session.stream, MAX_BYTES)),
         ctx,
+        scrubber: plan.scrubber,
         next_tag: 0,
     };
 
@@ -109,14 +116,14 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
     .map_err(NotLoggedIn::with(Step::Auth, mech))?;
 
     if reply.status != ImapStatus::Ok {
-        let failure = reply.refusal(target);
+        let failure = reply.refusal(plan);
         imap.goodbye().await;
-        return Err(NotLoggedIn {
+        return Err(NotLoggedIn::refused(
+            Step::Auth,
+            mech,
             failure,
-            step: Step::Auth,
-            mechanism: Some(mech),
-            oauth_error: reply.challenge,
-        });
+            reply.challenge,
+        ));
     }
     let mut notes = reply.notes;
 
@@ -127,9 +134,9 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
             .await
             .map_err(NotLoggedIn::with(Step::Confirm, mech))?;
         if examine.status != ImapStatus::Ok {
-            let failure = examine.refusal(target);
+            let failure = examine.refusal(plan);
             imap.goodbye().await;
-            return Err(NotLoggedIn::with(Step::Confirm, mech)(failure));
+            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
         }
         notes.extend(examine.notes);
         confirmed_with = Some("EXAMINE INBOX");
@@ -160,15 +167,16 @@ struct Tagged {
 impl Tagged {
     /// Classifies a refusal. The tagged text decides; the untagged notes only when it alone says
     /// nothing known (Gmail puts the useful words in `* NO [WEBALERT …]`).
-    fn refusal(&self, target: &mailbeat_sdk::Target) -> Failure {
+    fn refusal(&self, plan: &Plan<'_>) -> Failure {
+        let target = plan.target;
         let bad = self.status == ImapStatus::Bad;
         let word = status_word(&self.status);
-        let mut message = format!("{word} {}", printable(&self.text));
+        let mut message = format!("{word} {}", plan.shown(&self.text));
         if let Some(json) = &self.challenge {
-            message.push_str(&format!(" (OAuth error: {})", printable(json)));
+            message.push_str(&format!(" (OAuth error: {})", plan.shown(json)));
         }
         if !self.notes.is_empty() {
-            let notes: Vec<String> = self.notes.iter().map(|n| printable(n)).collect();
+            let notes: Vec<String> = self.notes.iter().map(|n| plan.shown(n)).collect();
             message.push_str(&format!(" (server also said: {})", notes.join(" / ")));
         }
         let challenge = self.challenge.as_deref();
@@ -197,6 +205,7 @@ impl Tagged {
 struct Imap<'a> {
     client: Client<Capped<BoxStream>>,
     ctx: &'a mailbeat_sdk::ProbeContext,
+    scrubber: &'a Scrubber,
     next_tag: u32,
 }
 
@@ -235,7 +244,10 @@ impl Imap<'_> {
         if reply.status != ImapStatus::Ok {
             return Err(Failure::critical(
                 Reason::ProtocolError,
-                format!("CAPABILITY refused: {}", printable(&reply.text)),
+                format!(
+                    "CAPABILITY refused: {}",
+                    printable(&self.scrubber.scrub(&reply.text))
+                ),
             ));
         }
         Ok(reply.capabilities)
@@ -243,8 +255,9 @@ impl Imap<'_> {
 
     /// Sends a tagged command and reads up to its completion. With `sasl`, continuation
     /// requests are answered: the first with the initial response unless it went with the
-    /// command (SASL-IR), later ones are error challenges, recorded and answered as the
-    /// mechanism wants.
+    /// command (SASL-IR), later ones are error challenges, recorded (OAuth mechanisms) and
+    /// answered as the mechanism wants. More than [`MAX_CHALLENGES`] continuations, or one to a
+    /// command that takes none, cancel the command as a protocol error.
     async fn command(
         &mut self,
         command: &str,
@@ -273,19 +286,25 @@ impl Imap<'_> {
             )
             .await?
             .map_err(|e| {
-                Failure::critical(
-                    Reason::ProtocolError,
-                    format!(
+                let message = match e
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<LiteralTooLarge>())
+                {
+                    Some(refused) => refused.to_string(),
+                    // async-imap's parse errors quote the whole buffer: scrub before shortening.
+                    None => format!(
                         "connection failed while waiting for {what}: {}",
-                        printable(&e.to_string())
+                        printable(&self.scrubber.scrub(&e.to_string()))
                     ),
-                )
+                };
+                Failure::critical(Reason::ProtocolError, message)
             })?;
             let Some(response) = response else {
                 return closed(out, &what);
             };
             // What to send back, decided while the parsed response is borrowed.
             let mut answer: Option<String> = None;
+            let mut cancel: Option<String> = None;
             match response.parsed() {
                 Response::Done {
                     tag: done_tag,
@@ -301,20 +320,33 @@ impl Imap<'_> {
                 }
                 Response::Continue(outcome) => {
                     challenges += 1;
-                    answer = Some(match sasl {
-                        _ if challenges > MAX_CHALLENGES => "*".to_string(),
+                    match sasl.filter(|_| challenges <= MAX_CHALLENGES) {
+                        // Too many rounds, or a continuation for a command without one (a
+                        // literal we never send): cancel, and do not wait for the server.
+                        None => {
+                            cancel = Some(match sasl {
+                                Some((s, _)) => format!(
+                                    "the server kept challenging AUTHENTICATE {}; cancelled",
+                                    s.mechanism.sasl_name()
+                                ),
+                                None => format!("unexpected continuation request to {verb}"),
+                            })
+                        }
                         Some((s, _)) if !initial_sent => {
                             initial_sent = true;
-                            s.response.expose().to_string()
+                            answer = Some(s.response.expose().to_string());
                         }
                         Some((s, _)) => {
-                            let text = outcome.information.as_deref().unwrap_or("");
-                            out.challenge = Some(decode_challenge(text));
-                            s.error_challenge_answer.to_string()
+                            // Only the OAuth mechanisms send an error challenge; for PLAIN a `+`
+                            // after the initial response is not part of the mechanism, and is
+                            // cancelled by its error_challenge_answer (`*`).
+                            if s.mechanism.is_oauth() {
+                                let text = outcome.information.as_deref().unwrap_or("");
+                                out.challenge = Some(decode_challenge(text));
+                            }
+                            answer = Some(s.error_challenge_answer.to_string());
                         }
-                        // A continuation for a command without one (a literal we never send).
-                        None => "*".to_string(),
-                    });
+                    }
                 }
                 Response::Data { status, outcome } => {
                     let text = render(outcome.code.as_ref(), outcome.information.as_deref());
@@ -331,6 +363,10 @@ impl Imap<'_> {
                     out.capabilities.extend(caps.iter().map(capability_name));
                 }
                 _ => {}
+            }
+            if let Some(why) = cancel {
+                let _ = self.write_line("*", "the cancellation").await;
+                return Err(Failure::critical(Reason::ProtocolError, why));
             }
             if let Some(line) = answer {
                 self.write_line(&line, "the SASL response").await?;
@@ -461,19 +497,18 @@ fn quote(s: &str) -> Option<String> {
     if s.contains(['\r', '\n', '\0']) {
         return None;
     }
-    Some(format!(
-        "\"{}\"",
-        s.replace('\\', "\\\\").replace('"', "\\\"")
-    ))
+    Some(format!("\"{}\"", imap_quoted_body(s)))
 }
 
 /// A stream that refuses to read more than a fixed number of bytes, so a peer cannot make
-/// async-imap's buffer grow without bound within the deadline.
+/// async-imap's buffer grow without bound within the deadline, nor announce a literal larger
+/// than [`MAX_LITERAL`] (which async-imap would allocate before reading it).
 #[derive(Debug)]
 struct Capped<S> {
     inner: S,
     left: usize,
     scratch: Vec<u8>,
+    literals: LiteralGuard,
 }
 
 impl<S> Capped<S> {
@@ -482,6 +517,7 @@ impl<S> Capped<S> {
             inner,
             left: limit,
             scratch: Vec::new(),
+            literals: LiteralGuard::default(),
         }
     }
 }
@@ -493,12 +529,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if let Some(size) = this.literals.refused {
+            return Poll::Ready(Err(LiteralTooLarge(size).into()));
+        }
         if this.left == 0 {
             return Poll::Ready(Err(io::Error::other(format!(
                 "the server sent more than {MAX_BYTES} bytes during the login"
             ))));
         }
-        // Read into a bounded scratch buffer (no unsafe needed to cap the caller's buffer).
+        // Read into a bounded scratch buffer (no unsafe needed to cap the caller's buffer), and
+        // look at the bytes before async-imap does.
         let want = buf.remaining().min(this.left).min(16 * 1024);
         this.scratch.resize(want, 0);
         let mut limited = ReadBuf::new(&mut this.scratch);
@@ -506,12 +546,116 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
             Poll::Ready(Ok(())) => {
                 let filled = limited.filled();
                 this.left -= filled.len();
+                if let Err(size) = this.literals.scan(filled) {
+                    return Poll::Ready(Err(LiteralTooLarge(size).into()));
+                }
                 buf.put_slice(filled);
                 Poll::Ready(Ok(()))
             }
             other => other,
         }
     }
+}
+
+/// The server announced a literal larger than [`MAX_LITERAL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LiteralTooLarge(u64);
+
+impl std::fmt::Display for LiteralTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server announced a {}-byte literal during login", self.0)
+    }
+}
+
+impl std::error::Error for LiteralTooLarge {}
+
+impl From<LiteralTooLarge> for io::Error {
+    fn from(e: LiteralTooLarge) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
+
+/// Watches the server's bytes, however they are split into reads, for lines that end with a
+/// literal header (`{N}` or `{N+}`, then CR LF). A literal up to [`MAX_LITERAL`] is let through
+/// and its bytes skipped (they are data, not lines); a larger one is refused.
+#[derive(Debug, Default)]
+struct LiteralGuard {
+    /// The end of the current line so far: enough for `{` + 20 digits + `+}` + CR.
+    tail: Vec<u8>,
+    /// Bytes dropped from the front of `tail` since the line began.
+    tail_cut: bool,
+    /// Literal bytes still to come.
+    skip: u64,
+    /// The size of the literal refused, once one was.
+    refused: Option<u64>,
+}
+
+impl LiteralGuard {
+    const TAIL: usize = 24;
+
+    /// Looks at the next bytes from the server; `Err(N)` for a line announcing an N-byte literal
+    /// larger than [`MAX_LITERAL`].
+    fn scan(&mut self, mut bytes: &[u8]) -> Result<(), u64> {
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = usize::try_from(self.skip)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                self.skip -= n as u64;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let b = bytes[0];
+            bytes = &bytes[1..];
+            if b != b'\n' {
+                if self.tail.len() == Self::TAIL {
+                    self.tail.remove(0);
+                    self.tail_cut = true;
+                }
+                self.tail.push(b);
+                continue;
+            }
+            let announced = literal_size(&self.tail, self.tail_cut);
+            self.tail.clear();
+            self.tail_cut = false;
+            match announced {
+                Some(n) if n > MAX_LITERAL => {
+                    self.refused = Some(n);
+                    return Err(n);
+                }
+                Some(n) => self.skip = n,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The size a line (without its LF) announces with a literal header at its end: `{N}` or
+/// `{N+}`, before an optional CR. `cut`: the line began before `tail` did; a run of digits that
+/// reaches back past the cut counts as larger than any limit.
+fn literal_size(tail: &[u8], cut: bool) -> Option<u64> {
+    let line = tail.strip_suffix(b"\r").unwrap_or(tail);
+    let inner = line.strip_suffix(b"}")?;
+    let inner = inner.strip_suffix(b"+").unwrap_or(inner);
+    let digits = inner
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    let start = inner.len() - digits;
+    if start == 0 {
+        return cut.then_some(u64::MAX);
+    }
+    if inner[start - 1] != b'{' {
+        return None;
+    }
+    Some(inner[start..].iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
@@ -540,6 +684,52 @@ mod tests {
     fn quoting() {
         assert_eq!(quote("a\"b\\c").as_deref(), Some("\"a\\\"b\\\\c\""));
         assert_eq!(quote("a\r\nb"), None);
+    }
+
+    /// Feeds `stream` to a fresh guard in pieces of `size` bytes.
+    fn guard(stream: &[u8], size: usize) -> Result<(), u64> {
+        let mut g = LiteralGuard::default();
+        stream.chunks(size).try_for_each(|c| g.scan(c))
+    }
+
+    #[test]
+    fn large_literals_are_refused_however_the_reads_split() {
+        for (stream, want) in [
+            (&b"* 1 FETCH (BODY[] {500000000}\r\n"[..], Err(500_000_000)),
+            (b"* 1 FETCH (BODY[] {500000000+}\r\n", Err(500_000_000)),
+            (b"* OK x\r\n* 1 FETCH (BODY[] {65537}\n", Err(65_537)),
+            (
+                b"* 1 FETCH (BODY[] {99999999999999999999999999999}\r\n",
+                Err(u64::MAX),
+            ),
+            // Small literals pass, and their data is not read as lines.
+            (
+                b"* 1 FETCH (BODY[] {20}\r\n{900000}\r\n{900000}\r\n)\r\n",
+                Ok(()),
+            ),
+            (b"* CAPABILITY IMAP4rev1\r\na1 OK {65536}\r\n", Ok(())),
+            // Not at the end of a line, or not a literal header.
+            (b"a1 NO quota {500000000} exceeded\r\n", Ok(())),
+            (b"a1 NO 500000000}\r\n", Ok(())),
+            (b"a1 NO {}\r\n", Ok(())),
+            (b"a1 NO {12a}\r\n", Ok(())),
+        ] {
+            for size in 1..=stream.len() {
+                assert_eq!(
+                    guard(stream, size),
+                    want,
+                    "{:?} in pieces of {size}",
+                    String::from_utf8_lossy(stream)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_literal_stays_refused() {
+        let mut g = LiteralGuard::default();
+        assert_eq!(g.scan(b"* 1 FETCH (BODY[] {70000}\r\n"), Err(70_000));
+        assert_eq!(g.refused, Some(70_000));
     }
 
     #[test]

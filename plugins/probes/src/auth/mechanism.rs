@@ -12,6 +12,11 @@ use base64::Engine;
 use mailbeat_sdk::{Credentials, Protocol, Reason, Secret, SecretKind, Status};
 use std::fmt;
 
+/// Most server challenges (IMAP/POP3 `+`, SMTP `334`) answered in one login before it is
+/// cancelled as a protocol error: every mechanism here needs at most two (LOGIN's user name and
+/// password), plus one error challenge for the OAuth ones.
+pub const MAX_CHALLENGES: usize = 4;
+
 /// A way to log in. `Login` is the protocol's own password command where one exists (IMAP
 /// `LOGIN`, POP3 `USER`/`PASS`) and SASL `LOGIN` on SMTP, which has no other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,38 +230,91 @@ impl Sasl {
     }
 }
 
-/// Every form of a secret that could reach output: the raw secret, its base64, and each
-/// mechanism's encoded response. A server that echoes what it got (or an I/O error that quotes
-/// the line being sent) must not make us publish the password.
+/// Every form of a secret that could reach output: the raw secret, its base64, its IMAP
+/// quoted-string form, and each mechanism's encoded response. A server that echoes what it got
+/// (or an I/O error that quotes the line being sent) must not make us publish the password.
+///
+/// Scrub server text before it is shortened for a message ([`crate::dialogue::printable`]): a
+/// cut-off secret no longer matches. For text that was shortened elsewhere first, [`Self::scrub`]
+/// also removes the start of a secret form that runs into a `…`.
 #[derive(Debug)]
 pub struct Scrubber(Vec<Secret>);
+
+/// The shortest start of a secret form that is redacted when text was cut off right after it.
+const MIN_CUT_PREFIX: usize = 8;
 
 impl Scrubber {
     /// Collects the forms for these credentials on `host`/`port` (OAUTHBEARER includes them).
     pub fn new(creds: &Credentials, host: &str, port: u16) -> Scrubber {
+        let secret = creds.secret.expose();
         let mut forms = vec![
             creds.secret.clone(),
-            Secret::new(B64.encode(creds.secret.expose().as_bytes())),
+            Secret::new(B64.encode(secret.as_bytes())),
+            // IMAP LOGIN sends the password as a quoted string: `pa"ss` travels as `pa\"ss`.
+            Secret::new(imap_quoted_body(secret)),
         ];
         forms.extend(
             Mechanism::ALL
                 .iter()
                 .map(|m| Sasl::new(*m, creds, host, port).response),
         );
+        // Longest first, so a short form inside a longer one cannot break the longer one's match.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.expose().len()));
+        forms.dedup_by(|a, b| a.expose() == b.expose());
         Scrubber(forms)
     }
 
-    /// `text` with every form of the secret replaced by `<redacted>`.
+    /// `text` with every form of the secret replaced by `<redacted>`, and the start of a form
+    /// that ends in a `…` (text shortened before it was scrubbed) as well.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.0 {
-            // One- and two-character "secrets" would shred ordinary words and hide nothing.
-            if s.expose().len() >= 3 && out.contains(s.expose()) {
-                out = out.replace(s.expose(), "<redacted>");
+        for s in self.forms() {
+            if out.contains(s) {
+                out = out.replace(s, "<redacted>");
+            }
+        }
+        self.scrub_cut_prefixes(out)
+    }
+
+    /// The forms long enough to be worth replacing: one- and two-character "secrets" would
+    /// shred ordinary words and hide nothing.
+    fn forms(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(Secret::expose).filter(|s| s.len() >= 3)
+    }
+
+    fn scrub_cut_prefixes(&self, mut out: String) -> String {
+        let mut from = 0;
+        while let Some(at) = out[from..].find('…').map(|i| i + from) {
+            let before = &out[..at];
+            let longest = self
+                .forms()
+                .filter_map(|f| cut_prefix_len(before, f))
+                .max()
+                .unwrap_or(0);
+            if longest > 0 {
+                out.replace_range(at - longest..at, "<redacted>");
+                from = at - longest + "<redacted>".len() + '…'.len_utf8();
+            } else {
+                from = at + '…'.len_utf8();
             }
         }
         out
     }
+}
+
+/// The length of the longest start of `form` (at least [`MIN_CUT_PREFIX`] bytes, shorter than
+/// `form`) that `before` ends with.
+fn cut_prefix_len(before: &str, form: &str) -> Option<usize> {
+    let (b, f) = (before.as_bytes(), form.as_bytes());
+    let max = f.len().saturating_sub(1).min(b.len());
+    (MIN_CUT_PREFIX..=max)
+        .rev()
+        .find(|&k| b[b.len() - k] == f[0] && form.is_char_boundary(k) && b.ends_with(&f[..k]))
+}
+
+/// The inside of an IMAP quoted string carrying `s` (RFC 3501 §4.3): `\` and `"` escaped.
+pub fn imap_quoted_body(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// RFC 5801 saslname escaping for the gs2 authzid: `,` and `=` would end the field.
@@ -378,6 +436,39 @@ mod tests {
         let clean = Scrubber::new(&creds(SecretKind::Password), "h", 1).scrub(&echoed);
         assert!(!clean.contains("s3cret-pw"));
         assert!(!clean.contains(s.response.expose()));
+    }
+
+    #[test]
+    fn scrub_removes_the_imap_quoted_form() {
+        let c = Credentials {
+            secret: Secret::new("pa\"ss\\word"),
+            ..creds(SecretKind::Password)
+        };
+        let echoed = "NO LOGIN \"alice@mail.test\" \"pa\\\"ss\\\\word\" rejected";
+        let clean = Scrubber::new(&c, "h", 1).scrub(echoed);
+        assert_eq!(
+            clean,
+            "NO LOGIN \"alice@mail.test\" \"<redacted>\" rejected"
+        );
+    }
+
+    #[test]
+    fn scrub_removes_a_secret_cut_off_by_an_ellipsis() {
+        let c = creds(SecretKind::AccessToken);
+        let s = Sasl::new(Mechanism::Xoauth2, &c, "h", 1);
+        let blob = s.response.expose();
+        let scrubber = Scrubber::new(&c, "h", 1);
+        let cut = format!("501 5.5.2 Invalid AUTH XOAUTH2 {}… (more)", &blob[..20]);
+        assert_eq!(
+            scrubber.scrub(&cut),
+            "501 5.5.2 Invalid AUTH XOAUTH2 <redacted>… (more)"
+        );
+        // Too short a start to mean anything, and ordinary ellipses, are left alone.
+        let short = format!("x {}… and … and…", &blob[..5]);
+        assert_eq!(scrubber.scrub(&short), short);
+        // Many ellipses cost little and do not panic.
+        let many = format!("{}{}…", "…é".repeat(10_000), &blob[..30]);
+        assert!(!scrubber.scrub(&many).contains(&blob[..30]));
     }
 
     #[test]

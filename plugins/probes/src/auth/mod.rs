@@ -9,15 +9,19 @@
 //!
 //! A refusal is classified by [`crate::classify`] from the exact reply (SMTP enhanced codes, IMAP
 //! response codes and `[ALERT]` texts, POP3 `-ERR` texts, OAuth error JSON) and the target's
-//! provider. A credential rejection starts a back-off ([`backoff`]) so that a wrong password is
-//! not retried fast enough to lock the account.
+//! provider. A credential rejection, or any other lasting refusal of the login command, starts a
+//! back-off ([`backoff`]) shared by every target that uses the same credential, so that a wrong
+//! password is not retried fast enough to lock the account.
 //!
-//! Secrets never leave this module in a result: every message is scrubbed of the secret and its
-//! encodings, and the back-off keeps only a fingerprint.
+//! Secrets never leave this module in a result: server text is scrubbed of the secret and its
+//! encodings before it is shortened for a message, every message is scrubbed again at the end,
+//! and the back-off keeps only a fingerprint.
 //!
-//! `mailbeat_auth_success{mechanism}` (observation and sample `auth_success`) is reported once
-//! the check got as far as the login decision; a check that could not even connect says nothing
-//! about the credential and leaves it out.
+//! `mailbeat_auth_success{mechanism}` (observation and sample `auth_success`) is reported when
+//! there is a verdict on the credential: the server refused the login (or the session after it),
+//! or the check found before sending it that the login cannot work here (STARTTLS required, no
+//! usable mechanism). A check that could not connect, timed out, or lost the connection mid-login
+//! says nothing about the credential and leaves it out.
 
 pub mod backoff;
 mod imap;
@@ -28,7 +32,7 @@ mod smtp;
 use crate::classify::{classify, Reply};
 use crate::{dialogue, Failure};
 use async_trait::async_trait;
-use backoff::{Backoff, Fingerprint, Policy};
+use backoff::{Backoff, Fingerprint, Policy, MAX_BACKOFF};
 use mailbeat_sdk::{
     CheckResult, Credentials, Probe, ProbeContext, Protocol, Reason, Status, Target,
 };
@@ -133,6 +137,12 @@ impl AuthOptions {
         if b.max < b.initial {
             return Err("backoff.max must not be less than backoff.initial".to_string());
         }
+        if b.max > MAX_BACKOFF {
+            return Err(format!(
+                "backoff.max must be at most {}",
+                humantime::format_duration(MAX_BACKOFF)
+            ));
+        }
         if !(b.factor.is_finite() && b.factor >= 1.0) {
             return Err("backoff.factor must be a number of at least 1".to_string());
         }
@@ -146,7 +156,8 @@ fn parse_mechanism(name: &str) -> Result<Mechanism, String> {
     })
 }
 
-/// The `auth` probe. One instance serves all targets; it remembers the back-off per target.
+/// The `auth` probe. One instance serves all targets; it remembers the back-off per credential
+/// (user name, kind and secret), whichever targets use it.
 #[derive(Debug, Default)]
 pub struct AuthProbe {
     backoff: Backoff,
@@ -202,28 +213,35 @@ impl Probe for AuthProbe {
         let Some(creds) = &ctx.credentials else {
             return CheckResult::unknown(Reason::ConfigError, "no credentials");
         };
-        let fingerprint = Fingerprint::of(creds);
-        if let Some(backing_off) = self.backoff.gate(&target.name, fingerprint, Instant::now()) {
-            return backing_off;
-        }
+        let attempt = match self
+            .backoff
+            .gate(Fingerprint::of(creds), &target.name, Instant::now())
+        {
+            Ok(attempt) => attempt,
+            Err(backing_off) => return *backing_off,
+        };
+        let scrubber = Scrubber::new(creds, target.verify_name(), target.port);
         let plan = Plan {
             target,
             ctx,
             creds,
             configured,
             confirm: options.confirm,
+            scrubber: &scrubber,
         };
-        let outcome = match target.protocol {
+        let mut outcome = match target.protocol {
             Protocol::Imap => imap::login(&plan).await,
             Protocol::Pop3 => pop3::login(&plan).await,
             Protocol::Smtp => smtp::login(&plan).await,
         };
-        let scrubber = Scrubber::new(creds, target.verify_name(), target.port);
+        if let Err(e) = &mut outcome {
+            oauth_meaning(e);
+        }
+        let refused_at_login = matches!(&outcome, Err(e) if e.refused && e.step == Step::Auth);
         let result = to_result(target, &plan, outcome, &scrubber);
-        self.backoff.record(
-            &target.name,
-            fingerprint,
+        attempt.record(
             result,
+            refused_at_login,
             &options.backoff.policy(),
             Instant::now(),
         )
@@ -238,6 +256,16 @@ pub(crate) struct Plan<'a> {
     /// The mechanism the configuration insists on, if any.
     pub configured: Option<Mechanism>,
     pub confirm: bool,
+    /// Every form of this check's secret.
+    pub scrubber: &'a Scrubber,
+}
+
+impl Plan<'_> {
+    /// Server text as a message may show it: scrubbed of the secret first, then shortened and
+    /// made printable (scrubbing after shortening would miss a secret cut in two).
+    pub fn shown(&self, text: &str) -> String {
+        dialogue::printable(&self.scrubber.scrub(text))
+    }
 }
 
 /// Where in the dialogue a check stopped.
@@ -283,6 +311,9 @@ pub(crate) struct NotLoggedIn {
     pub mechanism: Option<Mechanism>,
     /// The decoded OAuth error challenge (XOAUTH2 / OAUTHBEARER), when the server sent one.
     pub oauth_error: Option<String>,
+    /// True when `failure` is the server's answer (a refusal it sent, classified by
+    /// [`refusal`]); false when the dialogue broke, timed out, or the check gave up on its own.
+    pub refused: bool,
 }
 
 impl NotLoggedIn {
@@ -293,6 +324,7 @@ impl NotLoggedIn {
             step,
             mechanism: None,
             oauth_error: None,
+            refused: false,
         }
     }
 
@@ -303,13 +335,58 @@ impl NotLoggedIn {
             step,
             mechanism: Some(mechanism),
             oauth_error: None,
+            refused: false,
+        }
+    }
+
+    /// The server refused at `step` (the login or the confirming command): `failure` comes from
+    /// [`refusal`].
+    pub fn refused(
+        step: Step,
+        mechanism: Mechanism,
+        failure: Failure,
+        oauth_error: Option<String>,
+    ) -> NotLoggedIn {
+        NotLoggedIn {
+            failure,
+            step,
+            mechanism: Some(mechanism),
+            oauth_error,
+            refused: true,
         }
     }
 }
 
+/// What a refused OAuth login means when the server's words were written for passwords.
+///
+/// With XOAUTH2/OAUTHBEARER there is no password to be wrong and no basic auth in play, yet
+/// servers answer a refused token with their password wording: Microsoft 365 with the bare
+/// `AUTHENTICATE failed.` / `LOGIN failed.` that the classifier reads as
+/// `auth_basic_auth_disabled` there, others with `[AUTHENTICATIONFAILED]` or `535 5.7.8`
+/// (`auth_bad_credentials`). The token source has just issued the token, so the refusal means
+/// the grant does not cover this mailbox and protocol: at Microsoft, no
+/// `IMAP.AccessAsUser.All` / `POP.AccessAsUser.All` / `SMTP.Send` permission or no admin
+/// consent; elsewhere, a token without the mail scope or for another account. Only a person
+/// re-consenting fixes that, which is what `oauth_consent_required` says (and it fires the
+/// re-auth webhook). The classifier cannot make this call: it sees the reply, not the mechanism.
+/// An OAuth error challenge that named its own reason has already decided, and is left alone.
+fn oauth_meaning(e: &mut NotLoggedIn) {
+    let oauth = e.mechanism.is_some_and(Mechanism::is_oauth);
+    if oauth
+        && e.refused
+        && e.step == Step::Auth
+        && matches!(
+            e.failure.reason,
+            Reason::AuthBasicAuthDisabled | Reason::AuthBadCredentials
+        )
+    {
+        e.failure.reason = Reason::OauthConsentRequired;
+    }
+}
+
 /// The verdict on a server's refusal. `message` is the server's words as the person should read
-/// them. An OAuth error challenge, when there was one, is what the classifier reads first: it
-/// names the real reason, the final `535`/`NO` is generic.
+/// them, already scrubbed ([`Plan::shown`]). An OAuth error challenge, when there was one, is
+/// what the classifier reads first: it names the real reason, the final `535`/`NO` is generic.
 pub(crate) fn refusal(
     target: &Target,
     reply: &Reply<'_>,
@@ -363,6 +440,31 @@ pub(crate) fn goodbye_budget(ctx: &ProbeContext) -> Duration {
     ctx.remaining().min(Duration::from_secs(2))
 }
 
+/// Whether a failed check is a verdict on the credential, and so moves the `auth_success` gauge
+/// to 0. The server's own refusal of the login or of the session after it is one, unless it
+/// says "later" (transient), "we talk past each other" (protocol error) or points at our
+/// configuration. So is finding before the login that it cannot work here (STARTTLS required,
+/// no usable mechanism). A refused EHLO, a dead network, a timeout or a connection dropped
+/// mid-login says nothing about the credential (probe_success covers those).
+fn says_no_to_the_credential(e: &NotLoggedIn) -> bool {
+    let reason = e.failure.reason;
+    match e.step {
+        Step::Auth | Step::Confirm => {
+            e.refused
+                && !reason.is_transient()
+                && !matches!(
+                    reason,
+                    Reason::ProtocolError | Reason::ServerTimeout | Reason::ConfigError
+                )
+        }
+        Step::Capabilities => matches!(
+            reason,
+            Reason::StarttlsRequired | Reason::AuthMechanismUnsupported
+        ),
+        Step::Connect => false,
+    }
+}
+
 fn to_result(
     target: &Target,
     plan: &Plan<'_>,
@@ -410,17 +512,7 @@ fn to_result(
             if let Some(json) = &e.oauth_error {
                 result = result.detail("oauth_error", dialogue::printable(&scrubber.scrub(json)));
             }
-            // Only a verdict on the login itself moves the gauge: a refused EHLO or a dead
-            // network says nothing about the credential (probe_success covers those).
-            let verdict = match e.step {
-                Step::Auth | Step::Confirm => e.failure.reason != Reason::ConfigError,
-                Step::Capabilities => matches!(
-                    e.failure.reason,
-                    Reason::StarttlsRequired | Reason::AuthMechanismUnsupported
-                ),
-                Step::Connect => false,
-            };
-            if verdict {
+            if says_no_to_the_credential(&e) {
                 result = result.observe("auth_success", 0.0);
                 if let Some(label) = label {
                     result = result.sample("auth_success", &[("mechanism", label)], 0.0);
@@ -465,5 +557,82 @@ mod tests {
         assert!(e.contains("factor"), "{e}");
         let e = AuthOptions::from_json(&json!({"backoff": {"jitter": 1}})).unwrap_err();
         assert!(e.contains("jitter"), "{e}");
+    }
+
+    #[test]
+    fn backoff_max_is_at_most_thirty_days() {
+        let e = AuthOptions::from_json(&json!({"backoff": {"max": "500000000000y"}})).unwrap_err();
+        assert!(e.contains("backoff.max must be at most 30days"), "{e}");
+        let e = AuthOptions::from_json(&json!({"backoff": {"max": "31d"}})).unwrap_err();
+        assert!(e.contains("backoff.max"), "{e}");
+        let o = AuthOptions::from_json(&json!({"backoff": {"max": "30d"}})).unwrap();
+        assert_eq!(o.backoff.max, MAX_BACKOFF);
+    }
+
+    fn failed(step: Step, reason: Reason, refused: bool) -> NotLoggedIn {
+        NotLoggedIn {
+            failure: Failure::critical(reason, "x"),
+            step,
+            mechanism: Some(Mechanism::Plain),
+            oauth_error: None,
+            refused,
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_says_no_to_the_credential() {
+        use Reason::*;
+        for (step, reason, refused) in [
+            (Step::Auth, AuthBadCredentials, true),
+            (Step::Auth, Unknown, true),
+            (Step::Confirm, AuthProtocolDisabled, true),
+            (Step::Capabilities, StarttlsRequired, false),
+        ] {
+            assert!(
+                says_no_to_the_credential(&failed(step, reason, refused)),
+                "{step:?} {reason:?} refused={refused}"
+            );
+        }
+        for (step, reason, refused) in [
+            (Step::Auth, ServerTimeout, false),
+            (Step::Auth, ProtocolError, false),
+            (Step::Auth, Unknown, false),
+            (Step::Auth, ConfigError, false),
+            (Step::Auth, ProtocolError, true),
+            (Step::Auth, ServerUnavailable, true),
+            (Step::Auth, RateLimited, true),
+            (Step::Confirm, ServerTimeout, false),
+            (Step::Capabilities, ProtocolError, false),
+            (Step::Connect, TlsUntrustedRoot, false),
+        ] {
+            assert!(
+                !says_no_to_the_credential(&failed(step, reason, refused)),
+                "{step:?} {reason:?} refused={refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn oauth_refusals_in_password_words_mean_consent() {
+        let mut e = failed(Step::Auth, Reason::AuthBasicAuthDisabled, true);
+        e.mechanism = Some(Mechanism::Xoauth2);
+        oauth_meaning(&mut e);
+        assert_eq!(e.failure.reason, Reason::OauthConsentRequired);
+        let mut e = failed(Step::Auth, Reason::AuthBadCredentials, true);
+        e.mechanism = Some(Mechanism::Oauthbearer);
+        oauth_meaning(&mut e);
+        assert_eq!(e.failure.reason, Reason::OauthConsentRequired);
+        // Passwords, other reasons and other steps keep their verdict.
+        let mut e = failed(Step::Auth, Reason::AuthBasicAuthDisabled, true);
+        oauth_meaning(&mut e);
+        assert_eq!(e.failure.reason, Reason::AuthBasicAuthDisabled);
+        let mut e = failed(Step::Auth, Reason::AuthTooManyAttempts, true);
+        e.mechanism = Some(Mechanism::Xoauth2);
+        oauth_meaning(&mut e);
+        assert_eq!(e.failure.reason, Reason::AuthTooManyAttempts);
+        let mut e = failed(Step::Confirm, Reason::AuthBadCredentials, true);
+        e.mechanism = Some(Mechanism::Xoauth2);
+        oauth_meaning(&mut e);
+        assert_eq!(e.failure.reason, Reason::AuthBadCredentials);
     }
 }

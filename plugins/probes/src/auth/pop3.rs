@@ -4,22 +4,19 @@
 //! POP3 is a handful of single-line exchanges, so it runs over [`crate::dialogue`] directly; the
 //! `-ERR` text goes to the classifier as the server wrote it.
 
-use super::mechanism::{self, decode_challenge, Mechanism, Offer, Sasl};
+use super::mechanism::{self, decode_challenge, Mechanism, Offer, Sasl, MAX_CHALLENGES};
 use super::{
     goodbye_budget, plaintext_refused, refusal, send_secret, LoggedIn, NotLoggedIn, Plan, Step,
 };
 use crate::classify::Reply;
-use crate::dialogue::{self, printable, BoxStream, Dialogue};
+use crate::dialogue::{self, BoxStream, Dialogue};
 use crate::tls_client::open_session;
 use crate::Failure;
-use mailbeat_sdk::{ProbeContext, Protocol, Reason, Target};
+use mailbeat_sdk::{ProbeContext, Protocol, Reason};
 
 /// RFC 5034 §4: an AUTH command line, initial response included, stays within 255 octets;
 /// longer responses (OAuth tokens) go after an empty `+` challenge.
 const MAX_COMMAND: usize = 255;
-
-/// Most `+` challenges answered in one AUTH before cancelling it.
-const MAX_CHALLENGES: usize = 4;
 
 /// Logs in as the plan says.
 pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
@@ -73,23 +70,18 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
 
     let outcome = match mech {
         Mechanism::Login => user_pass(&mut d, plan).await,
-        _ => auth(&mut d, ctx, &sasl).await,
+        _ => auth(&mut d, plan, &sasl).await,
     };
     let answer = outcome.map_err(NotLoggedIn::with(Step::Auth, mech))?;
     if let Err((line, challenge)) = answer {
-        let failure = refused(target, &line, challenge.as_deref());
+        let failure = refused(plan, &line, challenge.as_deref());
         quit(&mut d, ctx).await;
-        return Err(NotLoggedIn {
-            failure,
-            step: Step::Auth,
-            mechanism: Some(mech),
-            oauth_error: challenge,
-        });
+        return Err(NotLoggedIn::refused(Step::Auth, mech, failure, challenge));
     }
 
     let mut confirmed_with = None;
     if plan.confirm {
-        d.send(ctx, "STAT")
+        d.send_command(ctx, "STAT", "STAT")
             .await
             .map_err(NotLoggedIn::with(Step::Confirm, mech))?;
         let line = d
@@ -97,9 +89,9 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
             .await
             .map_err(NotLoggedIn::with(Step::Confirm, mech))?;
         if !line.starts_with("+OK") {
-            let failure = refused(target, &line, None);
+            let failure = refused(plan, &line, None);
             quit(&mut d, ctx).await;
-            return Err(NotLoggedIn::with(Step::Confirm, mech)(failure));
+            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
         }
         confirmed_with = Some("STAT");
     }
@@ -125,7 +117,8 @@ async fn user_pass(d: &mut Dialogue<BoxStream>, plan: &Plan<'_>) -> Answer {
             "the user name or password contains a line break, which USER/PASS cannot carry",
         ));
     }
-    d.send(ctx, &format!("USER {}", creds.username)).await?;
+    d.send_command(ctx, &format!("USER {}", creds.username), "USER")
+        .await?;
     let line = d.read_line(ctx, "the USER reply").await?;
     if !line.starts_with("+OK") {
         return Ok(Err((line, None)));
@@ -139,14 +132,15 @@ async fn user_pass(d: &mut Dialogue<BoxStream>, plan: &Plan<'_>) -> Answer {
     }
 }
 
-async fn auth(d: &mut Dialogue<BoxStream>, ctx: &ProbeContext, sasl: &Sasl) -> Answer {
+async fn auth(d: &mut Dialogue<BoxStream>, plan: &Plan<'_>, sasl: &Sasl) -> Answer {
+    let ctx = plan.ctx;
     let name = sasl.mechanism.sasl_name();
     let with_ir = format!("AUTH {name} {}", sasl.response.expose());
     let mut initial_sent = with_ir.len() <= MAX_COMMAND;
     if initial_sent {
         send_secret(d, ctx, &with_ir, "AUTH").await?;
     } else {
-        d.send(ctx, &format!("AUTH {name}")).await?;
+        d.send_command(ctx, &format!("AUTH {name}"), "AUTH").await?;
     }
     let mut challenge = None;
     for _ in 0..=MAX_CHALLENGES {
@@ -160,40 +154,45 @@ async fn auth(d: &mut Dialogue<BoxStream>, ctx: &ProbeContext, sasl: &Sasl) -> A
         let Some(text) = line.strip_prefix('+') else {
             return Err(Failure::critical(
                 Reason::ProtocolError,
-                format!("unexpected reply to AUTH {name}: {}", printable(&line)),
+                format!("unexpected reply to AUTH {name}: {}", plan.shown(&line)),
             ));
         };
         if !initial_sent {
             initial_sent = true;
             send_secret(d, ctx, sasl.response.expose(), "the SASL response").await?;
         } else {
-            challenge = Some(decode_challenge(text));
-            d.send(ctx, sasl.error_challenge_answer).await?;
+            // Only the OAuth mechanisms send an error challenge; for PLAIN a `+` after the
+            // initial response is not part of the mechanism, and is cancelled.
+            if sasl.mechanism.is_oauth() {
+                challenge = Some(decode_challenge(text));
+            }
+            d.send_command(ctx, sasl.error_challenge_answer, "the SASL response")
+                .await?;
         }
     }
-    d.send(ctx, "*").await?;
+    d.send_command(ctx, "*", "the cancellation").await?;
     Err(Failure::critical(
         Reason::ProtocolError,
         format!("the server kept challenging AUTH {name}; cancelled"),
     ))
 }
 
-fn refused(target: &Target, line: &str, challenge: Option<&str>) -> Failure {
+fn refused(plan: &Plan<'_>, line: &str, challenge: Option<&str>) -> Failure {
     let text = line
         .strip_prefix("-ERR")
         .map(str::trim_start)
         .unwrap_or(line);
-    let mut message = printable(line);
+    let mut message = plan.shown(line);
     if let Some(json) = challenge {
-        message.push_str(&format!(" (OAuth error: {})", printable(json)));
+        message.push_str(&format!(" (OAuth error: {})", plan.shown(json)));
     }
-    refusal(target, &Reply::Pop3 { text }, challenge, message)
+    refusal(plan.target, &Reply::Pop3 { text }, challenge, message)
 }
 
 /// `QUIT`, best effort and briefly.
 async fn quit(d: &mut Dialogue<BoxStream>, ctx: &ProbeContext) {
     let _ = tokio::time::timeout(goodbye_budget(ctx), async {
-        if d.send(ctx, "QUIT").await.is_ok() {
+        if d.send_command(ctx, "QUIT", "QUIT").await.is_ok() {
             let _ = d.read_line(ctx, "the QUIT reply").await;
         }
     })

@@ -16,18 +16,15 @@
 //! so connect, STARTTLS and certificate failures are named the same way everywhere, and the
 //! multi-line reply reaches the classifier intact.
 
-use super::mechanism::{self, decode_challenge, Mechanism, Offer, Sasl};
+use super::mechanism::{self, decode_challenge, Mechanism, Offer, Sasl, MAX_CHALLENGES};
 use super::{
     goodbye_budget, plaintext_refused, refusal, send_secret, LoggedIn, NotLoggedIn, Plan, Step,
 };
 use crate::classify::Reply;
-use crate::dialogue::{self, printable, BoxStream, Dialogue, SmtpReply};
+use crate::dialogue::{self, BoxStream, Dialogue, SmtpReply};
 use crate::tls_client::open_session;
 use crate::Failure;
-use mailbeat_sdk::{ProbeContext, Protocol, Reason, Target};
-
-/// Most `334` challenges answered in one AUTH before cancelling it.
-const MAX_CHALLENGES: usize = 4;
+use mailbeat_sdk::{ProbeContext, Protocol, Reason};
 
 /// Logs in as the plan says.
 pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
@@ -66,27 +63,22 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
         .await
         .map_err(NotLoggedIn::with(Step::Auth, mech))?;
     if reply.code != 235 {
-        let failure = refused(target, &reply, challenge.as_deref());
+        let failure = refused(plan, &reply, challenge.as_deref());
         quit(&mut d, ctx).await;
-        return Err(NotLoggedIn {
-            failure,
-            step: Step::Auth,
-            mechanism: Some(mech),
-            oauth_error: challenge,
-        });
+        return Err(NotLoggedIn::refused(Step::Auth, mech, failure, challenge));
     }
 
     let mut confirmed_with = None;
     if plan.confirm {
         let noop = async {
-            d.send(ctx, "NOOP").await?;
+            d.send_command(ctx, "NOOP", "NOOP").await?;
             d.smtp_reply(ctx, "the NOOP reply").await
         };
         let reply = noop.await.map_err(NotLoggedIn::with(Step::Confirm, mech))?;
         if reply.code != 250 {
-            let failure = refused(target, &reply, None);
+            let failure = refused(plan, &reply, None);
             quit(&mut d, ctx).await;
-            return Err(NotLoggedIn::with(Step::Confirm, mech)(failure));
+            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
         }
         confirmed_with = Some("NOOP");
     }
@@ -130,7 +122,7 @@ async fn auth(
     // LOGIN has no initial response; the rest send theirs with the command (RFC 4954 §4).
     let mut login_step = 0;
     if sasl.mechanism == Mechanism::Login {
-        d.send(ctx, "AUTH LOGIN").await?;
+        d.send_command(ctx, "AUTH LOGIN", "AUTH").await?;
     } else {
         send_secret(
             d,
@@ -149,7 +141,8 @@ async fn auth(
         match sasl.mechanism {
             Mechanism::Login if login_step == 0 => {
                 login_step = 1;
-                d.send(ctx, &sasl.username_b64).await?;
+                d.send_command(ctx, &sasl.username_b64, "the user name")
+                    .await?;
             }
             Mechanism::Login if login_step == 1 => {
                 login_step = 2;
@@ -157,21 +150,23 @@ async fn auth(
             }
             Mechanism::Xoauth2 | Mechanism::Oauthbearer => {
                 challenge = Some(decode_challenge(&reply.text()));
-                d.send(ctx, sasl.error_challenge_answer).await?;
+                d.send_command(ctx, sasl.error_challenge_answer, "the SASL response")
+                    .await?;
             }
             // PLAIN went with the command; a challenge now is not part of the mechanism.
-            _ => d.send(ctx, "*").await?,
+            _ => d.send_command(ctx, "*", "the cancellation").await?,
         }
     }
-    d.send(ctx, "*").await?;
+    d.send_command(ctx, "*", "the cancellation").await?;
     Err(Failure::critical(
         Reason::ProtocolError,
         format!("the server kept challenging AUTH {name}; cancelled"),
     ))
 }
 
-/// The reply as it appeared on the wire, one line after another (`534-5.7.9 …`, `534 5.7.9 …`).
-fn wire_text(reply: &SmtpReply) -> String {
+/// The reply as it appeared on the wire, one line after another (`534-5.7.9 …`, `534 5.7.9 …`),
+/// each line passed through `shown` (scrub, then shorten).
+fn wire_text(reply: &SmtpReply, shown: impl Fn(&str) -> String) -> String {
     let last = reply.lines.len().saturating_sub(1);
     reply
         .lines
@@ -179,20 +174,20 @@ fn wire_text(reply: &SmtpReply) -> String {
         .enumerate()
         .map(|(i, l)| {
             let sep = if i == last { ' ' } else { '-' };
-            printable(&format!("{}{sep}{l}", reply.code))
+            shown(&format!("{}{sep}{l}", reply.code))
         })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn refused(target: &Target, reply: &SmtpReply, challenge: Option<&str>) -> Failure {
-    let mut message = wire_text(reply);
+fn refused(plan: &Plan<'_>, reply: &SmtpReply, challenge: Option<&str>) -> Failure {
+    let mut message = wire_text(reply, |l| plan.shown(l));
     if let Some(json) = challenge {
-        message.push_str(&format!(" (OAuth error: {})", printable(json)));
+        message.push_str(&format!(" (OAuth error: {})", plan.shown(json)));
     }
     let text = reply.text();
     refusal(
-        target,
+        plan.target,
         &Reply::Smtp {
             code: reply.code,
             text: &text,
@@ -205,7 +200,7 @@ fn refused(target: &Target, reply: &SmtpReply, challenge: Option<&str>) -> Failu
 /// `QUIT`, best effort and briefly.
 async fn quit(d: &mut Dialogue<BoxStream>, ctx: &ProbeContext) {
     let _ = tokio::time::timeout(goodbye_budget(ctx), async {
-        if d.send(ctx, "QUIT").await.is_ok() {
+        if d.send_command(ctx, "QUIT", "QUIT").await.is_ok() {
             let _ = d.smtp_reply(ctx, "the QUIT reply").await;
         }
     })
@@ -241,7 +236,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            wire_text(&r),
+            wire_text(&r, crate::dialogue::printable),
             "534-5.7.9 Application-specific password required. 534 5.7.9 https://x"
         );
     }
