@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod schedule;
 pub mod scheduler;
+pub mod state;
 pub mod store;
 
 /// The source revision this binary was built from (`git describe`), or `unknown`.

@@ -2,8 +2,12 @@
 
 use clap::Parser;
 use mailbeat::cli::{Cli, Command, LogFormat, Output};
+use mailbeat::state::BackoffJournal;
 use mailbeat::{app::App, check, config, http};
+use mailbeat_probes::auth::AuthProbe;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,8 +34,15 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // async-imap traces every raw line it reads and writes, LOGIN included: keep it out of even a
+    // `trace` log unless someone asks for it by name.
+    if !level.contains("async_imap") {
+        if let Ok(quiet) = "async_imap=info".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -43,7 +54,7 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
-fn validate(path: &std::path::Path) -> ExitCode {
+fn validate(path: &Path) -> ExitCode {
     match config::load(path, &mailbeat_probes::builtin()) {
         Ok(c) => {
             let checks: usize = c.targets.iter().map(|t| t.probes.len()).sum();
@@ -62,8 +73,9 @@ fn validate(path: &std::path::Path) -> ExitCode {
     }
 }
 
-async fn check_once(path: &std::path::Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
-    let probes = mailbeat_probes::builtin();
+async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
+    let auth = Arc::new(AuthProbe::new());
+    let probes = mailbeat_probes::builtin_with(auth.clone());
     let config = match config::load(path, &probes) {
         Ok(c) => c,
         Err(e) => {
@@ -77,6 +89,33 @@ async fn check_once(path: &std::path::Path, args: mailbeat::cli::CheckArgs) -> E
             return ExitCode::from(3);
         }
     }
+    let selected: Vec<&str> = config
+        .targets
+        .iter()
+        .filter(|t| args.target.as_ref().is_none_or(|n| n == &t.target.name))
+        .flat_map(|t| t.probes.iter().map(|p| p.name.as_str()))
+        .filter(|p| args.probe.as_ref().is_none_or(|n| n == p))
+        .collect();
+    if selected.is_empty() {
+        // An empty report would exit 0, which Nagios reads as OK.
+        let what = match (&args.target, &args.probe) {
+            (Some(t), Some(p)) => format!("target {t:?} has no probe {p:?}"),
+            (None, Some(p)) => format!("no target has a probe {p:?}"),
+            _ => "no checks are configured".to_string(),
+        };
+        eprintln!("mailbeat: {what} in {}", path.display());
+        return ExitCode::from(3);
+    }
+    // A rejected password must wait out its back-off across runs too, or cron would retry it
+    // every time.
+    let journal = if selected.contains(&"auth") {
+        match attach_backoff_state(&auth, &config.global.state_dir).await {
+            Ok(j) => Some(j),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
     let report = check::run(
         &config,
         &probes,
@@ -84,6 +123,9 @@ async fn check_once(path: &std::path::Path, args: mailbeat::cli::CheckArgs) -> E
         args.probe.as_deref(),
     )
     .await;
+    if let Some(j) = journal {
+        let _ = tokio::task::spawn_blocking(move || j.close()).await;
+    }
     match args.output {
         Output::Json => match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -97,13 +139,47 @@ async fn check_once(path: &std::path::Path, args: mailbeat::cli::CheckArgs) -> E
     ExitCode::from(report.exit_code() as u8)
 }
 
-async fn run(path: &std::path::Path, listen: &str) -> ExitCode {
-    let app = match App::new(path.to_path_buf(), mailbeat_probes::builtin()) {
+/// Opens the state database in `state_dir` and keeps the `auth` probe's back-off in it. The
+/// error is printed here and comes back as the exit code (3, like any configuration problem).
+async fn attach_backoff_state(
+    auth: &AuthProbe,
+    state_dir: &Path,
+) -> Result<Arc<BackoffJournal>, ExitCode> {
+    let dir = state_dir.to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || BackoffJournal::open(&dir))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match opened {
+        Ok(journal) => {
+            let journal = Arc::new(journal);
+            auth.persist_backoff(journal.clone());
+            Ok(journal)
+        }
+        Err(e) => {
+            eprintln!("mailbeat: {e} (set global.state_dir to a writable directory)");
+            Err(ExitCode::from(3))
+        }
+    }
+}
+
+async fn run(path: &Path, listen: &str) -> ExitCode {
+    let auth = Arc::new(AuthProbe::new());
+    let app = match App::new(
+        path.to_path_buf(),
+        mailbeat_probes::builtin_with(auth.clone()),
+    ) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mailbeat: {e}");
             return ExitCode::from(1);
         }
+    };
+    // The state directory is read once, at start; a reload that changes it takes effect at the
+    // next start.
+    let journal = match attach_backoff_state(&auth, &app.config().global.state_dir).await {
+        Ok(j) => j,
+        Err(_) => return ExitCode::from(1),
     };
     let listener = match http::bind(listen).await {
         Ok(l) => l,
@@ -124,6 +200,7 @@ async fn run(path: &std::path::Path, listen: &str) -> ExitCode {
     tokio::spawn(reload_on_sighup(app.clone()));
     http::serve(listener, app.clone(), shutdown_signal()).await;
     app.stop();
+    let _ = tokio::task::spawn_blocking(move || journal.close()).await;
     tracing::info!("mailbeat stopped");
     ExitCode::SUCCESS
 }

@@ -2,13 +2,15 @@
 //! reloaded (good and bad, by HTTP and SIGHUP); `mailbeat check` output and exit codes;
 //! `promtool check metrics` on a real scrape.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mailbeat");
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::*;
 
 /// A loopback SMTP-ish server that greets every connection, on a thread.
 fn greeting_server() -> u16 {
@@ -21,100 +23,6 @@ fn greeting_server() -> u16 {
         }
     });
     port
-}
-
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn free_port() -> u16 {
-    closed_port()
-}
-
-fn http(port: u16, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// The value of the series whose text (name and labels) starts with `series`.
-fn value(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-struct Agent {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_agent(config: &Path, dir: &Path) -> Agent {
-    let port = free_port();
-    let log = dir.join("agent.log");
-    let child = Command::new(BIN)
-        .args(["run", "--config.file"])
-        .arg(config)
-        .args([
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "debug",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let agent = Agent { child, port, log };
-    wait_until(Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    agent
-}
-
-fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-fn scrape_until(agent: &Agent, what: &str) -> String {
-    let mut last = String::new();
-    let found = wait_until(Duration::from_secs(15), || {
-        last = http(agent.port, "GET", "/metrics").1;
-        last.contains(what)
-    });
-    assert!(found, "{what} never appeared in /metrics:\n{last}");
-    last
 }
 
 fn write_config(path: &Path, targets: &[(&str, u16)]) {
@@ -350,33 +258,6 @@ fn check_json_and_exit_codes() {
 
 /// `promtool check metrics` must accept a real scrape. promtool comes with Debian's prometheus
 /// package, which the test command installs; set MAILBEAT_SKIP_PROMTOOL=1 to skip deliberately.
-fn promtool_check_metrics(text: &str) {
-    if std::env::var_os("MAILBEAT_SKIP_PROMTOOL").is_some() {
-        eprintln!("promtool check skipped (MAILBEAT_SKIP_PROMTOOL)");
-        return;
-    }
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool not found: run the README's test command, which installs it");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn json_logs_carry_target_probe_and_reason() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,25 +8,11 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mailbeat");
+mod support;
+
+use support::{harness, BIN};
 const PASSWORD: &str = "Zq9-Wrong-Secret-Pw";
 const TOKEN: &str = "ya29.Leak-Check-Token-7731";
-
-fn harness() -> Option<(String, String)> {
-    match std::env::var("MAILBEAT_HARNESS_DIR") {
-        Ok(_) => Some((
-            std::env::var("MAILBEAT_TEST_CA").unwrap(),
-            std::env::var("MAILBEAT_TEST_USER2").unwrap_or_else(|_| "bob@mail.test".into()),
-        )),
-        Err(_) if std::env::var("MAILBEAT_REQUIRE_HARNESS").as_deref() == Ok("1") => {
-            panic!("MAILBEAT_REQUIRE_HARNESS=1 but no harness is running")
-        }
-        Err(_) => {
-            eprintln!("real-server harness not running: skipped");
-            None
-        }
-    }
-}
 
 fn port(var: &str) -> u16 {
     std::env::var(var).unwrap().parse().unwrap()
@@ -65,7 +51,9 @@ fn http_get(port: u16, path: &str) -> String {
 
 #[test]
 fn secrets_stay_out_of_every_output() {
-    let Some((ca, user)) = harness() else { return };
+    let Some((ca, user)) = harness("MAILBEAT_TEST_USER2", "bob@mail.test") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), format!("{PASSWORD}\n")).unwrap();
     std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();

@@ -17,8 +17,13 @@
 //! a refused bearer token does not count toward a lockout the way a wrong password does. A token
 //! source that keeps handing out the same refused token is backed off like a password.
 //!
-//! Only a SHA-256 fingerprint of the secret is kept, in memory, and it is never printed. Entries
-//! idle for more than twice the longest wait are dropped, so rotated secrets do not pile up.
+//! Only a SHA-256 fingerprint of the secret is kept, and it is never printed. Entries idle for
+//! more than twice the longest wait are dropped, so rotated secrets do not pile up.
+//!
+//! The state outlives the process when a [`Journal`] is attached (the agent keeps one in its
+//! `state_dir`): without it, a restart, or `mailbeat check` run from cron every five minutes, would
+//! retry a rejected password every time. A journal gets a random salt of its own, mixed into every
+//! fingerprint, so what lies on disk is no plain hash of a password.
 
 use mailbeat_sdk::{CheckResult, Credentials, Reason, SecretKind};
 use sha2::{Digest, Sha256};
@@ -62,12 +67,16 @@ impl Policy {
 /// at any step. So does any other lasting refusal of the login command itself
 /// (`refused_at_login`), even one the classifier does not know (qmail's
 /// `-ERR authorization failed` was `unknown` once): the server looked at the secret and said no,
-/// and that may count toward a lockout. Not: a refusal that says "later" (transient), or that the
-/// server never got as far as the secret: an unsupported mechanism, STARTTLS required, our own
-/// configuration, or a protocol mismatch (an IMAP `BAD`). Those are fixed by a configuration
-/// change that leaves the secret as it is, and backing off would hide the fix.
+/// and that may count toward a lockout. A login refused as rate-limited (POP3 `[LOGIN-DELAY]`,
+/// IMAP `[LIMIT]`, SMTP `454 4.7.0 Too many login attempts`) does too: retrying at the schedule's
+/// pace is what keeps the limit in force. Not: any other refusal that says "later" (the server
+/// is down for a moment), or one where the server never got as far as the secret: an
+/// unsupported mechanism, STARTTLS required, our own configuration, or a protocol mismatch (an
+/// IMAP `BAD`). Those are fixed by a configuration change that leaves the secret as it is, and
+/// backing off would hide the fix.
 pub fn backs_off(reason: Reason, refused_at_login: bool) -> bool {
     reason.is_credential_rejection()
+        || refused_at_login && reason == Reason::RateLimited
         || refused_at_login
             && !reason.is_transient()
             && !matches!(
@@ -87,7 +96,13 @@ impl Fingerprint {
     /// Fingerprints the user name, the kind and the secret together, so changing any of them
     /// counts as "a different credential". Access tokens included: see the module docs.
     pub fn of(creds: &Credentials) -> Fingerprint {
+        Fingerprint::salted(&[], creds)
+    }
+
+    /// [`Fingerprint::of`] with `salt` hashed in first.
+    pub fn salted(salt: &[u8], creds: &Credentials) -> Fingerprint {
         let mut h = Sha256::new();
+        h.update(salt);
         h.update(creds.username.as_bytes());
         h.update([0]);
         h.update(match creds.kind {
@@ -97,6 +112,18 @@ impl Fingerprint {
         h.update([0]);
         h.update(creds.secret.expose().as_bytes());
         Fingerprint(h.finalize().into())
+    }
+}
+
+impl Fingerprint {
+    /// The fingerprint's bytes, for a [`Journal`] to store.
+    pub fn to_bytes(self) -> [u8; 32] {
+        self.0
+    }
+
+    /// A fingerprint a [`Journal`] stored.
+    pub fn from_bytes(bytes: [u8; 32]) -> Fingerprint {
+        Fingerprint(bytes)
     }
 }
 
@@ -134,10 +161,37 @@ fn detail(
     })
 }
 
+/// A credential's back-off as a [`Journal`] keeps it: wall-clock times, since the monotonic
+/// clock of one process means nothing to the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedEntry {
+    pub fingerprint: Fingerprint,
+    pub failures: u32,
+    pub next_allowed: SystemTime,
+    pub last_attempt: SystemTime,
+    pub last_target: String,
+    /// The result answered while backing off (secrets already scrubbed from it).
+    pub last: CheckResult,
+}
+
+/// Durable storage of back-off state. [`Backoff`] calls it with its lock held, so `save` and
+/// `forget` must only hand the work off (to a writer thread, say), never block on a disk.
+pub trait Journal: Send + Sync {
+    /// The salt mixed into every fingerprint of this journal's entries.
+    fn salt(&self) -> [u8; 32];
+    /// Every saved entry.
+    fn load(&self) -> Vec<SavedEntry>;
+    /// Stores (or replaces) an entry.
+    fn save(&self, entry: SavedEntry);
+    /// Drops an entry: the credential logged in, or went unused for long.
+    fn forget(&self, fingerprint: Fingerprint);
+}
+
 /// Back-off state of every credential this probe instance has seen fail.
 #[derive(Default)]
 pub struct Backoff {
     entries: Mutex<HashMap<Fingerprint, Entry>>,
+    journal: std::sync::OnceLock<std::sync::Arc<dyn Journal>>,
 }
 
 impl fmt::Debug for Backoff {
@@ -214,6 +268,42 @@ impl Backoff {
         Err(Box::new(result.detail("backoff", detail)))
     }
 
+    /// Keeps the state in `journal` from now on, starting from what it holds. Entries whose wait
+    /// is over are loaded too: the next rejection of the same secret then waits longer. Only the
+    /// first journal attached counts; `false` for any later one.
+    pub fn attach(&self, journal: std::sync::Arc<dyn Journal>) -> bool {
+        let saved = journal.load();
+        if self.journal.set(journal).is_err() {
+            return false;
+        }
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut entries = self.lock();
+        // Fingerprints made before the salt was known can never match again.
+        entries.retain(|_, e| e.in_flight.is_some());
+        for saved in saved {
+            let wait = saved.next_allowed.duration_since(wall).unwrap_or_default();
+            let ago = wall.duration_since(saved.last_attempt).unwrap_or_default();
+            entries.entry(saved.fingerprint).or_insert(Entry {
+                failures: saved.failures,
+                next_allowed: now.checked_add(wait).unwrap_or(now),
+                next_allowed_wall: saved.next_allowed,
+                last_attempt: now.checked_sub(ago).unwrap_or(now),
+                last_target: saved.last_target,
+                last: saved.last,
+                in_flight: None,
+            });
+        }
+        true
+    }
+
+    /// The fingerprint of `creds` here (salted by the journal, if one is attached).
+    pub fn fingerprint(&self, creds: &Credentials) -> Fingerprint {
+        match self.journal.get() {
+            Some(j) => Fingerprint::salted(&j.salt(), creds),
+            None => Fingerprint::of(creds),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Fingerprint, Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -238,8 +328,13 @@ impl Attempt<'_> {
     ) -> CheckResult {
         // `self` is dropped (and its Drop takes the lock) after this guard is released.
         let mut entries = self.backoff.lock();
+        let journal = self.backoff.journal.get();
         if result.is_ok() {
-            entries.remove(&self.fingerprint);
+            if entries.remove(&self.fingerprint).is_some() {
+                if let Some(j) = journal {
+                    j.forget(self.fingerprint);
+                }
+            }
             return result;
         }
         if !result
@@ -254,9 +349,13 @@ impl Attempt<'_> {
         // Forget credentials nobody has tried for a long time (rotated tokens, fixed passwords).
         let idle = policy.max.min(MAX_BACKOFF).saturating_mul(2);
         entries.retain(|fp, e| {
-            *fp == self.fingerprint
+            let keep = *fp == self.fingerprint
                 || e.in_flight.is_some()
-                || now.saturating_duration_since(e.last_attempt) <= idle
+                || now.saturating_duration_since(e.last_attempt) <= idle;
+            if let (false, Some(j)) = (keep, journal) {
+                j.forget(*fp);
+            }
+            keep
         });
         let failures = entries
             .get(&self.fingerprint)
@@ -269,6 +368,16 @@ impl Attempt<'_> {
             "backoff",
             detail(failures, next_allowed_wall, delay, &self.target),
         );
+        if let Some(j) = journal {
+            j.save(SavedEntry {
+                fingerprint: self.fingerprint,
+                failures,
+                next_allowed: next_allowed_wall,
+                last_attempt: wall,
+                last_target: self.target.clone(),
+                last: result.clone(),
+            });
+        }
         entries.insert(
             self.fingerprint,
             Entry {
@@ -560,7 +669,12 @@ mod tests {
         assert!(backs_off(Reason::OauthConsentRequired, true));
         assert!(backs_off(Reason::AuthBadCredentials, false));
         assert!(!backs_off(Reason::Unknown, false));
-        assert!(!backs_off(Reason::RateLimited, true));
+        assert!(
+            backs_off(Reason::RateLimited, true),
+            "slow down means slow down"
+        );
+        assert!(!backs_off(Reason::RateLimited, false));
+        assert!(!backs_off(Reason::ServerUnavailable, true));
         let b = Backoff::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
@@ -579,5 +693,66 @@ mod tests {
     fn debug_shows_no_fingerprint() {
         let fp = Fingerprint::of(&creds("pw"));
         assert_eq!(format!("{fp:?}"), "Fingerprint(<redacted>)");
+    }
+
+    /// A journal in memory, counting what it is told.
+    #[derive(Default)]
+    struct MemoryJournal {
+        saved: Mutex<Vec<SavedEntry>>,
+        forgotten: Mutex<Vec<Fingerprint>>,
+    }
+
+    impl Journal for MemoryJournal {
+        fn salt(&self) -> [u8; 32] {
+            [7; 32]
+        }
+        fn load(&self) -> Vec<SavedEntry> {
+            self.saved.lock().unwrap().clone()
+        }
+        fn save(&self, entry: SavedEntry) {
+            self.saved.lock().unwrap().push(entry);
+        }
+        fn forget(&self, fingerprint: Fingerprint) {
+            self.forgotten.lock().unwrap().push(fingerprint);
+        }
+    }
+
+    #[test]
+    fn a_journal_carries_the_backoff_to_the_next_process() {
+        let journal = std::sync::Arc::new(MemoryJournal::default());
+        let first = Backoff::default();
+        assert!(first.attach(journal.clone()));
+        assert!(!first.attach(journal.clone()), "one journal per back-off");
+        let fp = first.fingerprint(&creds("pw"));
+        assert_ne!(fp, Fingerprint::of(&creds("pw")), "salted by the journal");
+        let t0 = Instant::now();
+        attempt(&first, fp, "imap", bad(), t0);
+        assert_eq!(journal.saved.lock().unwrap().len(), 1);
+
+        // The next process: the same secret waits, another one goes through.
+        let next = Backoff::default();
+        next.attach(journal.clone());
+        let fp = next.fingerprint(&creds("pw"));
+        let waiting = next
+            .gate(fp, "smtp", Instant::now())
+            .err()
+            .expect("backing off");
+        assert!(
+            waiting.message.starts_with("backing off"),
+            "{}",
+            waiting.message
+        );
+        assert_eq!(waiting.details["backoff"]["last_target"], "imap");
+        let other = next.fingerprint(&creds("fixed"));
+        let go = next
+            .gate(other, "smtp", Instant::now())
+            .expect("a new secret is tried");
+        // A success with a credential that was backing off clears it on disk too.
+        drop(go);
+        let later = Instant::now() + Duration::from_secs(3600);
+        let ok = CheckResult::ok("logged in");
+        let retry = next.gate(fp, "smtp", later).expect("the wait is over");
+        retry.record(ok, false, &POLICY, later);
+        assert_eq!(journal.forgotten.lock().unwrap().as_slice(), &[fp]);
     }
 }

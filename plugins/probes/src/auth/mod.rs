@@ -32,7 +32,7 @@ mod smtp;
 use crate::classify::{classify, Reply};
 use crate::{dialogue, Failure};
 use async_trait::async_trait;
-use backoff::{Backoff, Fingerprint, Policy, MAX_BACKOFF};
+use backoff::{Backoff, Policy, MAX_BACKOFF};
 use mailbeat_sdk::{
     CheckResult, Credentials, Probe, ProbeContext, Protocol, Reason, Status, Target,
 };
@@ -168,6 +168,12 @@ impl AuthProbe {
     pub fn new() -> Self {
         AuthProbe::default()
     }
+
+    /// Keeps the back-off state in `journal` (see [`Backoff::attach`]); `false` if one was
+    /// attached already.
+    pub fn persist_backoff(&self, journal: std::sync::Arc<dyn backoff::Journal>) -> bool {
+        self.backoff.attach(journal)
+    }
 }
 
 #[async_trait]
@@ -213,10 +219,11 @@ impl Probe for AuthProbe {
         let Some(creds) = &ctx.credentials else {
             return CheckResult::unknown(Reason::ConfigError, "no credentials");
         };
-        let attempt = match self
-            .backoff
-            .gate(Fingerprint::of(creds), &target.name, Instant::now())
-        {
+        let attempt = match self.backoff.gate(
+            self.backoff.fingerprint(creds),
+            &target.name,
+            Instant::now(),
+        ) {
             Ok(attempt) => attempt,
             Err(backing_off) => return *backing_off,
         };
@@ -513,10 +520,14 @@ fn to_result(
                 result = result.detail("oauth_error", dialogue::printable(&scrubber.scrub(json)));
             }
             if says_no_to_the_credential(&e) {
-                result = result.observe("auth_success", 0.0);
-                if let Some(label) = label {
-                    result = result.sample("auth_success", &[("mechanism", label)], 0.0);
-                }
+                // `none`: the check found before choosing a mechanism that the login cannot work
+                // (STARTTLS required, nothing usable offered); the series keeps its labels.
+                let label = label.unwrap_or("none");
+                result = result.observe("auth_success", 0.0).sample(
+                    "auth_success",
+                    &[("mechanism", label)],
+                    0.0,
+                );
             }
             result
         }

@@ -1,0 +1,357 @@
+//! The embedded state under `state_dir`: one SQLite file, `mailbeat.db`.
+//!
+//! For now it holds the `auth` probe's back-off ([`BackoffJournal`]), so a restart of the agent,
+//! or `mailbeat check` run from cron, does not retry a rejected password before its time. Reads
+//! happen once, at start; writes go to one writer thread through a channel, so a check never waits
+//! on the disk and the async runtime is never blocked.
+//!
+//! The file is created `0600`: it holds salted fingerprints of credentials, never the secrets.
+
+use mailbeat_probes::auth::backoff::{Fingerprint, Journal, SavedEntry};
+use mailbeat_sdk::CheckResult;
+use rusqlite::{params, Connection};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The state file's name inside `state_dir`.
+pub const DB_FILE: &str = "mailbeat.db";
+
+/// Why the state could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create the state directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the state database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the system gave no random bytes for the state's salt")]
+    Random,
+    #[error("cannot start the state writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+enum Write {
+    Save(Box<SavedEntry>),
+    Forget(Fingerprint),
+    /// Answers once everything sent before it is on disk.
+    Flush(mpsc::Sender<()>),
+}
+
+/// The `auth` back-off kept in `state_dir/mailbeat.db`.
+pub struct BackoffJournal {
+    path: PathBuf,
+    salt: [u8; 32],
+    loaded: Mutex<Vec<SavedEntry>>,
+    writer: Mutex<Option<(mpsc::Sender<Write>, JoinHandle<()>)>>,
+}
+
+impl std::fmt::Debug for BackoffJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackoffJournal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackoffJournal {
+    /// Opens (creating if needed) the state database in `state_dir` and reads the back-off
+    /// entries. Blocking: call it at start, before checks run.
+    pub fn open(state_dir: &Path) -> Result<BackoffJournal, StateError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StateError::CreateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join(DB_FILE);
+        let open_err = |source| StateError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut fresh = [0u8; 32];
+        rustls::crypto::ring::default_provider()
+            .secure_random
+            .fill(&mut fresh)
+            .map_err(|_| StateError::Random)?;
+        let conn = open_db(&path).map_err(open_err)?;
+        let salt = salt(&conn, fresh).map_err(open_err)?;
+        let loaded = load(&conn).map_err(open_err)?;
+        let (tx, rx) = mpsc::channel();
+        let writer_path = path.clone();
+        let handle = std::thread::Builder::new()
+            .name("mailbeat-state".into())
+            .spawn(move || write_loop(conn, rx, &writer_path))
+            .map_err(StateError::Thread)?;
+        Ok(BackoffJournal {
+            path,
+            salt,
+            loaded: Mutex::new(loaded),
+            writer: Mutex::new(Some((tx, handle))),
+        })
+    }
+
+    /// Where the state lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits (blocking) until every write sent so far is on disk.
+    pub fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.send(Write::Flush(tx)) {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+    }
+
+    /// Writes what is pending and stops the writer thread (blocking). Later saves are dropped.
+    pub fn close(&self) {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((tx, handle)) = writer {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+
+    fn send(&self, write: Write) -> bool {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        match writer.as_ref() {
+            Some((tx, _)) => tx.send(write).is_ok(),
+            None => false,
+        }
+    }
+}
+
+impl Journal for BackoffJournal {
+    fn salt(&self) -> [u8; 32] {
+        self.salt
+    }
+
+    fn load(&self) -> Vec<SavedEntry> {
+        std::mem::take(&mut *self.loaded.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn save(&self, entry: SavedEntry) {
+        self.send(Write::Save(Box::new(entry)));
+    }
+
+    fn forget(&self, fingerprint: Fingerprint) {
+        self.send(Write::Forget(fingerprint));
+    }
+}
+
+fn open_db(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    restrict_permissions(path);
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // WAL: a `mailbeat check` from cron and a running agent can share the file.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+         CREATE TABLE IF NOT EXISTS auth_backoff (
+             fingerprint BLOB PRIMARY KEY,
+             failures INTEGER NOT NULL,
+             next_allowed_unix_ms INTEGER NOT NULL,
+             last_attempt_unix_ms INTEGER NOT NULL,
+             last_target TEXT NOT NULL,
+             last_result TEXT NOT NULL
+         );",
+    )?;
+    Ok(conn)
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) {}
+
+/// The database's fingerprint salt: `fresh` the first time, the stored one ever after.
+fn salt(conn: &Connection, fresh: [u8; 32]) -> rusqlite::Result<[u8; 32]> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('backoff_salt', ?1)",
+        params![fresh.to_vec()],
+    )?;
+    if inserted == 1 {
+        // Entries salted otherwise (a lost meta row) can never match again.
+        conn.execute("DELETE FROM auth_backoff", [])?;
+        return Ok(fresh);
+    }
+    let stored: Vec<u8> = conn.query_row(
+        "SELECT value FROM meta WHERE key = 'backoff_salt'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(<[u8; 32]>::try_from(stored).unwrap_or(fresh))
+}
+
+fn load(conn: &Connection) -> rusqlite::Result<Vec<SavedEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT fingerprint, failures, next_allowed_unix_ms, last_attempt_unix_ms, last_target, last_result
+         FROM auth_backoff",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    let mut entries = Vec::new();
+    for row in rows {
+        let (fp, failures, next_ms, last_ms, last_target, last) = row?;
+        // A row this version cannot read is skipped, not fatal: the worst outcome is one early
+        // retry of that credential.
+        let (Ok(fp), Ok(failures), Ok(last)) = (
+            <[u8; 32]>::try_from(fp),
+            u32::try_from(failures),
+            serde_json::from_str::<CheckResult>(&last),
+        ) else {
+            tracing::warn!("skipping an unreadable auth back-off entry in the state database");
+            continue;
+        };
+        entries.push(SavedEntry {
+            fingerprint: Fingerprint::from_bytes(fp),
+            failures,
+            next_allowed: from_unix_ms(next_ms),
+            last_attempt: from_unix_ms(last_ms),
+            last_target,
+            last,
+        });
+    }
+    Ok(entries)
+}
+
+fn write_loop(conn: Connection, rx: mpsc::Receiver<Write>, path: &Path) {
+    for write in rx {
+        let outcome = match write {
+            Write::Save(e) => save(&conn, &e),
+            Write::Forget(fp) => conn
+                .execute(
+                    "DELETE FROM auth_backoff WHERE fingerprint = ?1",
+                    params![fp.to_bytes().to_vec()],
+                )
+                .map(drop),
+            Write::Flush(done) => {
+                let _ = done.send(());
+                Ok(())
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the auth back-off state");
+        }
+    }
+}
+
+fn save(conn: &Connection, e: &SavedEntry) -> rusqlite::Result<()> {
+    let last = serde_json::to_string(&e.last).unwrap_or_else(|_| "{}".into());
+    conn.execute(
+        "INSERT OR REPLACE INTO auth_backoff
+             (fingerprint, failures, next_allowed_unix_ms, last_attempt_unix_ms, last_target, last_result)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            e.fingerprint.to_bytes().to_vec(),
+            i64::from(e.failures),
+            to_unix_ms(e.next_allowed),
+            to_unix_ms(e.last_attempt),
+            e.last_target,
+            last,
+        ],
+    )
+    .map(drop)
+}
+
+fn to_unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn from_unix_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailbeat_sdk::{Reason, Status};
+
+    fn entry(byte: u8, failures: u32) -> SavedEntry {
+        let now = SystemTime::now();
+        SavedEntry {
+            fingerprint: Fingerprint::from_bytes([byte; 32]),
+            failures,
+            next_allowed: now + Duration::from_secs(900),
+            last_attempt: now,
+            last_target: "mailbox-imap".into(),
+            last: CheckResult::critical(Reason::AuthBadCredentials, "NO [AUTHENTICATIONFAILED]"),
+        }
+    }
+
+    #[test]
+    fn entries_and_salt_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = BackoffJournal::open(dir.path()).unwrap();
+        assert!(j.load().is_empty());
+        let salt = j.salt();
+        j.save(entry(1, 1));
+        j.save(entry(2, 1));
+        j.save(entry(1, 2)); // replaces the first
+        j.forget(Fingerprint::from_bytes([2; 32]));
+        j.close();
+
+        let j = BackoffJournal::open(dir.path()).unwrap();
+        assert_eq!(j.salt(), salt, "the salt is kept");
+        let loaded = j.load();
+        assert_eq!(loaded.len(), 1, "{loaded:?}");
+        let e = &loaded[0];
+        assert_eq!(e.fingerprint, Fingerprint::from_bytes([1; 32]));
+        assert_eq!(e.failures, 2);
+        assert_eq!(e.last.status, Status::Critical);
+        assert_eq!(e.last.reason, Some(Reason::AuthBadCredentials));
+        assert_eq!(e.last_target, "mailbox-imap");
+        let wait = e.next_allowed.duration_since(SystemTime::now()).unwrap();
+        assert!(wait > Duration::from_secs(890), "{wait:?}");
+    }
+
+    #[test]
+    fn a_new_database_gets_its_own_salt_and_is_private() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (ja, jb) = (
+            BackoffJournal::open(a.path()).unwrap(),
+            BackoffJournal::open(b.path()).unwrap(),
+        );
+        assert_ne!(ja.salt(), jb.salt());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(ja.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn an_unwritable_state_dir_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "x").unwrap();
+        let e = BackoffJournal::open(&file.join("sub")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot create the state directory"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The `auth` back-off outlives the process: `mailbeat check` run again and again (from cron, or
+//! Nagios) does not retry a rejected password before its time, and a fixed password is tried at
+//! once. Counted at a loopback IMAP server that refuses every login.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+mod support;
+
+use support::BIN;
+
+/// An IMAP server (plaintext, loopback) that refuses every login; returns its port and the count
+/// of login attempts it saw.
+fn refusing_imap_server() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let logins = Arc::new(AtomicUsize::new(0));
+    let seen = logins.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                let mut out = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream);
+                let _ = out.write_all(b"* OK [CAPABILITY IMAP4rev1] test server ready\r\n");
+                let mut line = String::new();
+                // Bounded: a check sends a handful of lines.
+                for _ in 0..16 {
+                    line.clear();
+                    if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut words = line.split_whitespace();
+                    let tag = words.next().unwrap_or("*").to_string();
+                    let command = words.next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match command.as_str() {
+                        "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
+                        "LOGIN" | "AUTHENTICATE" => {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                            format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+                        }
+                        "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
+                        _ => format!("{tag} BAD unexpected\r\n"),
+                    };
+                    if out.write_all(reply.as_bytes()).is_err() || command == "LOGOUT" {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, logins)
+}
+
+fn check(config: &std::path::Path) -> (i32, serde_json::Value) {
+    let out = Command::new(BIN)
+        .args(["check", "--output", "json", "--config.file"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[test]
+fn repeated_checks_wait_out_the_backoff_and_a_fixed_password_goes_through_at_once() {
+    let (port, logins) = refusing_imap_server();
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "wrong-password-1\n").unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "targets:\n  - name: mailbox\n    protocol: imap\n    host: 127.0.0.1\n    port: {port}\n    tls: none\n    account: {{username: alice, password_file: pw}}\n    probes: [auth]\n"
+        ),
+    )
+    .unwrap();
+
+    let (code, first) = check(&config);
+    assert_eq!(code, 2, "{first}");
+    assert_eq!(first["results"][0]["reason"], "auth_bad_credentials");
+    assert_eq!(first["results"][0]["details"]["backoff"]["failures"], 1);
+    assert_eq!(logins.load(Ordering::SeqCst), 1);
+
+    // The next run (cron, five minutes later) answers from the state instead of logging in.
+    for _ in 0..2 {
+        let (code, again) = check(&config);
+        assert_eq!(code, 2, "still critical: {again}");
+        let r = &again["results"][0];
+        assert_eq!(r["reason"], "auth_bad_credentials", "{r}");
+        let message = r["message"].as_str().unwrap();
+        assert!(message.starts_with("backing off"), "{message}");
+        assert!(
+            r["details"]["backoff"]["retry_in_seconds"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+    assert_eq!(
+        logins.load(Ordering::SeqCst),
+        1,
+        "no retry during the back-off"
+    );
+
+    // The person fixes the secret file: the next check tries at once.
+    std::fs::write(&pw, "new-password-2\n").unwrap();
+    let (_, fixed) = check(&config);
+    let message = fixed["results"][0]["message"].as_str().unwrap();
+    assert!(!message.starts_with("backing off"), "{message}");
+    assert_eq!(logins.load(Ordering::SeqCst), 2);
+
+    // What lies on disk is no secret.
+    let db = std::fs::read(dir.path().join("data").join("mailbeat.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("data").join("mailbeat.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("wrong-password-1") && !text.contains("new-password-2"));
+    }
+}
+
+#[test]
+fn checks_without_auth_need_no_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        "global: {state_dir: file/data}\ntargets:\n  - {name: relay, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}\n",
+    )
+    .unwrap();
+    let (code, report) = check(&config);
+    assert_eq!(code, 2, "{report}");
+    assert_eq!(report["results"][0]["reason"], "connection_refused");
+}
+
+#[test]
+fn an_unusable_state_dir_is_a_clear_error_when_auth_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "not a directory").unwrap();
+    std::fs::write(dir.path().join("pw"), "pw\n").unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        "global: {state_dir: file/data}\ntargets:\n  - {name: box, protocol: imap, host: 127.0.0.1, port: 1, tls: none, account: {username: a, password_file: pw}, probes: [auth]}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config.file"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot create the state directory") && stderr.contains("state_dir"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_selection_that_matches_no_check_is_unknown_not_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - {name: relay, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}\n",
+    )
+    .unwrap();
+    for args in [
+        &["--probe", "auth"][..],
+        &["--target", "relay", "--probe", "tsl"],
+    ] {
+        let out = Command::new(BIN)
+            .arg("check")
+            .args(args)
+            .arg("--config.file")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let probe = args[args.len() - 1];
+        assert!(stderr.contains(&format!("probe {probe:?}")), "{stderr}");
+    }
+}
