@@ -205,19 +205,83 @@ fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> ConfigError 
     }
 }
 
-/// Masks the value of secret-bearing keys (`password: …`, `client_secret: …`, `access_token: …`)
-/// in a snippet line: a YAML error next to an inline secret must not print it.
+/// Keys whose values a config error's snippet may show: the ones that never hold a secret.
+/// Anything else (a secret key, a misspelt `pasword:`, a label) is redacted.
+const SHOWABLE_KEYS: &[&str] = &[
+    "global",
+    "state_dir",
+    "schedule",
+    "every",
+    "timeout",
+    "concurrency",
+    "locale",
+    "ehlo_name",
+    "spread",
+    "allow_inline_secrets",
+    "probe_defaults",
+    "targets",
+    "name",
+    "provider",
+    "protocol",
+    "host",
+    "port",
+    "tls",
+    "tls_server_name",
+    "ca_file",
+    "account",
+    "username",
+    "password_file",
+    "mechanism",
+    "oauth",
+    "client_id",
+    "client_secret_file",
+    "access_token_file",
+    "probes",
+    "labels",
+    "webhooks",
+    "url",
+    "secret_file",
+    "events",
+    "auth",
+    "warn_days",
+    "critical_days",
+    "check_service",
+    "greeting",
+    "confirm",
+    "backoff",
+    "initial",
+    "max",
+    "factor",
+];
+
+/// Redacts a snippet line from the first key whose value it may not show: a YAML error next to
+/// an inline secret, or next to a secret under a misspelt key, must not print it.
 fn mask_secret_values(line: &str) -> String {
-    let lower = line.to_ascii_lowercase();
-    for key in ["password", "secret", "token"] {
-        if let Some(at) = lower.find(key) {
-            if let Some(colon) = line[at..].find(':') {
-                let cut = at + colon + 1;
-                if line[cut..].trim().is_empty() {
-                    continue;
-                }
-                return format!("{} <redacted>", &line[..cut]);
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // A key: a run of key characters ending in ':' followed by a space or the line's end
+        // (so `https://` and `10:30` are no keys).
+        let is_key_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if is_key_char(bytes[i]) && (i == 0 || !is_key_char(bytes[i - 1])) {
+            let mut j = i;
+            while j < bytes.len() && is_key_char(bytes[j]) {
+                j += 1;
             }
+            let is_key = j < bytes.len()
+                && bytes[j] == b':'
+                && bytes.get(j + 1).is_none_or(|b| b.is_ascii_whitespace());
+            if is_key {
+                let key = line[i..j].trim_matches(|c| c == '"' || c == '\'');
+                let value = line[j + 1..].trim();
+                if !SHOWABLE_KEYS.contains(&key.to_ascii_lowercase().as_str()) && !value.is_empty()
+                {
+                    return format!("{} <redacted>", &line[..=j]);
+                }
+            }
+            i = j;
+        } else {
+            i += 1;
         }
     }
     line.to_string()
@@ -283,7 +347,7 @@ impl Validator<'_> {
             (Some(c), Some(_)) => {
                 self.problem(
                     loc(c),
-                    key,
+                    format!("{key}schedule"),
                     "set either `schedule` (cron) or `every`, not both",
                 );
                 None
@@ -694,13 +758,24 @@ impl Validator<'_> {
             }
         }
 
+        if let Some(n) = &t.tls_server_name {
+            let name = n.value.trim_start_matches('[').trim_end_matches(']');
+            if rustls::pki_types::ServerName::try_from(name).is_err() {
+                self.problem(
+                    loc(n),
+                    format!("{key}.tls_server_name"),
+                    format!("{:?} is not a DNS name or IP address", n.value),
+                );
+            }
+        }
+
         let target = Target {
             name: name.clone(),
             protocol,
             host: host?,
             port,
             tls,
-            tls_server_name: t.tls_server_name.clone(),
+            tls_server_name: t.tls_server_name.as_ref().map(|n| n.value.clone()),
             ca_file: ca_file.as_ref().map(|(p, _)| p.clone()),
             provider: provider.map(str::to_string),
             account,

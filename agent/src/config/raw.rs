@@ -51,7 +51,7 @@ pub struct RawTarget {
     pub host: Option<Spanned<String>>,
     pub port: Option<Spanned<u16>>,
     pub tls: Option<Spanned<String>>,
-    pub tls_server_name: Option<String>,
+    pub tls_server_name: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub account: Option<RawAccount>,
     pub probes: Option<Vec<RawProbe>>,

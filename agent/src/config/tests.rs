@@ -23,7 +23,17 @@ fn error_of(name: &str) -> String {
 
 #[test]
 fn each_invalid_fixture_gives_its_exact_message() {
-    let cases: &[(&str, &str)] = &[
+    for (fixture, expected) in INVALID_CASES {
+        let err = error_of(fixture);
+        assert!(
+            err.contains(expected),
+            "{fixture}:\n got: {err}\nwant: {expected}"
+        );
+    }
+}
+
+/// Each `invalid-*.yml` fixture and the message it must give.
+const INVALID_CASES: &[(&str, &str)] = &[
         ("invalid-unknown-key.yml", "invalid-unknown-key.yml:4:5: targets[0].hots: unknown field `hots`, expected one of name, provider, protocol, host, port, tls, tls_server_name, ca_file, account, probes, schedule, every, timeout, labels"),
         ("invalid-duplicate-key.yml", "invalid-duplicate-key.yml:5:5: targets[0].host: duplicate mapping key: host\n"),
         ("invalid-duplicate-target.yml", "invalid-duplicate-target.yml:7:11: targets[1].name: duplicate target name \"a\" (first defined at line 2)"),
@@ -40,33 +50,25 @@ fn each_invalid_fixture_gives_its_exact_message() {
         ("invalid-unknown-probe.yml", "targets[0].probes[1]: unknown probe \"tsl\"; one of port, tls, auth"),
         ("invalid-probe-option.yml", "targets[0].probes[0].port: unknown field `greting`"),
         ("invalid-no-host.yml", "invalid-no-host.yml:2:11: targets[0].host: missing (or set a provider)"),
-        ("invalid-schedule-both.yml", "targets[0].: set either `schedule` (cron) or `every`, not both"),
+        ("invalid-schedule-both.yml", "invalid-schedule-both.yml:5:15: targets[0].schedule: set either `schedule` (cron) or `every`, not both"),
         ("invalid-webhook-event.yml", "invalid-webhook-event.yml:5:9: webhooks[0].events[0]: unknown event \"reauth\"; one of reauth_required, alert_firing, alert_resolved"),
         ("invalid-ca-file.yml", "targets[0].ca_file: CA file"),
+        ("invalid-tls-server-name.yml", "invalid-tls-server-name.yml:5:22: targets[0].tls_server_name: \"imap example.com\" is not a DNS name or IP address"),
         ("invalid-label.yml", "targets[0].labels.target: not a valid or free Prometheus label name"),
-    ];
-    for (fixture, expected) in cases {
-        let err = error_of(fixture);
-        assert!(
-            err.contains(expected),
-            "{fixture}:\n got: {err}\nwant: {expected}"
-        );
-    }
-}
+];
 
 #[test]
 fn every_fixture_has_a_case() {
     let n = std::fs::read_dir(testdata())
         .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            name.to_string_lossy().starts_with("invalid-") && name != "invalid-many.yml"
-        })
-        .count();
-    assert_eq!(
-        n, 20,
-        "add a case to each_invalid_fixture_gives_its_exact_message"
-    );
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("invalid-") && name != "invalid-many.yml");
+    for name in n {
+        assert!(
+            INVALID_CASES.iter().any(|(f, _)| *f == name),
+            "add a case for {name} to INVALID_CASES"
+        );
+    }
 }
 
 #[test]
@@ -89,6 +91,50 @@ fn secrets_near_a_yaml_error_are_masked_in_the_snippet() {
         .to_string();
     assert!(err.starts_with("inline.yml:"), "{err}");
     assert!(!err.contains("correct-horse-battery"), "{err}");
+}
+
+#[test]
+fn a_secret_under_a_misspelt_key_is_masked_in_the_snippet() {
+    for account in [
+        "    account:\n      username: u\n      pasword: hunter2-tr0ub4dor\n",
+        "    account: {username: u, passwd: hunter2-tr0ub4dor}\n",
+    ] {
+        let text = format!(
+            "targets:\n  - name: a\n    protocol: imap\n    host: x\n{account}    probes: [port]\n"
+        );
+        let err = parse(&text, "typo.yml", Path::new("."), &probes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("typo.yml:"), "{err}");
+        assert!(err.contains("unknown field"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        // What is not secret stays readable.
+        assert!(err.contains("username: u"), "{err}");
+    }
+}
+
+#[test]
+fn masking_keeps_harmless_lines_and_cuts_at_the_first_unknown_key() {
+    assert_eq!(
+        mask_secret_values("   4 |     host: mail.example.com"),
+        "   4 |     host: mail.example.com"
+    );
+    assert_eq!(
+        mask_secret_values("    url: https://hooks.example/x"),
+        "    url: https://hooks.example/x"
+    );
+    assert_eq!(
+        mask_secret_values("    password: ${MAIL_PW}"),
+        "    password: <redacted>"
+    );
+    assert_eq!(
+        mask_secret_values("    account: {username: u, client_secret: s3cr3t}"),
+        "    account: {username: u, client_secret: <redacted>"
+    );
+    assert_eq!(
+        mask_secret_values("    labels: {team: a}"),
+        "    labels: {team: <redacted>"
+    );
 }
 
 #[test]
