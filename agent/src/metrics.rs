@@ -476,15 +476,18 @@ pub fn render_probe(target: &str, results: &[(String, CheckResult)]) -> String {
                 *v,
             );
         }
-        if let Some(leaf) = r.samples.iter().find(|s| {
-            s.name == "tls_cert_not_after_timestamp_seconds"
-                && s.labels.get("depth").map(String::as_str) == Some("0")
-        }) {
+        // Only for a chain that verified, as blackbox_exporter has it from its verified chains:
+        // the earliest expiry on the path from the leaf to the trust anchor.
+        if let Some(expiry) = r
+            .details
+            .get("verified_chain_expiry_timestamp_seconds")
+            .and_then(serde_json::Value::as_f64)
+        {
             f.gauge(
                 "probe_ssl_last_chain_expiry_timestamp_seconds",
                 "Returns last SSL chain expiry in timestamp",
                 &[],
-                leaf.value,
+                expiry,
             );
         }
         for s in r.samples.iter().filter(|s| s.name == "tls_version_info") {

@@ -300,6 +300,10 @@ impl Observed {
             result = result
                 .detail("earliest_expiry", certs::rfc3339(earliest))
                 .detail("days_left", (days_left * 10.0).round() / 10.0);
+            if verified {
+                // blackbox_exporter's "last chain expiry": when the verified chain stops working.
+                result = result.detail("verified_chain_expiry_timestamp_seconds", earliest);
+            }
         }
         result
     }

@@ -4,7 +4,8 @@ mod auth_support;
 
 use auth_support::*;
 use mailbeat_probes::auth::AuthProbe;
-use mailbeat_sdk::{Probe, Protocol, Reason, Status, TlsMode};
+use mailbeat_sdk::remediation::remediation;
+use mailbeat_sdk::{Locale, Probe, Protocol, Reason, Status, TlsMode};
 use std::time::{Duration, Instant};
 
 const EHLO_POSTFIX: &str = "
@@ -155,6 +156,18 @@ async fn gmail_534_5_7_9_is_app_password_required() {
     assert_eq!(r.details["protocol_step"], "auth");
     assert_eq!(r.observations["auth_success"], 0.0);
     assert!(r.remediation.is_none(), "the agent fills remediation");
+    // ... from the reason and the provider: where to make a Google app password.
+    let reason = r.reason.unwrap();
+    let en = remediation(reason, Some("gmail"), Locale::En);
+    assert!(
+        en.contains("https://myaccount.google.com/apppasswords"),
+        "{en}"
+    );
+    let ja = remediation(reason, Some("gmail"), Locale::Ja);
+    assert!(
+        ja.contains("アプリ パスワード") && ja.contains("apppasswords"),
+        "{ja}"
+    );
 }
 
 #[tokio::test]
@@ -179,6 +192,15 @@ async fn microsoft_535_5_7_139_is_protocol_disabled() {
         "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled"
     ));
     assert_eq!(r.details["mechanism"], "LOGIN");
+    // The Microsoft 365 setting that turns SMTP AUTH back on, in both languages.
+    let en = remediation(Reason::AuthProtocolDisabled, Some("office365"), Locale::En);
+    assert!(en.contains("Authenticated SMTP"), "{en}");
+    assert!(
+        en.contains("SmtpClientAuthenticationDisabled $false"),
+        "{en}"
+    );
+    let ja = remediation(Reason::AuthProtocolDisabled, Some("office365"), Locale::Ja);
+    assert!(ja.contains("認証済み SMTP"), "{ja}");
 }
 
 #[tokio::test]
