@@ -103,9 +103,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         verb: &str,
     ) -> Result<(), Failure> {
         let io = self.io.get_mut();
+        // One write: over TLS each write is a record of its own, and on the wire a segment.
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
         let write = async {
-            io.write_all(line.as_bytes()).await?;
-            io.write_all(b"\r\n").await?;
+            io.write_all(&bytes).await?;
             io.flush().await
         };
         within(
