@@ -81,12 +81,60 @@ async fn auth_before_starttls_is_starttls_required() {
     let Some(h) = Harness::get() else { return };
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "good", &format!("{}\n", h.password));
-    let yaml = format!(
-        "targets:\n  - name: postfix-plain\n    protocol: smtp\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    account: {{username: \"{}\", password_file: good}}\n    probes: [auth]\n",
-        Harness::port("MAILBEAT_POSTFIX_SUBMISSION_PORT"),
-        h.user
-    );
+    // Dovecot counts a connection from its own address (127.0.0.1 -> 127.0.0.1) as secure and
+    // takes a plaintext password on it; from 127.0.0.2 it behaves as it would for any client.
+    let mut yaml = String::from("targets:\n");
+    for (name, proto, var, source) in [
+        (
+            "postfix-plain",
+            "smtp",
+            "MAILBEAT_POSTFIX_SUBMISSION_PORT",
+            None,
+        ),
+        (
+            "dovecot-imap-plain",
+            "imap",
+            "MAILBEAT_A_IMAP_PORT",
+            Some("127.0.0.2"),
+        ),
+        (
+            "dovecot-pop3-plain",
+            "pop3",
+            "MAILBEAT_A_POP3_PORT",
+            Some("127.0.0.2"),
+        ),
+        (
+            "dovecot-submission-plain",
+            "smtp",
+            "MAILBEAT_A_SUBMISSION_PORT",
+            Some("127.0.0.2"),
+        ),
+    ] {
+        let source = source
+            .map(|s| format!("    source_address: {s}\n"))
+            .unwrap_or_default();
+        yaml.push_str(&format!(
+            "  - name: {name}\n    protocol: {proto}\n    host: 127.0.0.1\n    port: {}\n    tls: none\n{source}    account: {{username: \"{}\", password_file: good}}\n    probes: [auth]\n",
+            Harness::port(var),
+            h.user
+        ));
+    }
     let report = check_yaml(dir.path(), &yaml).await;
-    let r = result(&report, "postfix-plain", "auth");
-    assert_eq!(r["reason"], "starttls_required", "{r:#}");
+    for name in [
+        "postfix-plain",
+        "dovecot-imap-plain",
+        "dovecot-pop3-plain",
+        "dovecot-submission-plain",
+    ] {
+        let r = result(&report, name, "auth");
+        assert_eq!(r["status"], "critical", "{name}: {r:#}");
+        assert_eq!(r["reason"], "starttls_required", "{name}: {r:#}");
+        assert!(
+            r["remediation"].as_str().unwrap().contains("STARTTLS")
+                || r["remediation"].as_str().unwrap().contains("starttls"),
+            "{name}: {r:#}"
+        );
+        // The verdict is on the setup, not the password: nothing was sent.
+        assert_eq!(r["observations"]["auth_success"], 0.0, "{name}");
+    }
 }

@@ -228,6 +228,7 @@ const SHOWABLE_KEYS: &[&str] = &[
     "tls",
     "tls_server_name",
     "ca_file",
+    "source_address",
     "account",
     "username",
     "password_file",
@@ -769,6 +770,18 @@ impl Validator<'_> {
             }
         }
 
+        let source_address = t.source_address.as_ref().and_then(|a| {
+            let parsed = a.value.trim().parse::<std::net::IpAddr>();
+            if parsed.is_err() {
+                self.problem(
+                    loc(a),
+                    format!("{key}.source_address"),
+                    format!("{:?} is not an IP address", a.value),
+                );
+            }
+            parsed.ok()
+        });
+
         let target = Target {
             name: name.clone(),
             protocol,
@@ -777,6 +790,7 @@ impl Validator<'_> {
             tls,
             tls_server_name: t.tls_server_name.as_ref().map(|n| n.value.clone()),
             ca_file: ca_file.as_ref().map(|(p, _)| p.clone()),
+            source_address,
             provider: provider.map(str::to_string),
             account,
             labels: t.labels.clone(),

@@ -53,6 +53,7 @@ pub struct RawTarget {
     pub tls: Option<Spanned<String>>,
     pub tls_server_name: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
+    pub source_address: Option<Spanned<String>>,
     pub account: Option<RawAccount>,
     pub probes: Option<Vec<RawProbe>>,
     pub schedule: Option<Spanned<String>>,

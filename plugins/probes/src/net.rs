@@ -5,12 +5,12 @@
 //! and said nothing" (`server_timeout`).
 
 use crate::Failure;
-use mailbeat_sdk::{ProbeContext, Reason, Target};
+use mailbeat_sdk::{ProbeContext, Reason, Status, Target};
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// A TCP connection and how long it took to set up.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAd
 /// Resolves and connects; see [`connect_addrs`].
 pub async fn connect(target: &Target, ctx: &ProbeContext) -> Result<Connected, Failure> {
     let addrs = resolve(target, ctx).await?;
-    connect_addrs(&addrs, ctx).await
+    connect_addrs(&addrs, target.source_address, ctx).await
 }
 
 /// The least time one address is given when more than one is left to try (unless less than this
@@ -84,12 +84,23 @@ pub fn attempt_budget(remaining: Duration, left: usize) -> Duration {
 /// one address that drops packets (a black-holed IPv6 route on a dual-stack host, say) does not
 /// eat the time of the others. When none answers, the failure of the last address is reported,
 /// since that is what `telnet host port` would have shown, with the earlier ones mentioned.
-pub async fn connect_addrs(addrs: &[SocketAddr], ctx: &ProbeContext) -> Result<Connected, Failure> {
+pub async fn connect_addrs(
+    addrs: &[SocketAddr],
+    source: Option<IpAddr>,
+    ctx: &ProbeContext,
+) -> Result<Connected, Failure> {
     let started = Instant::now();
     let mut failures: Vec<Failure> = Vec::new();
     for (i, &addr) in addrs.iter().enumerate() {
+        let socket = match socket_from(source, addr) {
+            Ok(socket) => socket,
+            Err(f) => {
+                failures.push(f);
+                continue;
+            }
+        };
         let budget = attempt_budget(ctx.remaining(), addrs.len() - i);
-        let attempt = tokio::time::timeout(budget, TcpStream::connect(addr)).await;
+        let attempt = tokio::time::timeout(budget, socket.connect(addr)).await;
         match attempt {
             Ok(Ok(stream)) => {
                 // Probe dialogues are short request/response exchanges; Nagle only adds latency.
@@ -120,6 +131,30 @@ pub async fn connect_addrs(addrs: &[SocketAddr], ctx: &ProbeContext) -> Result<C
         last.message = format!("{}; before that: {}", last.message, earlier.join("; "));
     }
     Err(last)
+}
+
+/// A socket to connect to `addr` with, bound to `source` when one is set. A source that cannot be
+/// used (another address family, not an address of this host) is the configuration's fault.
+fn socket_from(source: Option<IpAddr>, addr: SocketAddr) -> Result<TcpSocket, Failure> {
+    let config_error = |why: String| Failure::new(Status::Unknown, Reason::ConfigError, why);
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| Failure::critical(Reason::InternalError, format!("cannot open a socket: {e}")))?;
+    let Some(source) = source else {
+        return Ok(socket);
+    };
+    if source.is_ipv4() != addr.is_ipv4() {
+        return Err(config_error(format!(
+            "source_address {source} cannot reach {addr} (another address family)"
+        )));
+    }
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(|e| config_error(format!("cannot connect from source_address {source}: {e}")))?;
+    Ok(socket)
 }
 
 /// Names an error from `connect()`. A local firewall that rejects (`EACCES`/`EPERM`) is as much
@@ -272,7 +307,7 @@ mod tests {
         let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let good = open.local_addr().unwrap();
         let started = Instant::now();
-        let connected = connect_addrs(&[hole, good], &ctx(Duration::from_secs(2)))
+        let connected = connect_addrs(&[hole, good], None, &ctx(Duration::from_secs(2)))
             .await
             .unwrap_or_else(|f| panic!("{f}"));
         assert_eq!(connected.peer, good);
@@ -287,7 +322,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap()
         };
-        let f = connect_addrs(&[hole, closed], &ctx(Duration::from_secs(1)))
+        let f = connect_addrs(&[hole, closed], None, &ctx(Duration::from_secs(1)))
             .await
             .unwrap_err();
         assert_eq!(f.reason, Reason::ConnectionRefused, "{f}");
@@ -296,5 +331,31 @@ mod tests {
                 .contains(&format!("timed out connecting to {hole}")),
             "{f}"
         );
+    }
+
+    #[tokio::test]
+    async fn connects_from_the_source_address_and_names_a_bad_one() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let source: IpAddr = "127.0.0.2".parse().unwrap();
+        let c = connect_addrs(&[addr], Some(source), &ctx(Duration::from_secs(2)))
+            .await
+            .unwrap();
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip(), source, "the server sees the source address");
+        drop(c);
+
+        for (bad, words) in [
+            ("::1", "another address family"),
+            // TEST-NET-1: no address of this host, so the bind fails before any packet is sent.
+            ("192.0.2.1", "cannot connect from source_address 192.0.2.1"),
+        ] {
+            let bad: IpAddr = bad.parse().unwrap();
+            let f = connect_addrs(&[addr], Some(bad), &ctx(Duration::from_secs(2)))
+                .await
+                .unwrap_err();
+            assert_eq!((f.status, f.reason), (Status::Unknown, Reason::ConfigError));
+            assert!(f.message.contains(words), "{}", f.message);
+        }
     }
 }

@@ -17,6 +17,7 @@ fn target(protocol: Protocol, host: &str, port: u16, tls: TlsMode) -> Target {
         tls,
         tls_server_name: None,
         ca_file: None,
+        source_address: None,
         provider: None,
         account: None,
         labels: Default::default(),

@@ -380,6 +380,7 @@ fn target(addr: SocketAddr, protocol: Protocol, mode: TlsMode) -> Target {
         tls: mode,
         tls_server_name: Some(NAME.into()),
         ca_file: None,
+        source_address: None,
         provider: None,
         account: None,
         labels: BTreeMap::new(),

@@ -91,6 +91,10 @@ pub struct Target {
     /// Extra trust anchors (PEM) for this target, e.g. an internal CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// The local address to connect from (a multi-homed host, or a server that treats some
+    /// sources differently), like blackbox_exporter's `source_ip_address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<std::net::IpAddr>,
     /// Provider preset (`gmail`, `office365`, `yahoo`, …) that refines classification and advice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,

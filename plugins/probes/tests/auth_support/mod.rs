@@ -211,6 +211,7 @@ pub fn target(protocol: Protocol, server: &Scripted, tls: TlsMode, oauth: bool) 
         tls,
         tls_server_name: Some("mail.test".into()),
         ca_file: None,
+        source_address: None,
         provider: None,
         account: Some(Account {
             username: USER.into(),
