@@ -39,7 +39,10 @@ impl App {
         metrics.config_last_reload_successful.set(1);
         metrics.config_last_reload_success_timestamp.set(unix_now());
         let locks = Arc::new(JobLocks::default());
-        let shared = Arc::new(make_shared(&config, &probes, &store, &metrics, &locks));
+        let limit = Arc::new(Semaphore::new(config.global.concurrency));
+        let shared = Arc::new(make_shared(
+            &config, &probes, &store, &metrics, &locks, limit,
+        ));
         Ok(Arc::new(App {
             config_path,
             probes,
@@ -108,12 +111,21 @@ impl App {
             Ok(config) => {
                 let config = Arc::new(config);
                 self.store.set_config(&config);
+                // The same limit across a reload, so the checks of the old schedule still running
+                // and those of the new one share `concurrency` instead of getting it twice.
+                let previous = self.shared();
+                let limit = if self.config().global.concurrency == config.global.concurrency {
+                    previous.semaphore.clone()
+                } else {
+                    Arc::new(Semaphore::new(config.global.concurrency))
+                };
                 let shared = make_shared(
                     &config,
                     &self.probes,
                     &self.store,
                     &self.metrics,
                     &self.locks,
+                    limit,
                 );
                 let keep: std::collections::HashSet<(&str, &str)> = config
                     .targets
@@ -151,6 +163,7 @@ fn make_shared(
     store: &Arc<ResultStore>,
     metrics: &Arc<AgentMetrics>,
     locks: &Arc<JobLocks>,
+    semaphore: Arc<Semaphore>,
 ) -> Shared {
     Shared {
         executor: Arc::new(Executor::new(
@@ -160,7 +173,7 @@ fn make_shared(
         )),
         store: store.clone(),
         metrics: metrics.clone(),
-        semaphore: Arc::new(Semaphore::new(config.global.concurrency)),
+        semaphore,
         locks: locks.clone(),
     }
 }
@@ -170,4 +183,36 @@ fn unix_now() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &std::path::Path, concurrency: u32) {
+        let yaml = format!(
+            "global: {{every: 1h, concurrency: {concurrency}}}\ntargets:\n  - {{name: a, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}}\n"
+        );
+        std::fs::write(path, yaml).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_concurrency_limit_unless_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailbeat.yaml");
+        write(&path, 4);
+        let app = App::new(path.clone(), mailbeat_probes::builtin()).unwrap();
+        let before = app.shared().semaphore.clone();
+        app.reload().await.unwrap();
+        assert!(
+            Arc::ptr_eq(&before, &app.shared().semaphore),
+            "old and new checks share one limit"
+        );
+        write(&path, 8);
+        app.reload().await.unwrap();
+        let after = app.shared().semaphore.clone();
+        assert!(!Arc::ptr_eq(&before, &after));
+        assert_eq!(after.available_permits(), 8);
+        app.stop();
+    }
 }
