@@ -37,6 +37,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Global {
     pub state_dir: PathBuf,
+    /// Trust the operating system's certificate store as well, unless a target says otherwise.
+    pub system_roots: bool,
     pub schedule: Schedule,
     pub timeout: Duration,
     pub concurrency: usize,
@@ -229,6 +231,7 @@ const SHOWABLE_KEYS: &[&str] = &[
     "tls_server_name",
     "ca_file",
     "source_address",
+    "system_roots",
     "account",
     "username",
     "password_file",
@@ -448,8 +451,18 @@ impl Validator<'_> {
             }
         });
         let allow_inline = g.allow_inline_secrets.unwrap_or(false);
+        let system_roots = match &g.system_roots {
+            Some(s) if s.value => {
+                if let Err(e) = system_roots_store() {
+                    self.problem(loc(s), "global.system_roots", e);
+                }
+                true
+            }
+            _ => false,
+        };
         let global = Global {
             state_dir: self.path(g.state_dir.as_deref().unwrap_or("data")),
+            system_roots,
             schedule,
             timeout,
             concurrency,
@@ -805,13 +818,29 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|d| self.duration(d, &format!("{key}.timeout")))
             .unwrap_or(global.timeout);
+        let system = match &t.system_roots {
+            Some(s) if s.value && !global.system_roots => match system_roots_store() {
+                Ok(_) => true,
+                Err(e) => {
+                    self.problem(loc(s), format!("{key}.system_roots"), e);
+                    false
+                }
+            },
+            Some(s) => s.value,
+            None => global.system_roots,
+        };
+        // Shared stores where nothing is added, so 10,000 targets do not hold 10,000 copies.
+        let base = match system {
+            true => system_roots_store().unwrap_or_else(|_| webpki_roots_store()),
+            false => webpki_roots_store(),
+        };
         let roots = match ca_file {
             Some((_, certs)) => {
-                let mut store = (*webpki_roots_store()).clone();
+                let mut store = (*base).clone();
                 store.add_parsable_certificates(certs);
                 Arc::new(store)
             }
-            None => webpki_roots_store(),
+            None => base,
         };
         if self.problems.len() > before {
             return None;
@@ -916,6 +945,30 @@ pub fn webpki_roots_store() -> Arc<rustls::RootCertStore> {
             Arc::new(rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             })
+        })
+        .clone()
+}
+
+/// The public web PKI roots and the operating system's trust store (as `openssl` finds it, and
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` override), read once.
+pub fn system_roots_store() -> Result<Arc<rustls::RootCertStore>, String> {
+    static STORE: OnceLock<Result<Arc<rustls::RootCertStore>, String>> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let mut store = (*webpki_roots_store()).clone();
+            let (added, _) = store.add_parsable_certificates(found.certs);
+            if added == 0 {
+                let why = found
+                    .errors
+                    .first()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "no certificate found in the system trust store{why} (set SSL_CERT_FILE, or use ca_file)"
+                ));
+            }
+            Ok(Arc::new(store))
         })
         .clone()
 }

@@ -23,6 +23,9 @@ pub struct RawConfig {
 pub struct RawGlobal {
     /// Directory for the embedded state (tokens, webhook outbox, alert state).
     pub state_dir: Option<String>,
+    /// Trust the operating system's certificate store too (default: only webpki-roots and
+    /// `ca_file`).
+    pub system_roots: Option<Spanned<bool>>,
     /// Standard 5-field cron expression for every target without its own.
     pub schedule: Option<Spanned<String>>,
     /// Fixed interval instead of `schedule`, e.g. `5m`.
@@ -54,6 +57,7 @@ pub struct RawTarget {
     pub tls_server_name: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub source_address: Option<Spanned<String>>,
+    pub system_roots: Option<Spanned<bool>>,
     pub account: Option<RawAccount>,
     pub probes: Option<Vec<RawProbe>>,
     pub schedule: Option<Spanned<String>>,

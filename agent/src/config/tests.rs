@@ -34,7 +34,7 @@ fn each_invalid_fixture_gives_its_exact_message() {
 
 /// Each `invalid-*.yml` fixture and the message it must give.
 const INVALID_CASES: &[(&str, &str)] = &[
-        ("invalid-unknown-key.yml", "invalid-unknown-key.yml:4:5: targets[0].hots: unknown field `hots`, expected one of name, provider, protocol, host, port, tls, tls_server_name, ca_file, source_address, account, probes, schedule, every, timeout, labels"),
+        ("invalid-unknown-key.yml", "invalid-unknown-key.yml:4:5: targets[0].hots: unknown field `hots`, expected one of name, provider, protocol, host, port, tls, tls_server_name, ca_file, source_address, system_roots, account, probes, schedule, every, timeout, labels"),
         ("invalid-duplicate-key.yml", "invalid-duplicate-key.yml:5:5: targets[0].host: duplicate mapping key: host\n"),
         ("invalid-duplicate-target.yml", "invalid-duplicate-target.yml:7:11: targets[1].name: duplicate target name \"a\" (first defined at line 2)"),
         ("invalid-port-zero.yml", "invalid-port-zero.yml:5:11: targets[0].port: port must be between 1 and 65535"),
