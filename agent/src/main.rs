@@ -101,7 +101,8 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
         let what = match (&args.target, &args.probe) {
             (Some(t), Some(p)) => format!("target {t:?} has no probe {p:?}"),
             (None, Some(p)) => format!("no target has a probe {p:?}"),
-            _ => "no checks are configured".to_string(),
+            (Some(t), None) => format!("target {t:?} has no probes"),
+            (None, None) => "no checks are configured".to_string(),
         };
         eprintln!("mailbeat: {what} in {}", path.display());
         return ExitCode::from(3);
@@ -111,7 +112,10 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     let journal = if selected.contains(&"auth") {
         match attach_backoff_state(&auth, &config.global.state_dir).await {
             Ok(j) => Some(j),
-            Err(code) => return code,
+            Err(e) => {
+                eprintln!("mailbeat: {e}");
+                return ExitCode::from(3);
+            }
         }
     } else {
         None
@@ -139,12 +143,12 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
-/// Opens the state database in `state_dir` and keeps the `auth` probe's back-off in it. The
-/// error is printed here and comes back as the exit code (3, like any configuration problem).
+/// Opens the state database in `state_dir` and keeps the `auth` probe's back-off in it; the error
+/// says what to do.
 async fn attach_backoff_state(
     auth: &AuthProbe,
     state_dir: &Path,
-) -> Result<Arc<BackoffJournal>, ExitCode> {
+) -> Result<Arc<BackoffJournal>, String> {
     let dir = state_dir.to_path_buf();
     let opened = tokio::task::spawn_blocking(move || BackoffJournal::open(&dir))
         .await
@@ -156,10 +160,9 @@ async fn attach_backoff_state(
             auth.persist_backoff(journal.clone());
             Ok(journal)
         }
-        Err(e) => {
-            eprintln!("mailbeat: {e} (set global.state_dir to a writable directory)");
-            Err(ExitCode::from(3))
-        }
+        Err(e) => Err(format!(
+            "{e} (set global.state_dir to a writable directory)"
+        )),
     }
 }
 
@@ -177,9 +180,28 @@ async fn run(path: &Path, listen: &str) -> ExitCode {
     };
     // The state directory is read once, at start; a reload that changes it takes effect at the
     // next start.
-    let journal = match attach_backoff_state(&auth, &app.config().global.state_dir).await {
-        Ok(j) => j,
-        Err(_) => return ExitCode::from(1),
+    let journal = {
+        let config = app.config();
+        let uses_auth = config
+            .targets
+            .iter()
+            .any(|t| t.probes.iter().any(|p| p.name == "auth"));
+        match attach_backoff_state(&auth, &config.global.state_dir).await {
+            Ok(j) => Some(j),
+            // Without the state a restart could retry a rejected password early: refuse to
+            // start while logins are checked, but do not break an agent that checks none.
+            Err(e) if uses_auth => {
+                eprintln!("mailbeat: {e}");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "state not usable; a login back-off would be kept in memory only"
+                );
+                None
+            }
+        }
     };
     let listener = match http::bind(listen).await {
         Ok(l) => l,
@@ -200,7 +222,9 @@ async fn run(path: &Path, listen: &str) -> ExitCode {
     tokio::spawn(reload_on_sighup(app.clone()));
     http::serve(listener, app.clone(), shutdown_signal()).await;
     app.stop();
-    let _ = tokio::task::spawn_blocking(move || journal.close()).await;
+    if let Some(journal) = journal {
+        let _ = tokio::task::spawn_blocking(move || journal.close()).await;
+    }
     tracing::info!("mailbeat stopped");
     ExitCode::SUCCESS
 }

@@ -79,9 +79,29 @@ impl BackoffJournal {
             .secure_random
             .fill(&mut fresh)
             .map_err(|_| StateError::Random)?;
-        let conn = open_db(&path).map_err(open_err)?;
-        let salt = salt(&conn, fresh).map_err(open_err)?;
-        let loaded = load(&conn).map_err(open_err)?;
+        let opened = open_db(&path).and_then(|conn| {
+            let salt = salt(&conn, fresh)?;
+            let loaded = load(&conn)?;
+            Ok((conn, salt, loaded))
+        });
+        let (conn, salt, loaded) = match opened {
+            Err(e) if is_corrupt(&e) => {
+                // Losing the back-off costs one early retry per credential; refusing to start
+                // until someone deletes the file costs every check.
+                let aside =
+                    path.with_extension(format!("db.corrupt-{}", to_unix_ms(SystemTime::now())));
+                tracing::warn!(path = %path.display(), aside = %aside.display(), error = %e,
+                    "the state database is damaged; moving it aside and starting afresh");
+                std::fs::rename(&path, &aside).map_err(|source| StateError::CreateDir {
+                    path: aside.clone(),
+                    source,
+                })?;
+                let conn = open_db(&path).map_err(open_err)?;
+                let salt = salt(&conn, fresh).map_err(open_err)?;
+                (conn, salt, Vec::new())
+            }
+            other => other.map_err(open_err)?,
+        };
         let (tx, rx) = mpsc::channel();
         let writer_path = path.clone();
         let handle = std::thread::Builder::new()
@@ -146,8 +166,8 @@ impl Journal for BackoffJournal {
 }
 
 fn open_db(path: &Path) -> rusqlite::Result<Connection> {
+    create_private(path);
     let conn = Connection::open(path)?;
-    restrict_permissions(path);
     conn.busy_timeout(Duration::from_secs(5))?;
     // WAL: a `mailbeat check` from cron and a running agent can share the file.
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -166,70 +186,109 @@ fn open_db(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Creates the file readable by its owner only, before SQLite opens it, so it is never readable
+/// by others, not even for a moment. An existing file is made private too.
 #[cfg(unix)]
-fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
+fn create_private(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path);
     let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
 #[cfg(not(unix))]
-fn restrict_permissions(_path: &Path) {}
+fn create_private(_path: &Path) {}
 
-/// The database's fingerprint salt: `fresh` the first time, the stored one ever after.
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// The database's fingerprint salt: `fresh` the first time (or when the stored one is unusable),
+/// the stored one ever after.
 fn salt(conn: &Connection, fresh: [u8; 32]) -> rusqlite::Result<[u8; 32]> {
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('backoff_salt', ?1)",
+    let stored: Option<rusqlite::types::Value> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'backoff_salt'",
+            [],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    if let Some(rusqlite::types::Value::Blob(bytes)) = stored {
+        if let Ok(salt) = <[u8; 32]>::try_from(bytes) {
+            return Ok(salt);
+        }
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('backoff_salt', ?1)",
         params![fresh.to_vec()],
     )?;
-    if inserted == 1 {
-        // Entries salted otherwise (a lost meta row) can never match again.
-        conn.execute("DELETE FROM auth_backoff", [])?;
-        return Ok(fresh);
-    }
-    let stored: Vec<u8> = conn.query_row(
-        "SELECT value FROM meta WHERE key = 'backoff_salt'",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(<[u8; 32]>::try_from(stored).unwrap_or(fresh))
+    // Entries salted otherwise can never match again.
+    conn.execute("DELETE FROM auth_backoff", [])?;
+    Ok(fresh)
 }
 
 fn load(conn: &Connection) -> rusqlite::Result<Vec<SavedEntry>> {
+    use rusqlite::types::Value;
     let mut stmt = conn.prepare(
         "SELECT fingerprint, failures, next_allowed_unix_ms, last_attempt_unix_ms, last_target, last_result
          FROM auth_backoff",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
+            r.get::<_, Value>(0)?,
+            r.get::<_, Value>(1)?,
+            r.get::<_, Value>(2)?,
+            r.get::<_, Value>(3)?,
+            r.get::<_, Value>(4)?,
+            r.get::<_, Value>(5)?,
         ))
     })?;
     let mut entries = Vec::new();
     for row in rows {
-        let (fp, failures, next_ms, last_ms, last_target, last) = row?;
         // A row this version cannot read is skipped, not fatal: the worst outcome is one early
         // retry of that credential.
-        let (Ok(fp), Ok(failures), Ok(last)) = (
-            <[u8; 32]>::try_from(fp),
-            u32::try_from(failures),
-            serde_json::from_str::<CheckResult>(&last),
-        ) else {
-            tracing::warn!("skipping an unreadable auth back-off entry in the state database");
-            continue;
+        let entry = match row? {
+            (
+                Value::Blob(fp),
+                Value::Integer(failures),
+                Value::Integer(next_ms),
+                Value::Integer(last_ms),
+                Value::Text(last_target),
+                Value::Text(last),
+            ) => match (
+                <[u8; 32]>::try_from(fp),
+                u32::try_from(failures),
+                serde_json::from_str::<CheckResult>(&last),
+            ) {
+                (Ok(fp), Ok(failures), Ok(last)) => Some(SavedEntry {
+                    fingerprint: Fingerprint::from_bytes(fp),
+                    failures,
+                    next_allowed: from_unix_ms(next_ms),
+                    last_attempt: from_unix_ms(last_ms),
+                    last_target,
+                    last,
+                }),
+                _ => None,
+            },
+            _ => None,
         };
-        entries.push(SavedEntry {
-            fingerprint: Fingerprint::from_bytes(fp),
-            failures,
-            next_allowed: from_unix_ms(next_ms),
-            last_attempt: from_unix_ms(last_ms),
-            last_target,
-            last,
-        });
+        match entry {
+            Some(e) => entries.push(e),
+            None => {
+                tracing::warn!("skipping an unreadable auth back-off entry in the state database")
+            }
+        }
     }
     Ok(entries)
 }
@@ -258,9 +317,17 @@ fn write_loop(conn: Connection, rx: mpsc::Receiver<Write>, path: &Path) {
 fn save(conn: &Connection, e: &SavedEntry) -> rusqlite::Result<()> {
     let last = serde_json::to_string(&e.last).unwrap_or_else(|_| "{}".into());
     conn.execute(
-        "INSERT OR REPLACE INTO auth_backoff
+        // Another process (a `mailbeat check` from cron beside the agent) may have saved the same
+        // credential meanwhile: keep the longer wait and the higher count, never go back.
+        "INSERT INTO auth_backoff
              (fingerprint, failures, next_allowed_unix_ms, last_attempt_unix_ms, last_target, last_result)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (fingerprint) DO UPDATE SET
+             failures = max(failures, excluded.failures),
+             next_allowed_unix_ms = max(next_allowed_unix_ms, excluded.next_allowed_unix_ms),
+             last_attempt_unix_ms = max(last_attempt_unix_ms, excluded.last_attempt_unix_ms),
+             last_target = excluded.last_target,
+             last_result = excluded.last_result",
         params![
             e.fingerprint.to_bytes().to_vec(),
             i64::from(e.failures),
@@ -352,6 +419,84 @@ mod tests {
             e.to_string()
                 .starts_with("cannot create the state directory"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn two_processes_never_shorten_each_others_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let (agent, cron) = (
+            BackoffJournal::open(dir.path()).unwrap(),
+            BackoffJournal::open(dir.path()).unwrap(),
+        );
+        agent.save(entry(1, 3));
+        agent.flush();
+        let mut older = entry(1, 1);
+        older.next_allowed = SystemTime::now() + Duration::from_secs(60);
+        cron.save(older);
+        agent.close();
+        cron.close();
+        let e = &BackoffJournal::open(dir.path()).unwrap().load()[0];
+        assert_eq!(e.failures, 3);
+        let wait = e.next_allowed.duration_since(SystemTime::now()).unwrap();
+        assert!(wait > Duration::from_secs(890), "{wait:?}");
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_and_bad_rows_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DB_FILE),
+            b"this is not an SQLite database at all, not even close....",
+        )
+        .unwrap();
+        let j = BackoffJournal::open(dir.path()).unwrap();
+        assert!(j.load().is_empty());
+        j.save(entry(1, 1));
+        j.close();
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("mailbeat.db.corrupt-")
+            });
+        assert!(aside, "the damaged file is kept for a person to look at");
+
+        // A row of the wrong shape (another version wrote it) is skipped, the rest load.
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute(
+            "INSERT INTO auth_backoff VALUES (x'00', 'many', 0, 0, 't', '{}')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let loaded = BackoffJournal::open(dir.path()).unwrap().load();
+        assert_eq!(loaded.len(), 1, "{loaded:?}");
+    }
+
+    #[test]
+    fn an_unusable_salt_is_replaced_and_its_entries_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = BackoffJournal::open(dir.path()).unwrap();
+        j.save(entry(1, 1));
+        j.close();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = x'0102' WHERE key = 'backoff_salt'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let first = BackoffJournal::open(dir.path()).unwrap();
+        assert!(first.load().is_empty());
+        let salt = first.salt();
+        first.close();
+        assert_eq!(
+            BackoffJournal::open(dir.path()).unwrap().salt(),
+            salt,
+            "stored this time"
         );
     }
 }

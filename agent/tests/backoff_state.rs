@@ -2,6 +2,8 @@
 //! Nagios) does not retry a rejected password before its time, and a fixed password is tried at
 //! once. Counted at a loopback IMAP server that refuses every login.
 
+use mailbeat_probes::auth::backoff::Fingerprint;
+use mailbeat_sdk::{Credentials, Secret, SecretKind};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Command;
@@ -121,12 +123,27 @@ fn repeated_checks_wait_out_the_backoff_and_a_fixed_password_goes_through_at_onc
     assert!(!message.starts_with("backing off"), "{message}");
     assert_eq!(logins.load(Ordering::SeqCst), 2);
 
-    // What lies on disk is no secret.
+    // What lies on disk is no secret, nor a plain (unsalted) hash of one.
     let db = std::fs::read(dir.path().join("data").join("mailbeat.db")).unwrap();
     let wal = std::fs::read(dir.path().join("data").join("mailbeat.db-wal")).unwrap_or_default();
+    let unsalted = |pw: &str| {
+        Fingerprint::of(&Credentials {
+            username: "alice".into(),
+            secret: Secret::new(pw),
+            kind: SecretKind::Password,
+        })
+        .to_bytes()
+    };
     for bytes in [&db, &wal] {
         let text = String::from_utf8_lossy(bytes);
         assert!(!text.contains("wrong-password-1") && !text.contains("new-password-2"));
+        for pw in ["wrong-password-1", "new-password-2"] {
+            let hash = unsalted(pw);
+            assert!(
+                !bytes.windows(32).any(|w| w == hash),
+                "unsalted hash of {pw} on disk"
+            );
+        }
     }
 }
 
@@ -195,4 +212,40 @@ fn a_selection_that_matches_no_check_is_unknown_not_ok() {
         let probe = args[args.len() - 1];
         assert!(stderr.contains(&format!("probe {probe:?}")), "{stderr}");
     }
+}
+
+#[test]
+fn run_needs_a_usable_state_dir_only_when_it_checks_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "not a directory").unwrap();
+    std::fs::write(dir.path().join("pw"), "pw\n").unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        "global: {state_dir: file/data}\ntargets:\n  - {name: relay, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}\n",
+    )
+    .unwrap();
+    let agent = support::start_agent(&config, dir.path());
+    let (status, _) = support::http(agent.port, "GET", "/-/healthy");
+    assert_eq!(status, 200, "a port-only agent starts without its state");
+    drop(agent);
+
+    std::fs::write(
+        &config,
+        "global: {state_dir: file/data}\ntargets:\n  - {name: box, protocol: imap, host: 127.0.0.1, port: 1, tls: none, account: {username: a, password_file: pw}, probes: [auth]}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--config.file",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("state_dir"), "{stderr}");
 }

@@ -166,4 +166,11 @@ fn secrets_stay_out_of_every_output() {
     assert_clean("status page", &page, &user);
     assert_clean("/probe", &probe, &user);
     assert_clean("run logs", &logs, &user);
+    // The back-off state the refusals left behind.
+    let data = dir.path().join("data");
+    let db = std::fs::read(data.join("mailbeat.db")).expect("the refusals were recorded");
+    let wal = std::fs::read(data.join("mailbeat.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert_clean("state database", &String::from_utf8_lossy(&bytes), &user);
+    }
 }

@@ -116,26 +116,82 @@ fn a_secret_under_a_misspelt_key_is_masked_in_the_snippet() {
 
 #[test]
 fn masking_keeps_harmless_lines_and_cuts_at_the_first_unknown_key() {
-    assert_eq!(
-        mask_secret_values("   4 |     host: mail.example.com"),
-        "   4 |     host: mail.example.com"
+    let cases = [
+        (
+            " 4 |     host: mail.example.com",
+            " 4 |     host: mail.example.com",
+        ),
+        (" 4 |   - name: a", " 4 |   - name: a"),
+        (
+            " 4 |     probes: [port, tls]",
+            " 4 |     probes: [port, tls]",
+        ),
+        (" 4 |       - tls", " 4 |       - tls"),
+        (
+            " 4 |     password: ${MAIL_PW}",
+            " 4 |     password: <redacted>",
+        ),
+        (
+            " 4 |     \"password\": hunter2",
+            " 4 |     \"password\": <redacted>",
+        ),
+        (
+            " 4 |     'client_secret': hunter2",
+            " 4 |     'client_secret': <redacted>",
+        ),
+        (
+            " 4 |     pasword : hunter2",
+            " 4 |     pasword : <redacted>",
+        ),
+        (" 4 |     password:hunter2", " 4 |     password: <redacted>"),
+        (
+            " 4 |   - password: hunter2",
+            " 4 |   - password: <redacted>",
+        ),
+        (
+            " 4 |     account: {username: u, client_secret: hunter2}",
+            " 4 |     account: {username: u, client_secret: <redacted>",
+        ),
+        (
+            " 4 |     account: {\"username\":\"u\",\"password\":\"hunter2\"}",
+            " 4 |     account: {\"username\":\"u\",\"password\": <redacted>",
+        ),
+        (
+            " 4 |     labels: {team: a}",
+            " 4 |     labels: {team: <redacted>",
+        ),
+        // Webhook URLs carry tokens (Slack, Teams, user:password@).
+        (
+            " 4 |     url: https://u:pw@hooks.example/x",
+            " 4 |     url: <redacted>",
+        ),
+        // Continuation lines of block and multi-line scalars.
+        (" 8 |         hunter2", " 8 |         <redacted>"),
+        (" 7 |       password: |", " 7 |       password: <redacted>"),
+        // Not source: kept.
+        ("  --> c.yaml:9:7", "  --> c.yaml:9:7"),
+        (
+            "   |       ^ unknown field `pasword`",
+            "   |       ^ unknown field `pasword`",
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(mask_secret_values(line), want, "{line}");
+    }
+}
+
+#[test]
+fn a_block_scalar_secret_under_a_quoted_key_is_masked() {
+    let text = "targets:\n  - name: a\n    protocol: imap\n    host: x\n    account:\n      username: u\n      \"password\": |\n        hunter2-block\n      pasword : hunter3-spaced\n    probes: [port]\n";
+    let err = parse(text, "c.yaml", Path::new("."), &probes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `pasword`"), "{err}");
+    assert!(
+        !err.contains("hunter2") && !err.contains("hunter3"),
+        "{err}"
     );
-    assert_eq!(
-        mask_secret_values("    url: https://hooks.example/x"),
-        "    url: https://hooks.example/x"
-    );
-    assert_eq!(
-        mask_secret_values("    password: ${MAIL_PW}"),
-        "    password: <redacted>"
-    );
-    assert_eq!(
-        mask_secret_values("    account: {username: u, client_secret: s3cr3t}"),
-        "    account: {username: u, client_secret: <redacted>"
-    );
-    assert_eq!(
-        mask_secret_values("    labels: {team: a}"),
-        "    labels: {team: <redacted>"
-    );
+    assert!(err.contains("probes: [port]"), "{err}");
 }
 
 #[test]

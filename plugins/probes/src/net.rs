@@ -90,6 +90,21 @@ pub async fn connect_addrs(
     ctx: &ProbeContext,
 ) -> Result<Connected, Failure> {
     let started = Instant::now();
+    // A source address reaches only addresses of its own family; the others are not tried (and
+    // take no share of the deadline).
+    let reachable: Vec<SocketAddr> = addrs
+        .iter()
+        .copied()
+        .filter(|a| source.is_none_or(|s| s.is_ipv4() == a.is_ipv4()))
+        .collect();
+    if let (Some(source), true, Some(first)) = (source, reachable.is_empty(), addrs.first()) {
+        return Err(Failure::new(
+            Status::Unknown,
+            Reason::ConfigError,
+            format!("source_address {source} cannot reach {first} (another address family)"),
+        ));
+    }
+    let addrs = reachable.as_slice();
     let mut failures: Vec<Failure> = Vec::new();
     for (i, &addr) in addrs.iter().enumerate() {
         let socket = match socket_from(source, addr) {
@@ -133,8 +148,8 @@ pub async fn connect_addrs(
     Err(last)
 }
 
-/// A socket to connect to `addr` with, bound to `source` when one is set. A source that cannot be
-/// used (another address family, not an address of this host) is the configuration's fault.
+/// A socket to connect to `addr` with, bound to `source` (of the same family) when one is set. A
+/// source that is no address of this host is the configuration's fault.
 fn socket_from(source: Option<IpAddr>, addr: SocketAddr) -> Result<TcpSocket, Failure> {
     let config_error = |why: String| Failure::new(Status::Unknown, Reason::ConfigError, why);
     let socket = if addr.is_ipv4() {
@@ -146,11 +161,6 @@ fn socket_from(source: Option<IpAddr>, addr: SocketAddr) -> Result<TcpSocket, Fa
     let Some(source) = source else {
         return Ok(socket);
     };
-    if source.is_ipv4() != addr.is_ipv4() {
-        return Err(config_error(format!(
-            "source_address {source} cannot reach {addr} (another address family)"
-        )));
-    }
     socket
         .bind(SocketAddr::new(source, 0))
         .map_err(|e| config_error(format!("cannot connect from source_address {source}: {e}")))?;
@@ -213,6 +223,18 @@ impl tokio::io::AsyncWrite for QuickAck {
         data: &[u8],
     ) -> std::task::Poll<io::Result<usize>> {
         std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
     }
 
     fn poll_flush(
@@ -344,6 +366,19 @@ mod tests {
         let (_, peer) = listener.accept().await.unwrap();
         assert_eq!(peer.ip(), source, "the server sees the source address");
         drop(c);
+
+        // A host with an IPv6 and an IPv4 address: the IPv6 one is not tried from an IPv4 source,
+        // and the IPv4 one's own failure is what counts.
+        let closed = {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        let f = connect_addrs(&[v6, closed], Some(source), &ctx(Duration::from_secs(2)))
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason, Reason::ConnectionRefused, "{}", f.message);
+        assert!(!f.message.contains("::1"), "{}", f.message);
 
         for (bad, words) in [
             ("::1", "another address family"),

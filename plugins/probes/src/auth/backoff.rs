@@ -211,6 +211,9 @@ pub struct Attempt<'a> {
     backoff: &'a Backoff,
     fingerprint: Fingerprint,
     target: String,
+    /// Whether the fingerprint was made with the journal's salt: one made before the journal was
+    /// attached is unsalted and must never reach the disk.
+    salted: bool,
 }
 
 impl Backoff {
@@ -229,6 +232,7 @@ impl Backoff {
             backoff: self,
             fingerprint,
             target: target.to_string(),
+            salted: self.journal.get().is_some(),
         };
         let mut entries = self.lock();
         let Some(entry) = entries.get_mut(&fingerprint) else {
@@ -281,12 +285,18 @@ impl Backoff {
         // Fingerprints made before the salt was known can never match again.
         entries.retain(|_, e| e.in_flight.is_some());
         for saved in saved {
-            let wait = saved.next_allowed.duration_since(wall).unwrap_or_default();
+            // A clock that was wrong when the entry was saved must not park a credential for
+            // years, nor keep an entry from ever being dropped.
+            let wait = saved
+                .next_allowed
+                .duration_since(wall)
+                .unwrap_or_default()
+                .min(MAX_BACKOFF);
             let ago = wall.duration_since(saved.last_attempt).unwrap_or_default();
             entries.entry(saved.fingerprint).or_insert(Entry {
                 failures: saved.failures,
                 next_allowed: now.checked_add(wait).unwrap_or(now),
-                next_allowed_wall: saved.next_allowed,
+                next_allowed_wall: wall.checked_add(wait).unwrap_or(wall),
                 last_attempt: now.checked_sub(ago).unwrap_or(now),
                 last_target: saved.last_target,
                 last: saved.last,
@@ -328,12 +338,13 @@ impl Attempt<'_> {
     ) -> CheckResult {
         // `self` is dropped (and its Drop takes the lock) after this guard is released.
         let mut entries = self.backoff.lock();
-        let journal = self.backoff.journal.get();
+        let journal = self.backoff.journal.get().filter(|_| self.salted);
         if result.is_ok() {
-            if entries.remove(&self.fingerprint).is_some() {
-                if let Some(j) = journal {
-                    j.forget(self.fingerprint);
-                }
+            entries.remove(&self.fingerprint);
+            // Also when this process knew of no back-off: another one (`mailbeat check` from
+            // cron) may have saved one since this one read the state.
+            if let Some(j) = journal {
+                j.forget(self.fingerprint);
             }
             return result;
         }
