@@ -1,7 +1,7 @@
 //! SMTP login: `EHLO`, `AUTH` (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER; RFC 4954), confirmed with
 //! `NOOP`, closed with `QUIT`.
 //!
-//! Why not lettre (which the workspace has, and whose `test_connection()` does
+//! Why not lettre (the usual Rust SMTP client, whose `test_connection()` does
 //! connect+TLS+EHLO+AUTH+NOOP): this probe exists to report the server's exact refusal, and
 //! lettre loses it where it matters most.
 //! - A Gmail-style XOAUTH2 failure (`334 <base64 JSON>` then `535`) becomes a client error "This
