@@ -36,8 +36,8 @@ fn main() -> ExitCode {
 fn init_logging(level: &str, format: LogFormat) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // async-imap traces every raw line it reads and writes, LOGIN included: keep it out of even a
-    // `trace` log unless someone asks for it by name.
+    // async-imap traces every raw line it reads, unscrubbed (a server may quote a password back),
+    // and every command it writes: keep it out of even a `trace` log unless asked for by name.
     if !level.contains("async_imap") {
         if let Ok(quiet) = "async_imap=info".parse() {
             filter = filter.add_directive(quiet);

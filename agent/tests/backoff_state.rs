@@ -17,6 +17,12 @@ use support::BIN;
 /// An IMAP server (plaintext, loopback) that refuses every login; returns its port and the count
 /// of login attempts it saw.
 fn refusing_imap_server() -> (u16, Arc<AtomicUsize>) {
+    imap_server(false)
+}
+
+/// [`refusing_imap_server`], optionally one that quotes the login line back in its refusal (as
+/// some badly written servers do).
+fn imap_server(echo: bool) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let logins = Arc::new(AtomicUsize::new(0));
@@ -43,7 +49,10 @@ fn refusing_imap_server() -> (u16, Arc<AtomicUsize>) {
                         "CAPABILITY" => format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n"),
                         "LOGIN" | "AUTHENTICATE" => {
                             seen.fetch_add(1, Ordering::SeqCst);
-                            format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+                            let said = if echo { line.trim_end() } else { "" };
+                            format!(
+                                "{tag} NO [AUTHENTICATIONFAILED] Authentication failed. {said}\r\n"
+                            )
                         }
                         "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
                         _ => format!("{tag} BAD unexpected\r\n"),
@@ -248,4 +257,39 @@ fn run_needs_a_usable_state_dir_only_when_it_checks_logins() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("state_dir"), "{stderr}");
+}
+
+#[test]
+fn trace_logs_keep_the_imap_library_quiet_unless_asked_by_name() {
+    let (port, _) = imap_server(true);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "Trace-Leak-Pw-4417\n").unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "targets:\n  - {{name: box, protocol: imap, host: 127.0.0.1, port: {port}, tls: none, account: {{username: alice, password_file: pw}}, probes: [auth]}}\n"
+        ),
+    )
+    .unwrap();
+    let stderr = |level: &str| {
+        // A fresh state each time, so the login is really sent.
+        let _ = std::fs::remove_dir_all(dir.path().join("data"));
+        let out = Command::new(BIN)
+            .args(["check", "--log.level", level, "--config.file"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // async-imap traces every line it reads, here the server quoting the password back ...
+    let asked = stderr("trace,async_imap=trace");
+    assert!(
+        asked.contains("Trace-Leak-Pw-4417"),
+        "the library logs the reply: {asked}"
+    );
+    // ... which `--log.level trace` alone must not show.
+    let trace = stderr("trace");
+    assert!(trace.contains("check failed"), "{trace}");
+    assert!(!trace.contains("Trace-Leak-Pw-4417"), "{trace}");
 }
