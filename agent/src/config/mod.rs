@@ -950,7 +950,15 @@ impl Validator<'_> {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| match p {
-                    RawProbe::Name(n) => Some((n.value.clone(), serde_json::Value::Null, loc(n))),
+                    // Inside an untagged enum serde loses the span (0:0): point at the target.
+                    RawProbe::Name(n) => {
+                        let at = Some(loc(n)).filter(|&at| at != (0, 0));
+                        Some((
+                            n.value.clone(),
+                            serde_json::Value::Null,
+                            at.unwrap_or(loc(&t.name)),
+                        ))
+                    }
                     RawProbe::WithOptions(map) if map.len() == 1 => {
                         let (n, o) = map.iter().next()?;
                         Some((n.clone(), o.clone(), loc(&t.name)))
