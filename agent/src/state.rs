@@ -9,7 +9,7 @@
 
 use mailbeat_probes::auth::backoff::{Fingerprint, Journal, SavedEntry};
 use mailbeat_sdk::CheckResult;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -32,6 +32,11 @@ pub enum StateError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot move the damaged state database aside to {path}: {source}")]
+    MoveAside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the system gave no random bytes for the state's salt")]
     Random,
     #[error("cannot start the state writer thread: {0}")]
@@ -41,8 +46,6 @@ pub enum StateError {
 enum Write {
     Save(Box<SavedEntry>),
     Forget(Fingerprint),
-    /// Answers once everything sent before it is on disk.
-    Flush(mpsc::Sender<()>),
 }
 
 /// The `auth` back-off kept in `state_dir/mailbeat.db`.
@@ -79,12 +82,7 @@ impl BackoffJournal {
             .secure_random
             .fill(&mut fresh)
             .map_err(|_| StateError::Random)?;
-        let opened = open_db(&path).and_then(|conn| {
-            let salt = salt(&conn, fresh)?;
-            let loaded = load(&conn)?;
-            Ok((conn, salt, loaded))
-        });
-        let (conn, salt, loaded) = match opened {
+        let (conn, salt, loaded) = match open_and_read(&path, fresh) {
             Err(e) if is_corrupt(&e) => {
                 // Losing the back-off costs one early retry per credential; refusing to start
                 // until someone deletes the file costs every check.
@@ -92,13 +90,11 @@ impl BackoffJournal {
                     path.with_extension(format!("db.corrupt-{}", to_unix_ms(SystemTime::now())));
                 tracing::warn!(path = %path.display(), aside = %aside.display(), error = %e,
                     "the state database is damaged; moving it aside and starting afresh");
-                std::fs::rename(&path, &aside).map_err(|source| StateError::CreateDir {
+                std::fs::rename(&path, &aside).map_err(|source| StateError::MoveAside {
                     path: aside.clone(),
                     source,
                 })?;
-                let conn = open_db(&path).map_err(open_err)?;
-                let salt = salt(&conn, fresh).map_err(open_err)?;
-                (conn, salt, Vec::new())
+                open_and_read(&path, fresh).map_err(open_err)?
             }
             other => other.map_err(open_err)?,
         };
@@ -119,14 +115,6 @@ impl BackoffJournal {
     /// Where the state lives.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Waits (blocking) until every write sent so far is on disk.
-    pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        if self.send(Write::Flush(tx)) {
-            let _ = rx.recv_timeout(Duration::from_secs(10));
-        }
     }
 
     /// Writes what is pending and stops the writer thread (blocking). Later saves are dropped.
@@ -163,6 +151,17 @@ impl Journal for BackoffJournal {
     fn forget(&self, fingerprint: Fingerprint) {
         self.send(Write::Forget(fingerprint));
     }
+}
+
+/// Opens the database and reads its salt and entries.
+fn open_and_read(
+    path: &Path,
+    fresh: [u8; 32],
+) -> rusqlite::Result<(Connection, [u8; 32], Vec<SavedEntry>)> {
+    let conn = open_db(path)?;
+    let salt = salt(&conn, fresh)?;
+    let loaded = load(&conn)?;
+    Ok((conn, salt, loaded))
 }
 
 fn open_db(path: &Path) -> rusqlite::Result<Connection> {
@@ -219,11 +218,7 @@ fn salt(conn: &Connection, fresh: [u8; 32]) -> rusqlite::Result<[u8; 32]> {
             [],
             |r| r.get(0),
         )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+        .optional()?;
     if let Some(rusqlite::types::Value::Blob(bytes)) = stored {
         if let Ok(salt) = <[u8; 32]>::try_from(bytes) {
             return Ok(salt);
@@ -245,45 +240,15 @@ fn load(conn: &Connection) -> rusqlite::Result<Vec<SavedEntry>> {
          FROM auth_backoff",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Value>(0)?,
-            r.get::<_, Value>(1)?,
-            r.get::<_, Value>(2)?,
-            r.get::<_, Value>(3)?,
-            r.get::<_, Value>(4)?,
-            r.get::<_, Value>(5)?,
-        ))
+        (0..6)
+            .map(|i| r.get::<_, Value>(i))
+            .collect::<rusqlite::Result<Vec<Value>>>()
     })?;
     let mut entries = Vec::new();
     for row in rows {
         // A row this version cannot read is skipped, not fatal: the worst outcome is one early
         // retry of that credential.
-        let entry = match row? {
-            (
-                Value::Blob(fp),
-                Value::Integer(failures),
-                Value::Integer(next_ms),
-                Value::Integer(last_ms),
-                Value::Text(last_target),
-                Value::Text(last),
-            ) => match (
-                <[u8; 32]>::try_from(fp),
-                u32::try_from(failures),
-                serde_json::from_str::<CheckResult>(&last),
-            ) {
-                (Ok(fp), Ok(failures), Ok(last)) => Some(SavedEntry {
-                    fingerprint: Fingerprint::from_bytes(fp),
-                    failures,
-                    next_allowed: from_unix_ms(next_ms),
-                    last_attempt: from_unix_ms(last_ms),
-                    last_target,
-                    last,
-                }),
-                _ => None,
-            },
-            _ => None,
-        };
-        match entry {
+        match saved_entry(row?) {
             Some(e) => entries.push(e),
             None => {
                 tracing::warn!("skipping an unreadable auth back-off entry in the state database")
@@ -291,6 +256,24 @@ fn load(conn: &Connection) -> rusqlite::Result<Vec<SavedEntry>> {
         }
     }
     Ok(entries)
+}
+
+/// One `auth_backoff` row, if it has the shape this version writes.
+fn saved_entry(row: Vec<rusqlite::types::Value>) -> Option<SavedEntry> {
+    use rusqlite::types::Value;
+    let [Value::Blob(fp), Value::Integer(failures), Value::Integer(next_ms), Value::Integer(last_ms), Value::Text(last_target), Value::Text(last)] =
+        <[Value; 6]>::try_from(row).ok()?
+    else {
+        return None;
+    };
+    Some(SavedEntry {
+        fingerprint: Fingerprint::from_bytes(<[u8; 32]>::try_from(fp).ok()?),
+        failures: u32::try_from(failures).ok()?,
+        next_allowed: from_unix_ms(next_ms),
+        last_attempt: from_unix_ms(last_ms),
+        last_target,
+        last: serde_json::from_str::<CheckResult>(&last).ok()?,
+    })
 }
 
 fn write_loop(conn: Connection, rx: mpsc::Receiver<Write>, path: &Path) {
@@ -303,10 +286,6 @@ fn write_loop(conn: Connection, rx: mpsc::Receiver<Write>, path: &Path) {
                     params![fp.to_bytes().to_vec()],
                 )
                 .map(drop),
-            Write::Flush(done) => {
-                let _ = done.send(());
-                Ok(())
-            }
         };
         if let Err(e) = outcome {
             tracing::warn!(path = %path.display(), error = %e, "cannot write the auth back-off state");
@@ -430,11 +409,10 @@ mod tests {
             BackoffJournal::open(dir.path()).unwrap(),
         );
         agent.save(entry(1, 3));
-        agent.flush();
+        agent.close(); // written before the other process saves
         let mut older = entry(1, 1);
         older.next_allowed = SystemTime::now() + Duration::from_secs(60);
         cron.save(older);
-        agent.close();
         cron.close();
         let e = &BackoffJournal::open(dir.path()).unwrap().load()[0];
         assert_eq!(e.failures, 3);
