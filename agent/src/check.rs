@@ -1,7 +1,7 @@
 //! `mailbeat check`: run the configured probes once and report, for people (a table), scripts
 //! (`--output json`, DESIGN.md §6) and Nagios (the exit code).
 
-use crate::config::Config;
+use crate::config::{Config, ProbeConfig, TargetConfig};
 use crate::executor::Executor;
 use mailbeat_sdk::{CheckResult, Probe, Status};
 use serde::Serialize;
@@ -49,6 +49,24 @@ impl Report {
     }
 }
 
+/// The (target, probe) pairs that `--target` and `--probe` select, in config order.
+pub fn select<'a>(
+    config: &'a Config,
+    target: Option<&'a str>,
+    probe: Option<&'a str>,
+) -> impl Iterator<Item = (&'a TargetConfig, &'a ProbeConfig)> + 'a {
+    config
+        .targets
+        .iter()
+        .filter(move |t| target.is_none_or(|n| n == t.target.name))
+        .flat_map(move |t| {
+            t.probes
+                .iter()
+                .filter(move |p| probe.is_none_or(|n| n == p.name))
+                .map(move |p| (t, p))
+        })
+}
+
 /// Runs every selected (target, probe) once, at most `concurrency` at a time, in config order.
 pub async fn run(
     config: &Config,
@@ -62,30 +80,20 @@ pub async fn run(
         config.global.ehlo_name.clone(),
     );
     let semaphore = Semaphore::new(config.global.concurrency);
-    let jobs = config
-        .targets
-        .iter()
-        .filter(|t| target.is_none_or(|n| n == t.target.name))
-        .flat_map(|t| {
-            t.probes
-                .iter()
-                .filter(|p| probe.is_none_or(|n| n == p.name))
-                .map(move |p| (t, p))
-        })
-        .map(|(t, p)| {
-            let executor = &executor;
-            let semaphore = &semaphore;
-            async move {
-                let _permit = semaphore.acquire().await;
-                let result = executor.run(t, p).await;
-                crate::scheduler::log_result(&t.target.name, &p.name, &result);
-                Row {
-                    target: t.target.name.clone(),
-                    probe: p.name.clone(),
-                    result,
-                }
+    let jobs = select(config, target, probe).map(|(t, p)| {
+        let executor = &executor;
+        let semaphore = &semaphore;
+        async move {
+            let _permit = semaphore.acquire().await;
+            let result = executor.run(t, p).await;
+            crate::scheduler::log_result(&t.target.name, &p.name, &result);
+            Row {
+                target: t.target.name.clone(),
+                probe: p.name.clone(),
+                result,
             }
-        });
+        }
+    });
     let results = futures::future::join_all(jobs).await;
     let mut summary = Summary::default();
     for r in &results {

@@ -89,12 +89,8 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     }
-    let selected: Vec<&str> = config
-        .targets
-        .iter()
-        .filter(|t| args.target.as_ref().is_none_or(|n| n == &t.target.name))
-        .flat_map(|t| t.probes.iter().map(|p| p.name.as_str()))
-        .filter(|p| args.probe.as_ref().is_none_or(|n| n == p))
+    let selected: Vec<&str> = check::select(&config, args.target.as_deref(), args.probe.as_deref())
+        .map(|(_, p)| p.name.as_str())
         .collect();
     if selected.is_empty() {
         // An empty report would exit 0, which Nagios reads as OK.
