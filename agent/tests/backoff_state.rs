@@ -6,13 +6,13 @@ use mailbeat_probes::auth::backoff::Fingerprint;
 use mailbeat_sdk::{Credentials, Secret, SecretKind};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 mod support;
 
-use support::BIN;
+use std::path::{Path, PathBuf};
+use support::mailbeat;
 
 /// An IMAP server (plaintext, loopback) that refuses every login; returns its port and the count
 /// of login attempts it saw.
@@ -68,11 +68,7 @@ fn imap_server(echo: bool) -> (u16, Arc<AtomicUsize>) {
 }
 
 fn check(config: &std::path::Path) -> (i32, serde_json::Value) {
-    let out = Command::new(BIN)
-        .args(["check", "--output", "json", "--config.file"])
-        .arg(config)
-        .output()
-        .unwrap();
+    let out = mailbeat(&["check", "--output", "json"], config);
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",
@@ -156,17 +152,24 @@ fn repeated_checks_wait_out_the_backoff_and_a_fixed_password_goes_through_at_onc
     }
 }
 
+/// A config whose `state_dir` cannot be created (a file stands in its way), with one target.
+fn config_with_unusable_state(dir: &Path, target: &str) -> PathBuf {
+    std::fs::write(dir.join("file"), "not a directory").unwrap();
+    std::fs::write(dir.join("pw"), "pw\n").unwrap();
+    let config = dir.join("mailbeat.yaml");
+    let yaml = format!("global: {{state_dir: file/data}}\ntargets:\n  - {target}\n");
+    std::fs::write(&config, yaml).unwrap();
+    config
+}
+
+const PORT_ONLY: &str =
+    "{name: relay, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}";
+const WITH_AUTH: &str = "{name: box, protocol: imap, host: 127.0.0.1, port: 1, tls: none, account: {username: a, password_file: pw}, probes: [auth]}";
+
 #[test]
 fn checks_without_auth_need_no_state_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("file");
-    std::fs::write(&blocker, "not a directory").unwrap();
-    let config = dir.path().join("mailbeat.yaml");
-    std::fs::write(
-        &config,
-        "global: {state_dir: file/data}\ntargets:\n  - {name: relay, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}\n",
-    )
-    .unwrap();
+    let config = config_with_unusable_state(dir.path(), PORT_ONLY);
     let (code, report) = check(&config);
     assert_eq!(code, 2, "{report}");
     assert_eq!(report["results"][0]["reason"], "connection_refused");
@@ -175,19 +178,8 @@ fn checks_without_auth_need_no_state_dir() {
 #[test]
 fn an_unusable_state_dir_is_a_clear_error_when_auth_runs() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("file"), "not a directory").unwrap();
-    std::fs::write(dir.path().join("pw"), "pw\n").unwrap();
-    let config = dir.path().join("mailbeat.yaml");
-    std::fs::write(
-        &config,
-        "global: {state_dir: file/data}\ntargets:\n  - {name: box, protocol: imap, host: 127.0.0.1, port: 1, tls: none, account: {username: a, password_file: pw}, probes: [auth]}\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["check", "--config.file"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let config = config_with_unusable_state(dir.path(), WITH_AUTH);
+    let out = mailbeat(&["check"], &config);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -209,13 +201,7 @@ fn a_selection_that_matches_no_check_is_unknown_not_ok() {
         &["--probe", "auth"][..],
         &["--target", "relay", "--probe", "tsl"],
     ] {
-        let out = Command::new(BIN)
-            .arg("check")
-            .args(args)
-            .arg("--config.file")
-            .arg(&config)
-            .output()
-            .unwrap();
+        let out = mailbeat(&[&["check"][..], args].concat(), &config);
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let probe = args[args.len() - 1];
@@ -226,34 +212,14 @@ fn a_selection_that_matches_no_check_is_unknown_not_ok() {
 #[test]
 fn run_needs_a_usable_state_dir_only_when_it_checks_logins() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("file"), "not a directory").unwrap();
-    std::fs::write(dir.path().join("pw"), "pw\n").unwrap();
-    let config = dir.path().join("mailbeat.yaml");
-    std::fs::write(
-        &config,
-        "global: {state_dir: file/data}\ntargets:\n  - {name: relay, protocol: smtp, host: 127.0.0.1, port: 1, tls: none, probes: [port]}\n",
-    )
-    .unwrap();
+    let config = config_with_unusable_state(dir.path(), PORT_ONLY);
     let agent = support::start_agent(&config, dir.path());
     let (status, _) = support::http(agent.port, "GET", "/-/healthy");
     assert_eq!(status, 200, "a port-only agent starts without its state");
     drop(agent);
 
-    std::fs::write(
-        &config,
-        "global: {state_dir: file/data}\ntargets:\n  - {name: box, protocol: imap, host: 127.0.0.1, port: 1, tls: none, account: {username: a, password_file: pw}, probes: [auth]}\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "run",
-            "--web.listen-address",
-            "127.0.0.1:0",
-            "--config.file",
-        ])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let config = config_with_unusable_state(dir.path(), WITH_AUTH);
+    let out = mailbeat(&["run", "--web.listen-address", "127.0.0.1:0"], &config);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("state_dir"), "{stderr}");
@@ -275,11 +241,7 @@ fn trace_logs_keep_the_imap_library_quiet_unless_asked_by_name() {
     let stderr = |level: &str| {
         // A fresh state each time, so the login is really sent.
         let _ = std::fs::remove_dir_all(dir.path().join("data"));
-        let out = Command::new(BIN)
-            .args(["check", "--log.level", level, "--config.file"])
-            .arg(&config)
-            .output()
-            .unwrap();
+        let out = mailbeat(&["check", "--log.level", level], &config);
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     // async-imap traces every line it reads, here the server quoting the password back ...

@@ -5,15 +5,12 @@
 
 mod support;
 
-use std::process::Command;
-use support::{harness, BIN};
+use support::{command, harness};
 
 fn check(dir: &std::path::Path, yaml: &str, cert_file: &str) -> serde_json::Value {
     let config = dir.join("mailbeat.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let out = Command::new(BIN)
-        .args(["check", "--output", "json", "--config.file"])
-        .arg(&config)
+    let out = command(&["check", "--output", "json"], &config)
         .env("SSL_CERT_FILE", cert_file)
         .env_remove("SSL_CERT_DIR")
         .output()
@@ -89,9 +86,7 @@ fn an_empty_system_store_is_a_config_error() {
         "global:\n  system_roots: true\ntargets:\n  - {name: a, protocol: imap, host: 127.0.0.1, probes: [tls]}\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["validate", "--config.file"])
-        .arg(&config)
+    let out = command(&["validate"], &config)
         .env("SSL_CERT_FILE", &empty)
         .env("SSL_CERT_DIR", dir.path().join("none"))
         .output()

@@ -10,6 +10,18 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mailbeat");
 
+/// `mailbeat ARGS --config.file CONFIG`, ready for more (an environment variable, say).
+pub fn command(args: &[&str], config: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args).arg("--config.file").arg(config);
+    c
+}
+
+/// Runs `mailbeat ARGS --config.file CONFIG` to the end.
+pub fn mailbeat(args: &[&str], config: &Path) -> std::process::Output {
+    command(args, config).output().unwrap()
+}
+
 /// A port nothing listens on.
 pub fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
