@@ -537,7 +537,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
                 "the server sent more than {MAX_BYTES} bytes during the login"
             ))));
         }
-        // Read into a bounded scratch buffer (no unsafe needed to cap the caller's buffer), and
+        // Read into a bounded scratch buffer (safe code cannot cap the caller's buffer), and
         // look at the bytes before async-imap does.
         let want = buf.remaining().min(this.left).min(16 * 1024);
         this.scratch.resize(want, 0);
