@@ -1,11 +1,14 @@
-//! The running agent: holds the current configuration and the scheduler generation that runs it,
-//! and swaps both on reload. A bad config keeps the running one.
+//! The running agent: holds the current configuration, its jobs and the runner that runs them,
+//! and swaps them together on reload. A bad config keeps the running one.
 
 use crate::config::{self, Config};
+use crate::events;
 use crate::executor::Executor;
-use crate::jobs::JobLocks;
+use crate::guard::CredentialGuard;
+use crate::jobs::{jobs_of, Job, JobLocks};
 use crate::metrics::AgentMetrics;
-use crate::scheduler::{self, Shared};
+use crate::runner::Runner;
+use crate::scheduler;
 use crate::store::ResultStore;
 use mailbeat_sdk::Probe;
 use std::path::PathBuf;
@@ -13,14 +16,22 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 use tokio::sync::{watch, Semaphore};
 
+/// A configuration with what was derived from it once: its jobs and the runner for them.
+pub struct Loaded {
+    pub config: Arc<Config>,
+    pub jobs: Arc<Vec<Job>>,
+    pub runner: Arc<Runner>,
+}
+
 /// The agent while `mailbeat run` runs.
 pub struct App {
     pub config_path: PathBuf,
     pub probes: Vec<Arc<dyn Probe>>,
     pub store: Arc<ResultStore>,
     pub metrics: Arc<AgentMetrics>,
-    config: RwLock<Arc<Config>>,
-    shared: RwLock<Arc<Shared>>,
+    /// Kept across reloads: a reload must not forget which credentials are backing off.
+    pub guard: Arc<CredentialGuard>,
+    loaded: RwLock<Arc<Loaded>>,
     locks: Arc<JobLocks>,
     stop_scheduler: Mutex<Option<watch::Sender<bool>>>,
     reload_lock: tokio::sync::Mutex<()>,
@@ -31,45 +42,45 @@ impl App {
     pub fn new(
         config_path: PathBuf,
         probes: Vec<Arc<dyn Probe>>,
+        guard: Arc<CredentialGuard>,
     ) -> Result<Arc<Self>, config::ConfigError> {
         let config = Arc::new(config::load(&config_path, &probes)?);
         let store = Arc::new(ResultStore::new());
-        store.set_config(&config);
-        let metrics = Arc::new(AgentMetrics::new(store.clone()));
+        let metrics = Arc::new(AgentMetrics::new(store.clone(), &probes));
         metrics.config_last_reload_successful.set(1);
         metrics.config_last_reload_success_timestamp.set(unix_now());
         let locks = Arc::new(JobLocks::default());
         let limit = Arc::new(Semaphore::new(config.global.concurrency));
-        let shared = Arc::new(make_shared(
-            &config, &probes, &store, &metrics, &locks, limit,
-        ));
+        let loaded = load(config, &store, &locks, &guard, limit);
         Ok(Arc::new(App {
             config_path,
             probes,
             store,
             metrics,
-            config: RwLock::new(config),
-            shared: RwLock::new(shared),
+            guard,
+            loaded: RwLock::new(Arc::new(loaded)),
             locks,
             stop_scheduler: Mutex::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         }))
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> Arc<Config> {
-        self.config
+    /// The configuration, jobs and runner in force.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.loaded
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    /// The executor and limits in force.
-    pub fn shared(&self) -> Arc<Shared> {
-        self.shared
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.loaded().config.clone()
+    }
+
+    /// The runner in force.
+    pub fn runner(&self) -> Arc<Runner> {
+        self.loaded().runner.clone()
     }
 
     /// Starts (or restarts) the scheduler on the current configuration.
@@ -83,7 +94,14 @@ impl App {
         {
             let _ = old.send(true);
         }
-        tokio::spawn(scheduler::run(self.config(), self.shared(), rx));
+        let loaded = self.loaded();
+        tokio::spawn(scheduler::run(
+            loaded.config.clone(),
+            loaded.jobs.clone(),
+            loaded.runner.clone(),
+            self.metrics.scheduler_lag.clone(),
+            rx,
+        ));
     }
 
     /// Stops the scheduler (checks in flight finish on their own).
@@ -110,71 +128,63 @@ impl App {
         match loaded {
             Ok(config) => {
                 let config = Arc::new(config);
-                self.store.set_config(&config);
                 // The same limit across a reload, so the checks of the old schedule still running
                 // and those of the new one share `concurrency` instead of getting it twice.
-                let previous = self.shared();
-                let limit = if self.config().global.concurrency == config.global.concurrency {
-                    previous.semaphore.clone()
-                } else {
-                    Arc::new(Semaphore::new(config.global.concurrency))
-                };
-                let shared = make_shared(
-                    &config,
-                    &self.probes,
-                    &self.store,
-                    &self.metrics,
-                    &self.locks,
-                    limit,
-                );
-                let keep: std::collections::HashSet<(&str, &str)> = config
-                    .targets
-                    .iter()
-                    .flat_map(|t| {
-                        t.probes
-                            .iter()
-                            .map(move |p| (t.target.name.as_str(), p.name.as_str()))
-                    })
-                    .collect();
-                self.locks
-                    .retain(|(t, p)| keep.contains(&(t.as_str(), p.as_str())));
-                *self.shared.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(shared);
-                *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+                let previous = self.loaded();
+                let limit =
+                    if previous.config.global.concurrency == config.global.concurrency {
+                        previous.runner.semaphore.clone()
+                    } else {
+                        Arc::new(Semaphore::new(config.global.concurrency))
+                    };
+                let next = load(config, &self.store, &self.locks, &self.guard, limit);
+                let keep: std::collections::HashSet<_> =
+                    next.jobs.iter().map(|j| j.key.clone()).collect();
+                self.locks.retain(|k| keep.contains(k));
+                *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
                 self.metrics.config_last_reload_successful.set(1);
                 self.metrics
                     .config_last_reload_success_timestamp
                     .set(unix_now());
                 self.start_scheduler();
-                tracing::info!(path = %self.config_path.display(), "configuration reloaded");
+                events::config_reloaded(&self.config_path);
                 Ok(())
             }
             Err(e) => {
                 self.metrics.config_last_reload_successful.set(0);
-                tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
+                events::config_reload_failed(&self.config_path, &e);
                 Err(e.to_string())
             }
         }
     }
 }
 
-fn make_shared(
-    config: &Config,
-    probes: &[Arc<dyn Probe>],
+/// Derives the jobs and the runner of `config`, and points the store at its jobs.
+pub fn load(
+    config: Arc<Config>,
     store: &Arc<ResultStore>,
-    metrics: &Arc<AgentMetrics>,
     locks: &Arc<JobLocks>,
+    guard: &Arc<CredentialGuard>,
     semaphore: Arc<Semaphore>,
-) -> Shared {
-    Shared {
-        executor: Arc::new(Executor::new(
-            probes,
-            config.global.locale,
-            config.global.ehlo_name.clone(),
-        )),
+) -> Loaded {
+    let jobs = Arc::new(jobs_of(&config));
+    let targets: Vec<_> = config.targets.iter().map(|t| t.target.clone()).collect();
+    store.set_jobs(&targets, &jobs);
+    let executor = Executor::new(
+        config.global.locale,
+        config.global.ehlo_name.clone(),
+        guard.clone(),
+    );
+    let runner = Runner {
+        executor: Arc::new(executor),
         store: store.clone(),
-        metrics: metrics.clone(),
         semaphore,
         locks: locks.clone(),
+    };
+    Loaded {
+        config,
+        jobs,
+        runner: Arc::new(runner),
     }
 }
 
@@ -201,16 +211,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mailbeat.yaml");
         write(&path, 4);
-        let app = App::new(path.clone(), mailbeat_probes::builtin()).unwrap();
-        let before = app.shared().semaphore.clone();
+        let app = App::new(path.clone(), mailbeat_probes::builtin(), Default::default()).unwrap();
+        let before = app.runner().semaphore.clone();
         app.reload().await.unwrap();
         assert!(
-            Arc::ptr_eq(&before, &app.shared().semaphore),
+            Arc::ptr_eq(&before, &app.runner().semaphore),
             "old and new checks share one limit"
         );
         write(&path, 8);
         app.reload().await.unwrap();
-        let after = app.shared().semaphore.clone();
+        let after = app.runner().semaphore.clone();
         assert!(!Arc::ptr_eq(&before, &after));
         assert_eq!(after.available_permits(), 8);
         app.stop();

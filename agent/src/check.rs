@@ -1,9 +1,11 @@
 //! `mailbeat check`: run the configured probes once and report, for people (a table), scripts
 //! (`--output json`, DESIGN.md §6) and Nagios (the exit code).
 
-use crate::config::{Config, ProbeConfig, TargetConfig};
-use crate::executor::Executor;
-use mailbeat_sdk::{CheckResult, Probe, Status};
+use crate::config::Config;
+use crate::guard::CredentialGuard;
+use crate::jobs::{self, JobLocks};
+use crate::store::ResultStore;
+use mailbeat_sdk::{CheckResult, Status};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -49,52 +51,30 @@ impl Report {
     }
 }
 
-/// The (target, probe) pairs that `--target` and `--probe` select, in config order.
-pub fn select<'a>(
-    config: &'a Config,
-    target: Option<&'a str>,
-    probe: Option<&'a str>,
-) -> impl Iterator<Item = (&'a TargetConfig, &'a ProbeConfig)> + 'a {
-    config
-        .targets
-        .iter()
-        .filter(move |t| target.is_none_or(|n| n == t.target.name))
-        .flat_map(move |t| {
-            t.probes
-                .iter()
-                .filter(move |p| probe.is_none_or(|n| n == p.name))
-                .map(move |p| (t, p))
-        })
-}
-
-/// Runs every selected (target, probe) once, at most `concurrency` at a time, in config order.
+/// Runs every selected job once, at most `concurrency` at a time, in config order, through the
+/// same runner as the agent (`guard` keeps credentials that are backing off from being tried).
 pub async fn run(
-    config: &Config,
-    probes: &[Arc<dyn Probe>],
+    config: &Arc<Config>,
+    guard: Arc<CredentialGuard>,
     target: Option<&str>,
     probe: Option<&str>,
 ) -> Report {
-    let executor = Executor::new(
-        probes,
-        config.global.locale,
-        config.global.ehlo_name.clone(),
-    );
-    let semaphore = Semaphore::new(config.global.concurrency);
-    let jobs = select(config, target, probe).map(|(t, p)| {
-        let executor = &executor;
-        let semaphore = &semaphore;
-        async move {
-            let _permit = semaphore.acquire().await;
-            let result = executor.run(t, p).await;
-            crate::scheduler::log_result(&t.target.name, &p.name, &result);
+    let store = Arc::new(ResultStore::new());
+    let locks = Arc::new(JobLocks::default());
+    let limit = Arc::new(Semaphore::new(config.global.concurrency));
+    let loaded = crate::app::load(config.clone(), &store, &locks, &guard, limit);
+    let runs = jobs::select(&loaded.jobs, target, probe).filter_map(|job| {
+        let (t, p) = job.in_config(config)?;
+        let runner = &loaded.runner;
+        Some(async move {
             Row {
                 target: t.target.name.clone(),
                 probe: p.name.clone(),
-                result,
+                result: runner.run_now(t, p).await.result,
             }
-        }
+        })
     });
-    let results = futures::future::join_all(jobs).await;
+    let results = futures::future::join_all(runs).await;
     let mut summary = Summary::default();
     for r in &results {
         match r.result.status {

@@ -1,13 +1,14 @@
-//! Runs one check: resolves the secret, builds the probe's context, enforces the hard timeout,
-//! survives a panicking probe, and completes the result (duration, remediation, invariants).
+//! Executes one check: resolves the secret for a probe that logs in, passes it through the
+//! credential guard, builds the probe's context, enforces the hard timeout, survives a panicking
+//! probe, and completes the result (duration, remediation, invariants, redaction).
+//!
+//! Locking, the concurrency limit, logging and recording are the runner's ([`crate::runner`]).
 
 use crate::config::{ProbeConfig, TargetConfig};
+use crate::guard::CredentialGuard;
 use base64::Engine;
 use mailbeat_sdk::remediation::{remediation, TARGET_PLACEHOLDER};
-use mailbeat_sdk::{
-    CheckResult, Credentials, Locale, Probe, ProbeContext, Reason, SecretKind, Status,
-};
-use std::collections::HashMap;
+use mailbeat_sdk::{CheckResult, Credentials, Locale, ProbeContext, Reason, SecretKind, Status};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,46 +16,63 @@ use std::time::{Duration, Instant};
 /// watches its deadline can report which step hung rather than a generic time-out.
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
-/// Runs checks with the known probes.
+/// Executes checks of one configuration.
 pub struct Executor {
-    probes: HashMap<&'static str, Arc<dyn Probe>>,
     locale: Locale,
     ehlo_name: String,
+    guard: Arc<CredentialGuard>,
 }
 
 impl Executor {
-    pub fn new(probes: &[Arc<dyn Probe>], locale: Locale, ehlo_name: String) -> Self {
+    pub fn new(locale: Locale, ehlo_name: String, guard: Arc<CredentialGuard>) -> Self {
         Executor {
-            probes: probes.iter().map(|p| (p.name(), p.clone())).collect(),
             locale,
             ehlo_name,
+            guard,
         }
     }
 
-    /// Runs `probe` on `target` once and returns the completed result. Never panics.
-    pub async fn run(&self, target: &TargetConfig, probe: &ProbeConfig) -> CheckResult {
+    /// The credential guard checks go through.
+    pub fn guard(&self) -> &Arc<CredentialGuard> {
+        &self.guard
+    }
+
+    /// Runs `probe` on `target` once and returns the completed result and whether the guard
+    /// answered it instead of the probe. Never panics.
+    pub async fn run(&self, target: &TargetConfig, probe: &ProbeConfig) -> Executed {
         let started = Instant::now();
-        // Read the secret now, not at load time: a rotated secret file counts from the next check.
-        let secret = target.secret.as_ref().map(|s| s.read());
-        let mut result = match &secret {
-            Some(Err(e)) if probe.name == "auth" => {
-                CheckResult::unknown(Reason::ConfigError, e.to_string())
-            }
-            _ => {
-                let credentials = match (&target.target.account, &secret) {
-                    (Some(account), Some(Ok(secret))) => Some(Credentials {
-                        username: account.username.clone(),
-                        secret: secret.clone(),
-                        kind: if account.oauth {
-                            SecretKind::AccessToken
-                        } else {
-                            SecretKind::Password
-                        },
-                    }),
-                    _ => None,
-                };
-                self.run_probe(target, probe, credentials).await
-            }
+        // Read the secret now, not at load time: a rotated secret file counts from the next
+        // check. Only a probe that logs in gets it.
+        let secret = match (probe.uses_credentials, &target.secret) {
+            (true, Some(source)) => Some(source.read()),
+            _ => None,
+        };
+        let credentials = match (&target.target.account, &secret) {
+            (Some(account), Some(Ok(secret))) => Some(Credentials {
+                username: account.username.clone(),
+                secret: secret.clone(),
+                kind: if account.oauth {
+                    SecretKind::AccessToken
+                } else {
+                    SecretKind::Password
+                },
+            }),
+            _ => None,
+        };
+        let mut backing_off = false;
+        let mut result = match (&secret, &credentials) {
+            (Some(Err(e)), _) => CheckResult::unknown(Reason::ConfigError, e.to_string()),
+            (_, Some(creds)) => match self.guard.gate(creds, &target.target.name) {
+                Ok(attempt) => {
+                    let result = self.run_probe(target, probe, credentials.clone()).await;
+                    attempt.record(result, &probe.backoff)
+                }
+                Err(answer) => {
+                    backing_off = true;
+                    *answer
+                }
+            },
+            _ => self.run_probe(target, probe, None).await,
         };
         result.duration_seconds = started.elapsed().as_secs_f64();
         if let Some(Ok(secret)) = &secret {
@@ -62,7 +80,10 @@ impl Executor {
             let username = target.target.account.as_ref().map(|a| a.username.as_str());
             redact(&mut result, secret.expose(), username);
         }
-        self.complete(target, result)
+        Executed {
+            result: self.complete(target, result),
+            backing_off,
+        }
     }
 
     async fn run_probe(
@@ -71,23 +92,17 @@ impl Executor {
         pc: &ProbeConfig,
         credentials: Option<Credentials>,
     ) -> CheckResult {
-        let Some(probe) = self.probes.get(pc.name.as_str()).cloned() else {
-            return CheckResult::unknown(
-                Reason::ConfigError,
-                format!("unknown probe {:?}", pc.name),
-            );
-        };
         let ctx = ProbeContext {
             deadline: Instant::now() + tc.timeout,
-            options: pc.options.clone(),
             roots: tc.roots.clone(),
             credentials,
             ehlo_name: self.ehlo_name.clone(),
             locale: self.locale,
         };
         let target = tc.target.clone();
+        let check = pc.check.clone();
         // A task of its own: a panic in the probe ends that task, not the agent.
-        let mut task = tokio::spawn(async move { probe.check(&target, &ctx).await });
+        let mut task = tokio::spawn(async move { check.run(&target, &ctx).await });
         match tokio::time::timeout(tc.timeout + DEADLINE_GRACE, &mut task).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) if e.is_panic() => CheckResult::unknown(
@@ -125,6 +140,14 @@ impl Executor {
         }
         result
     }
+}
+
+/// A check's completed result.
+#[derive(Debug)]
+pub struct Executed {
+    pub result: CheckResult,
+    /// True when the credential guard answered from the last result instead of running it.
+    pub backing_off: bool,
 }
 
 /// Replaces every occurrence of `secret` in the result's texts, also in the base64 forms a

@@ -2,7 +2,7 @@
 //! `/-/healthy`, `/-/ready`, `POST /-/reload`, and a status page at `/`.
 
 use crate::app::App;
-use crate::metrics;
+use crate::jobs;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -141,19 +141,16 @@ async fn probe(app: &Arc<App>, query: &str) -> Response<Full<Bytes>> {
     let Some(target_name) = target_name else {
         return text(StatusCode::BAD_REQUEST, "target parameter is missing\n");
     };
-    let config = app.config();
-    let Some(tc) = config.targets.iter().find(|t| t.target.name == target_name) else {
+    let loaded = app.loaded();
+    if !loaded.jobs.iter().any(|j| j.key.target == target_name) {
         return text(
             StatusCode::BAD_REQUEST,
             format!("unknown target {target_name:?}\n"),
         );
-    };
-    let probes: Vec<_> = tc
-        .probes
-        .iter()
-        .filter(|p| probe_name.as_ref().is_none_or(|n| *n == p.name))
-        .collect();
-    if probes.is_empty() {
+    }
+    let selected: Vec<_> =
+        jobs::select(&loaded.jobs, Some(&target_name), probe_name.as_deref()).collect();
+    if selected.is_empty() {
         return text(
             StatusCode::BAD_REQUEST,
             format!(
@@ -162,25 +159,16 @@ async fn probe(app: &Arc<App>, query: &str) -> Response<Full<Bytes>> {
             ),
         );
     }
-    let shared = app.shared();
-    let runs = probes.iter().map(|pc| {
-        let shared = shared.clone();
-        async move {
-            // Wait for a scheduled run of the same job to finish: a check never overlaps itself
-            // (two logins at once would also step around the auth probe's back-off).
-            let _job = shared
-                .locks
-                .acquire(&(tc.target.name.clone(), pc.name.clone()))
-                .await;
-            let _permit = shared.semaphore.acquire().await;
-            (pc.name.clone(), shared.executor.run(tc, pc).await)
-        }
+    let runs = selected.into_iter().filter_map(|job| {
+        let (tc, pc) = job.in_config(&loaded.config)?;
+        let runner = loaded.runner.clone();
+        Some(async move { (pc.name.clone(), runner.run_now(tc, pc).await.result) })
     });
     let results = futures::future::join_all(runs).await;
     response(
         StatusCode::OK,
         TEXT_FORMAT,
-        metrics::render_probe(&target_name, &results),
+        app.metrics.render_probe(&target_name, &results),
     )
 }
 

@@ -1,13 +1,81 @@
-//! One lock per (target, probe): the same probe never runs twice at once on the same target,
-//! whether the scheduler or `/probe` started it. The scheduler skips a slot when the job is busy;
-//! `/probe` waits for the running check to finish, then runs its own.
+//! Jobs: the configured (target, probe) pairs, computed once per configuration, and one lock per
+//! job so the same probe never runs twice at once on the same target, whether the scheduler,
+//! `/probe` or `check` started it. The scheduler skips a slot when the job is busy; `/probe`
+//! waits for the running check to finish, then runs its own.
 
+use crate::config::{Config, ProbeConfig, TargetConfig};
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OwnedMutexGuard;
 
-/// A (target, probe) key.
-pub type JobKey = (String, String);
+/// The identity of one job: a target name and a probe name. Every map of per-job state (results,
+/// locks, alert state) is keyed by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobKey {
+    pub target: String,
+    pub probe: String,
+}
+
+impl JobKey {
+    pub fn new(target: &str, probe: &str) -> Self {
+        JobKey {
+            target: target.to_string(),
+            probe: probe.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for JobKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.target, self.probe)
+    }
+}
+
+/// One configured job: its key and where it sits in the configuration.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub key: JobKey,
+    /// Index into `Config::targets`.
+    pub target: usize,
+    /// Index into that target's `probes`.
+    pub probe: usize,
+}
+
+impl Job {
+    /// The target and probe configuration of this job in `config` (the one it was made from).
+    pub fn in_config<'a>(&self, config: &'a Config) -> Option<(&'a TargetConfig, &'a ProbeConfig)> {
+        let t = config.targets.get(self.target)?;
+        Some((t, t.probes.get(self.probe)?))
+    }
+}
+
+/// Every job of `config`, in config order.
+pub fn jobs_of(config: &Config) -> Vec<Job> {
+    config
+        .targets
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| {
+            t.probes.iter().enumerate().map(move |(pi, p)| Job {
+                key: JobKey::new(&t.target.name, &p.name),
+                target: ti,
+                probe: pi,
+            })
+        })
+        .collect()
+}
+
+/// The jobs that `--target` / `?target=` and `--probe` / `&probe=` select, in config order.
+pub fn select<'a>(
+    jobs: &'a [Job],
+    target: Option<&'a str>,
+    probe: Option<&'a str>,
+) -> impl Iterator<Item = &'a Job> + 'a {
+    jobs.iter().filter(move |j| {
+        target.is_none_or(|t| t == j.key.target) && probe.is_none_or(|p| p == j.key.probe)
+    })
+}
 
 /// The locks, created on first use.
 #[derive(Default)]
@@ -51,10 +119,10 @@ mod tests {
     #[tokio::test]
     async fn a_held_job_cannot_be_taken_twice() {
         let locks = JobLocks::default();
-        let key = ("t".to_string(), "auth".to_string());
+        let key = JobKey::new("t", "auth");
         let held = locks.try_acquire(&key).expect("free");
         assert!(locks.try_acquire(&key).is_none());
-        assert!(locks.try_acquire(&("t".into(), "tls".into())).is_some());
+        assert!(locks.try_acquire(&JobKey::new("t", "tls")).is_some());
         drop(held);
         let _again = locks.acquire(&key).await;
         locks.retain(|_| false);

@@ -1,10 +1,15 @@
 //! The mailbeat agent: configuration, scheduling, execution, the result store, metrics, the HTTP
 //! server and the command line.
 
+#![deny(unsafe_code)]
+
 pub mod config;
+pub mod events;
 pub mod executor;
+pub mod guard;
 pub mod jobs;
 pub mod metrics;
+pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod state;

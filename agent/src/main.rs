@@ -2,9 +2,11 @@
 
 use clap::Parser;
 use mailbeat::cli::{Cli, Command, LogFormat, Output};
-use mailbeat::state::BackoffJournal;
-use mailbeat::{app::App, check, config, http};
-use mailbeat_probes::auth::AuthProbe;
+use mailbeat::config::Config;
+use mailbeat::guard::CredentialGuard;
+use mailbeat::state::backoff::BackoffJournal;
+use mailbeat::state::StateDb;
+use mailbeat::{app::App, check, config, http, jobs};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,10 +76,9 @@ fn validate(path: &Path) -> ExitCode {
 }
 
 async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
-    let auth = Arc::new(AuthProbe::new());
-    let probes = mailbeat_probes::builtin_with(auth.clone());
+    let probes = mailbeat_probes::builtin();
     let config = match config::load(path, &probes) {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("mailbeat: {e}");
             return ExitCode::from(3);
@@ -89,9 +90,9 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     }
-    let selected: Vec<&str> = check::select(&config, args.target.as_deref(), args.probe.as_deref())
-        .map(|(_, p)| p.name.as_str())
-        .collect();
+    let all = jobs::jobs_of(&config);
+    let selected: Vec<_> =
+        jobs::select(&all, args.target.as_deref(), args.probe.as_deref()).collect();
     if selected.is_empty() {
         // An empty report would exit 0, which Nagios reads as OK.
         let what = match (&args.target, &args.probe) {
@@ -105,9 +106,14 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     }
     // A rejected password must wait out its back-off across runs too, or cron would retry it
     // every time.
-    let journal = if selected.contains(&"auth") {
-        match attach_backoff_state(&auth, &config.global.state_dir).await {
-            Ok(j) => Some(j),
+    let guard = Arc::new(CredentialGuard::default());
+    let logs_in = selected
+        .iter()
+        .filter_map(|j| j.in_config(&config))
+        .any(|(_, p)| p.uses_credentials);
+    let state = if logs_in {
+        match open_state(&guard, &config).await {
+            Ok(db) => Some(db),
             Err(e) => {
                 eprintln!("mailbeat: {e}");
                 return ExitCode::from(3);
@@ -118,13 +124,13 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     };
     let report = check::run(
         &config,
-        &probes,
+        guard,
         args.target.as_deref(),
         args.probe.as_deref(),
     )
     .await;
-    if let Some(j) = journal {
-        let _ = tokio::task::spawn_blocking(move || j.close()).await;
+    if let Some(db) = state {
+        let _ = tokio::task::spawn_blocking(move || db.close()).await;
     }
     match args.output {
         Output::Json => match serde_json::to_string_pretty(&report) {
@@ -139,35 +145,25 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
-/// Opens the state database in `state_dir` and keeps the `auth` probe's back-off in it; the error
-/// says what to do.
-async fn attach_backoff_state(
-    auth: &AuthProbe,
-    state_dir: &Path,
-) -> Result<Arc<BackoffJournal>, String> {
-    let dir = state_dir.to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || BackoffJournal::open(&dir))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    match opened {
-        Ok(journal) => {
-            let journal = Arc::new(journal);
-            auth.persist_backoff(journal.clone());
-            Ok(journal)
-        }
-        Err(e) => Err(format!(
-            "{e} (set global.state_dir to a writable directory)"
-        )),
-    }
+/// Opens the state database in `state_dir` and keeps the credential guard's back-off in it; the
+/// error says what to do.
+async fn open_state(guard: &Arc<CredentialGuard>, config: &Config) -> Result<Arc<StateDb>, String> {
+    let dir = config.global.state_dir.clone();
+    let guard = guard.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let db = Arc::new(StateDb::open(&dir)?);
+        guard.attach(Arc::new(BackoffJournal::open(db.clone())?));
+        Ok::<_, mailbeat::state::StateError>(db)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    opened.map_err(|e| format!("{e} (set global.state_dir to a writable directory)"))
 }
 
 async fn run(path: &Path, listen: &str) -> ExitCode {
-    let auth = Arc::new(AuthProbe::new());
-    let app = match App::new(
-        path.to_path_buf(),
-        mailbeat_probes::builtin_with(auth.clone()),
-    ) {
+    let guard = Arc::new(CredentialGuard::default());
+    let app = match App::new(path.to_path_buf(), mailbeat_probes::builtin(), guard.clone()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mailbeat: {e}");
@@ -176,17 +172,17 @@ async fn run(path: &Path, listen: &str) -> ExitCode {
     };
     // The state directory is read once, at start; a reload that changes it takes effect at the
     // next start.
-    let journal = {
+    let state = {
         let config = app.config();
-        let uses_auth = config
+        let logs_in = config
             .targets
             .iter()
-            .any(|t| t.probes.iter().any(|p| p.name == "auth"));
-        match attach_backoff_state(&auth, &config.global.state_dir).await {
-            Ok(j) => Some(j),
+            .any(|t| t.probes.iter().any(|p| p.uses_credentials));
+        match open_state(&guard, &config).await {
+            Ok(db) => Some(db),
             // Without the state a restart could retry a rejected password early: refuse to
             // start while logins are checked, but do not break an agent that checks none.
-            Err(e) if uses_auth => {
+            Err(e) if logs_in => {
                 eprintln!("mailbeat: {e}");
                 return ExitCode::from(1);
             }
@@ -218,8 +214,8 @@ async fn run(path: &Path, listen: &str) -> ExitCode {
     tokio::spawn(reload_on_sighup(app.clone()));
     http::serve(listener, app.clone(), shutdown_signal()).await;
     app.stop();
-    if let Some(journal) = journal {
-        let _ = tokio::task::spawn_blocking(move || journal.close()).await;
+    if let Some(db) = state {
+        let _ = tokio::task::spawn_blocking(move || db.close()).await;
     }
     tracing::info!("mailbeat stopped");
     ExitCode::SUCCESS

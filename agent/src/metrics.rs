@@ -6,59 +6,45 @@
 //! disappear on reload with no bookkeeping, and certificate series follow the chain actually
 //! presented at the last check.
 
-use crate::store::{Entry, Key, ResultStore};
-use mailbeat_sdk::{CheckResult, Status, Target};
+use crate::jobs::JobKey;
+use crate::store::{Entry, ResultStore};
+use mailbeat_sdk::{CheckResult, MetricDesc, Probe, Status, Target};
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
-use std::collections::HashSet;
+use prometheus::{Encoder, Histogram, HistogramOpts, IntGauge, Registry, TextEncoder};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-/// Metrics that observations and samples may produce, with their help texts. Anything else a
-/// probe (or plugin) reports is exported too, with a generic help text.
-const KNOWN_OBSERVATIONS: &[(&str, &str)] = &[
-    (
-        "port_connect_duration_seconds",
-        "Time to establish the TCP connection to the target.",
-    ),
-    (
-        "tls_chain_verified",
-        "1 if the presented certificate chain verified (openssl verify code 0), else 0.",
-    ),
-    (
-        "tls_earliest_cert_expiry_timestamp_seconds",
-        "Earliest notAfter among the presented certificates, as a Unix timestamp.",
-    ),
-    (
-        "tls_cert_not_after_timestamp_seconds",
-        "notAfter of each presented certificate, by depth (0 = leaf).",
-    ),
-    (
-        "tls_presented_certs",
-        "Number of certificates the server presented.",
-    ),
-    (
-        "tls_version_info",
-        "Negotiated TLS version and cipher suite.",
-    ),
-    (
-        "auth_success",
-        "1 if the last login succeeded, else 0, by SASL mechanism.",
-    ),
-    (
-        "oauth_access_token_expiry_timestamp_seconds",
-        "Expiry of the current OAuth2 access token.",
-    ),
-    (
-        "oauth_refresh_token_expiry_timestamp_seconds",
-        "Predicted expiry of the OAuth2 refresh token (provider policy).",
-    ),
-    (
-        "oauth_refresh_success",
-        "1 if the last OAuth2 token refresh succeeded, else 0.",
-    ),
-];
+/// What the probes declared about their metrics, and the names no observation may take.
+#[derive(Debug, Default)]
+pub struct Declared {
+    /// By name without the `mailbeat_` prefix; the first probe to declare a name defines it.
+    metrics: HashMap<String, MetricDesc>,
+    /// The agent's own metric names (its registry and the per-check series).
+    reserved: HashSet<String>,
+}
+
+impl Declared {
+    /// The declarations of `probes`, reserving the names in `registry` and the per-check ones.
+    pub fn new(probes: &[Arc<dyn Probe>], registry: &Registry) -> Self {
+        let mut metrics = HashMap::new();
+        for desc in probes.iter().flat_map(|p| p.metrics()) {
+            metrics.entry(desc.name.clone()).or_insert(desc);
+        }
+        let mut reserved: HashSet<String> = registry
+            .gather()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        reserved.extend(PER_CHECK.iter().map(|(n, _, _)| n.to_string()));
+        Declared { metrics, reserved }
+    }
+
+    fn get(&self, name: &str) -> Option<&MetricDesc> {
+        self.metrics.get(name)
+    }
+}
 
 /// The agent's own metrics, registered in its registry together with the store collector.
 pub struct AgentMetrics {
@@ -66,13 +52,14 @@ pub struct AgentMetrics {
     pub config_last_reload_successful: IntGauge,
     pub config_last_reload_success_timestamp: prometheus::Gauge,
     pub scheduler_lag: Histogram,
-    pub scheduler_skipped: IntCounter,
     store: Arc<ResultStore>,
+    declared: Declared,
 }
 
 impl AgentMetrics {
-    /// Creates the registry with the agent metrics, the process collector and the store collector.
-    pub fn new(store: Arc<ResultStore>) -> Self {
+    /// Creates the registry with the agent metrics, the event counters and the process
+    /// collector; the per-check series of `store` are rendered with what `probes` declared.
+    pub fn new(store: Arc<ResultStore>, probes: &[Arc<dyn Probe>]) -> Self {
         let registry = Registry::new();
         let build = prometheus::IntGaugeVec::new(
             prometheus::Opts::new(
@@ -105,42 +92,43 @@ impl AgentMetrics {
             ]),
         )
         .expect("static metric definition");
-        let scheduler_skipped = IntCounter::new(
-            "mailbeat_scheduler_skipped_total",
-            "Checks skipped because the previous run of the same probe on the same target was still running.",
-        )
-        .expect("static metric definition");
         let regs: Vec<Box<dyn Collector>> = vec![
             Box::new(build),
             Box::new(config_last_reload_successful.clone()),
             Box::new(config_last_reload_success_timestamp.clone()),
             Box::new(scheduler_lag.clone()),
-            Box::new(scheduler_skipped.clone()),
         ];
         for c in regs {
             registry.register(c).expect("metric names are unique");
         }
+        crate::events::register(&registry).expect("event counter names are unique");
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .expect("process collector registers once");
+        let declared = Declared::new(probes, &registry);
         AgentMetrics {
             registry,
             config_last_reload_successful,
             config_last_reload_success_timestamp,
             scheduler_lag,
-            scheduler_skipped,
             store,
+            declared,
         }
     }
 
     /// The text exposition of everything: the agent's own metrics, then the per-check series.
     pub fn render(&self) -> String {
         let mut out = encode(&self.registry.gather());
-        out.push_str(&render_store(&self.store));
+        out.push_str(&render_store(&self.store, &self.declared));
         out
+    }
+
+    /// `/probe`'s answer for on-demand results of `target`: see [`render_probe`].
+    pub fn render_probe(&self, target: &str, results: &[(String, CheckResult)]) -> String {
+        render_probe(target, results, &self.declared)
     }
 }
 
@@ -294,24 +282,24 @@ const PER_CHECK: &[(&str, &str, &[&str])] = &[
 ];
 
 /// The per-check series of the latest results, rendered from the store at scrape time.
-pub fn render_store(store: &ResultStore) -> String {
+pub fn render_store(store: &ResultStore, declared: &Declared) -> String {
     let mut f = Families::default();
     store.read(|targets, entries| {
         for t in targets {
             target_info(&mut f, t);
         }
         for (key, entry) in entries {
-            check_series(&mut f, key, entry);
+            check_series(&mut f, key, entry, declared);
         }
     });
     f.into_text()
 }
 
 fn target_info(f: &mut Families, t: &Target) {
-    let port = t.port.to_string();
+    let port = t.port.map(|p| p.to_string()).unwrap_or_default();
     let mut labels: Vec<(&str, &str)> = vec![
         ("target", &t.name),
-        ("protocol", t.protocol.as_str()),
+        ("protocol", t.protocol.map(|p| p.as_str()).unwrap_or("")),
         ("host", &t.host),
         ("port", &port),
         ("tls", t.tls.as_str()),
@@ -328,7 +316,8 @@ fn target_info(f: &mut Families, t: &Target) {
     f.gauge("mailbeat_target_info", PER_CHECK[5].1, &labels, 1.0);
 }
 
-fn check_series(f: &mut Families, (target, probe): &Key, entry: &Entry) {
+fn check_series(f: &mut Families, key: &JobKey, entry: &Entry, declared: &Declared) {
+    let (target, probe) = (key.target.as_str(), key.probe.as_str());
     let r = &entry.result;
     let tp: &[(&str, &str)] = &[("target", target), ("probe", probe)];
     f.gauge(
@@ -378,30 +367,21 @@ fn check_series(f: &mut Families, (target, probe): &Key, entry: &Entry) {
             entry.runs[i] as f64,
         );
     }
-    observation_series(f, target, r);
+    observation_series(f, target, r, declared);
 }
 
-/// The agent's own metric names, which no probe observation may take over.
-const RESERVED: &[&str] = &[
-    "mailbeat_build_info",
-    "mailbeat_config_last_reload_successful",
-    "mailbeat_config_last_reload_success_timestamp_seconds",
-    "mailbeat_scheduler_lag_seconds",
-    "mailbeat_scheduler_skipped_total",
-];
-
-fn reserved(name: &str) -> bool {
-    RESERVED.contains(&name) || PER_CHECK.iter().any(|(n, _, _)| *n == name)
-}
-
-/// A result's observations and samples as `mailbeat_<name>{target, ...}` series. An observation
-/// that also comes as labelled samples is rendered from the samples only; one named like an
-/// agent metric (a plugin's `scheduler_skipped_total`, say) is left out, since two families of
-/// one name make the whole scrape invalid.
-pub fn observation_series(f: &mut Families, target: &str, r: &CheckResult) {
+/// A result's observations and samples as `mailbeat_<name>{target, ...}` series, with the help
+/// text their probe declared. An observation that also comes as labelled samples is rendered
+/// from the samples only; one declared not exported is left out, and so is one named like an
+/// agent metric (a plugin's `scheduler_skipped_total`, say), since two families of one name make
+/// the whole scrape invalid.
+pub fn observation_series(f: &mut Families, target: &str, r: &CheckResult, declared: &Declared) {
+    let exported = |key: &str, name: &str| {
+        !declared.reserved.contains(name) && declared.get(key).is_none_or(|d| d.exported)
+    };
     for s in &r.samples {
         let name = metric_name(&s.name);
-        if reserved(&name) {
+        if !exported(&s.name, &name) {
             continue;
         }
         let mut labels: Vec<(&str, &str)> = vec![("target", target)];
@@ -411,22 +391,21 @@ pub fn observation_series(f: &mut Families, target: &str, r: &CheckResult) {
                 .filter(|(k, _)| valid_label(k) && k.as_str() != "target")
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        f.gauge(&name, help_of(&s.name), &labels, s.value);
+        f.gauge(&name, help_of(declared, &s.name), &labels, s.value);
     }
     for (key, value) in &r.observations {
         let name = metric_name(key);
-        if r.samples.iter().any(|s| &s.name == key) || reserved(&name) {
+        if r.samples.iter().any(|s| &s.name == key) || !exported(key, &name) {
             continue;
         }
-        f.gauge(&name, help_of(key), &[("target", target)], *value);
+        f.gauge(&name, help_of(declared, key), &[("target", target)], *value);
     }
 }
 
-fn help_of(name: &str) -> &'static str {
-    KNOWN_OBSERVATIONS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, h)| *h)
+fn help_of<'a>(declared: &'a Declared, name: &str) -> &'a str {
+    declared
+        .get(name)
+        .map(|d| d.help.as_str())
         .unwrap_or("Observation reported by a probe.")
 }
 
@@ -456,7 +435,11 @@ fn valid_label(name: &str) -> bool {
 /// Renders on-demand results (`/probe`) the way blackbox_exporter does (`probe_success`,
 /// `probe_duration_seconds`, `probe_ssl_*`, `probe_tls_version_info`), followed by the
 /// `mailbeat_*` series of those results.
-pub fn render_probe(target: &str, results: &[(String, CheckResult)]) -> String {
+pub fn render_probe(
+    target: &str,
+    results: &[(String, CheckResult)],
+    declared: &Declared,
+) -> String {
     let mut f = Families::default();
     let success = results.iter().all(|(_, r)| r.is_ok()) && !results.is_empty();
     f.gauge(
@@ -475,40 +458,22 @@ pub fn render_probe(target: &str, results: &[(String, CheckResult)]) -> String {
         &[],
         duration,
     );
+    // blackbox_exporter's names for the values that have one, as their probes declared.
     for (_, r) in results {
-        if let Some(v) = r
-            .observations
-            .get("tls_earliest_cert_expiry_timestamp_seconds")
-        {
-            f.gauge(
-                "probe_ssl_earliest_cert_expiry",
-                "Returns last SSL chain expiry in unixtime",
-                &[],
-                *v,
-            );
+        for (key, value) in &r.observations {
+            if let Some(bb) = declared.get(key).and_then(|d| d.blackbox.as_ref()) {
+                f.gauge(&bb.name, &bb.help, &[], *value);
+            }
         }
-        // Only for a chain that verified, as blackbox_exporter has it from its verified chains:
-        // the earliest expiry on the path from the leaf to the trust anchor.
-        if let Some(expiry) = r
-            .details
-            .get("verified_chain_expiry_timestamp_seconds")
-            .and_then(serde_json::Value::as_f64)
-        {
-            f.gauge(
-                "probe_ssl_last_chain_expiry_timestamp_seconds",
-                "Returns last SSL chain expiry in timestamp",
-                &[],
-                expiry,
-            );
-        }
-        for s in r.samples.iter().filter(|s| s.name == "tls_version_info") {
-            let version = s.labels.get("version").map(String::as_str).unwrap_or("");
-            f.gauge(
-                "probe_tls_version_info",
-                "Returns the TLS version used or NaN when unknown",
-                &[("version", version)],
-                1.0,
-            );
+        for s in &r.samples {
+            if let Some(bb) = declared.get(&s.name).and_then(|d| d.blackbox.as_ref()) {
+                let labels: Vec<(&str, &str)> = bb
+                    .labels
+                    .iter()
+                    .map(|l| (l.as_str(), s.labels.get(l).map(String::as_str).unwrap_or("")))
+                    .collect();
+                f.gauge(&bb.name, &bb.help, &labels, s.value);
+            }
         }
     }
     for (probe, r) in results {
@@ -536,7 +501,7 @@ pub fn render_probe(target: &str, results: &[(String, CheckResult)]) -> String {
             tp,
             r.duration_seconds,
         );
-        observation_series(&mut f, target, r);
+        observation_series(&mut f, target, r, declared);
     }
     f.into_text()
 }
@@ -601,7 +566,9 @@ mod tests {
             .observe("scheduler_skipped_total", 5.0)
             .observe("probe_success", 1.0)
             .observe("widgets", 3.0);
-        observation_series(&mut f, "t", &r);
+        let registry = Registry::new();
+        crate::events::register(&registry).unwrap();
+        observation_series(&mut f, "t", &r, &Declared::new(&[], &registry));
         let text = f.into_text();
         assert!(!text.contains("mailbeat_scheduler_skipped_total"), "{text}");
         assert!(!text.contains("mailbeat_probe_success"), "{text}");

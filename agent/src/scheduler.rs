@@ -12,17 +12,16 @@
 //! hours of schedule in milliseconds with paused time.
 
 use crate::config::Config;
-use crate::executor::Executor;
-use crate::jobs::JobLocks;
-use crate::metrics::AgentMetrics;
+use crate::jobs::Job;
+use crate::runner::Runner;
 use crate::schedule::stable_fraction;
-use crate::store::ResultStore;
 use chrono::{DateTime, Utc};
+use prometheus::Histogram;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tokio::sync::{watch, Semaphore};
+use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Longest window over which the first runs after a start are spread.
@@ -57,41 +56,34 @@ impl Clock {
     }
 }
 
-/// What the scheduler shares with the rest of the agent.
-pub struct Shared {
-    pub executor: Arc<Executor>,
-    pub store: Arc<ResultStore>,
-    pub metrics: Arc<AgentMetrics>,
-    pub semaphore: Arc<Semaphore>,
-    /// Per-job locks, kept across reloads so a reload cannot make a job overlap itself.
-    pub locks: Arc<JobLocks>,
-}
-
-struct Job {
-    target: usize,
-    probe: usize,
+/// A job on the schedule: its place in the config and its stable offset within an interval.
+struct Scheduled<'a> {
+    job: &'a Job,
     fraction: f64,
 }
 
 /// Runs `config`'s schedule until `stop` turns true. In-flight checks finish on their own.
-pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    config: Arc<Config>,
+    jobs: Arc<Vec<Job>>,
+    runner: Arc<Runner>,
+    lag: Histogram,
+    mut stop: watch::Receiver<bool>,
+) {
     let clock = Clock::start();
-    let mut jobs = Vec::new();
-    for (ti, t) in config.targets.iter().enumerate() {
-        for (pi, p) in t.probes.iter().enumerate() {
-            jobs.push(Job {
-                target: ti,
-                probe: pi,
-                fraction: stable_fraction(&format!("{}/{}", t.target.name, p.name)),
-            });
-        }
-    }
+    let jobs: Vec<Scheduled<'_>> = jobs
+        .iter()
+        .map(|job| Scheduled {
+            job,
+            fraction: stable_fraction(&job.key.to_string()),
+        })
+        .collect();
     let start = clock.now();
     let mut heap: BinaryHeap<Reverse<(DateTime<Utc>, usize, bool)>> = jobs
         .iter()
         .enumerate()
         .map(|(i, job)| {
-            let window = config.targets[job.target]
+            let window = config.targets[job.job.target]
                 .schedule
                 .interval(start)
                 .min(STARTUP_SPREAD);
@@ -119,7 +111,7 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
         }
         heap.pop();
         let job = &jobs[idx];
-        let tc = &config.targets[job.target];
+        let tc = &config.targets[job.job.target];
         // Next slot after the later of due and now: a scheduler that fell behind skips the slots
         // it missed instead of bursting through them. After the start-up run, the first regular
         // slot is at least half an interval away, so a check does not run twice in a row.
@@ -134,44 +126,21 @@ pub async fn run(config: Arc<Config>, shared: Arc<Shared>, mut stop: watch::Rece
         {
             heap.push(Reverse((next, idx, false)));
         }
-        let key = (tc.target.name.clone(), tc.probes[job.probe].name.clone());
-        let Some(job_lock) = shared.locks.try_acquire(&key) else {
-            shared.metrics.scheduler_skipped.inc();
-            tracing::debug!(target = %key.0, probe = %key.1, "still running from its last slot; skipped");
+        let Some(claim) = runner.try_claim(&job.job.key) else {
             continue;
         };
         let config = config.clone();
-        let shared = shared.clone();
-        let (ti, pi) = (job.target, job.probe);
+        let runner = runner.clone();
+        let lag = lag.clone();
+        let (ti, pi) = (job.job.target, job.job.probe);
         tokio::spawn(async move {
-            let _permit = shared.semaphore.clone().acquire_owned().await;
-            let lag = (clock.now() - due).to_std().unwrap_or_default();
-            shared.metrics.scheduler_lag.observe(lag.as_secs_f64());
             let tc = &config.targets[ti];
             let pc = &tc.probes[pi];
-            let result = shared.executor.run(tc, pc).await;
-            log_result(&tc.target.name, &pc.name, &result);
-            shared
-                .store
-                .record(&tc.target.name, &pc.name, result, SystemTime::now());
-            drop(job_lock);
+            let measure = || {
+                let late = (clock.now() - due).to_std().unwrap_or_default();
+                lag.observe(late.as_secs_f64());
+            };
+            runner.run(claim, tc, pc, measure).await;
         });
-    }
-}
-
-/// One log line per failed check: target, probe, status, reason, the server's words.
-pub fn log_result(target: &str, probe: &str, result: &mailbeat_sdk::CheckResult) {
-    match result.reason {
-        None => {
-            tracing::debug!(target = %target, probe = %probe, duration_seconds = result.duration_seconds, "check ok")
-        }
-        Some(reason) => tracing::warn!(
-            target = %target,
-            probe = %probe,
-            status = %result.status,
-            reason = %reason,
-            server_said = %result.message,
-            "check failed"
-        ),
     }
 }

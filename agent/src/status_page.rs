@@ -17,15 +17,15 @@ pub fn render(app: &App) -> String {
     let mut rows = String::new();
     let (configured, with_result) = app.store.coverage();
     app.store.read(|_, entries| {
-        for ((target, probe), e) in entries {
+        for (key, e) in entries {
             let r = &e.result;
             let when = humantime::format_rfc3339_seconds(e.finished_at);
             let _ = writeln!(
                 rows,
                 "<tr class=\"{status}\"><td>{t}</td><td>{p}</td><td>{status}</td><td>{reason}</td><td>{d:.3}s</td><td>{when}</td><td>{msg}</td><td>{rem}</td></tr>",
                 status = r.status.as_str(),
-                t = esc(target),
-                p = esc(probe),
+                t = esc(&key.target),
+                p = esc(&key.probe),
                 reason = r.reason.map(|x| x.as_str()).unwrap_or(""),
                 d = r.duration_seconds,
                 msg = esc(&r.message),

@@ -1,11 +1,12 @@
-//! The result store: the latest result of every (target, probe) and its run counters.
+//! The result store: the latest result of every job and its run counters.
 //!
-//! It is the single source of truth: metrics, the status page, `check` output and (later) alerts
-//! read from it. A result for a (target, probe) that is no longer configured is dropped, so a
-//! removed target's series vanish on reload.
+//! It is the single source of truth: metrics, the status page, `check` output and the alert
+//! engine read from it. Recording a result says what changed ([`Transition`]): the alert engine
+//! and the webhook outbox hang off that. A result of a job that is no longer configured is
+//! dropped, so a removed target's series vanish on reload.
 
-use crate::config::Config;
-use mailbeat_sdk::{CheckResult, Status, Target};
+use crate::jobs::{Job, JobKey};
+use mailbeat_sdk::{CheckResult, Reason, Status, Target};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -19,17 +20,52 @@ pub struct Entry {
     pub runs: [u64; 4],
 }
 
-/// A (target, probe) key.
-pub type Key = (String, String);
+/// A status and its reason: what an alert or a webhook is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct State {
+    pub status: Status,
+    pub reason: Option<Reason>,
+}
+
+impl State {
+    pub fn of(result: &CheckResult) -> State {
+        State {
+            status: result.status,
+            reason: result.reason,
+        }
+    }
+}
+
+/// What recording a result changed for its job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub key: JobKey,
+    /// The state before; `None` for the job's first result.
+    pub previous: Option<State>,
+    pub current: State,
+}
+
+impl Transition {
+    /// True for the job's first result.
+    pub fn is_first(&self) -> bool {
+        self.previous.is_none()
+    }
+
+    /// True when the job was failing and is ok now.
+    pub fn recovered(&self) -> bool {
+        self.current.status == Status::Ok
+            && self.previous.is_some_and(|p| p.status != Status::Ok)
+    }
+}
 
 #[derive(Default)]
 struct Inner {
     /// Configured targets in config order, for `mailbeat_target_info` and ordering.
     targets: Arc<Vec<Target>>,
-    /// Configured (target, probe) pairs, in config order.
-    configured: Vec<Key>,
-    allowed: HashSet<Key>,
-    results: HashMap<Key, Entry>,
+    /// Configured jobs, in config order.
+    configured: Vec<JobKey>,
+    allowed: HashSet<JobKey>,
+    results: HashMap<JobKey, Entry>,
 }
 
 /// Shared, thread-safe store. Reads never wait on a check; writes are a map insert.
@@ -47,35 +83,29 @@ impl ResultStore {
         Self::default()
     }
 
-    /// Adopts a (new) configuration: results of pairs no longer configured are dropped.
-    pub fn set_config(&self, config: &Config) {
-        let configured: Vec<Key> = config
-            .targets
-            .iter()
-            .flat_map(|t| {
-                t.probes
-                    .iter()
-                    .map(move |p| (t.target.name.clone(), p.name.clone()))
-            })
-            .collect();
-        let allowed: HashSet<Key> = configured.iter().cloned().collect();
+    /// Adopts a (new) configuration: results of jobs no longer configured are dropped.
+    pub fn set_jobs(&self, targets: &[Target], jobs: &[Job]) {
+        let configured: Vec<JobKey> = jobs.iter().map(|j| j.key.clone()).collect();
+        let allowed: HashSet<JobKey> = configured.iter().cloned().collect();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.results.retain(|k, _| allowed.contains(k));
-        inner.targets = Arc::new(config.targets.iter().map(|t| t.target.clone()).collect());
+        inner.targets = Arc::new(targets.to_vec());
         inner.configured = configured;
         inner.allowed = allowed;
     }
 
-    /// Records a result. Ignored when the pair is no longer configured (a check that was still
-    /// running when its target was removed).
-    pub fn record(&self, target: &str, probe: &str, result: CheckResult, at: SystemTime) {
-        let key = (target.to_string(), probe.to_string());
+    /// Records a result and says what changed: `None` when status and reason are as before, or
+    /// when the job is no longer configured (a check that was still running when its target was
+    /// removed), whose result is dropped.
+    pub fn record(&self, key: &JobKey, result: CheckResult, at: SystemTime) -> Option<Transition> {
+        let current = State::of(&result);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if !inner.allowed.contains(&key) {
-            return;
+        if !inner.allowed.contains(key) {
+            return None;
         }
         let idx = status_index(result.status);
-        let entry = inner.results.entry(key).or_insert_with(|| Entry {
+        let previous = inner.results.get(key).map(|e| State::of(&e.result));
+        let entry = inner.results.entry(key.clone()).or_insert_with(|| Entry {
             result: result.clone(),
             finished_at: at,
             runs: [0; 4],
@@ -83,22 +113,24 @@ impl ResultStore {
         entry.runs[idx] += 1;
         entry.result = result;
         entry.finished_at = at;
+        (previous != Some(current)).then(|| Transition {
+            key: key.clone(),
+            previous,
+            current,
+        })
     }
 
-    /// The latest entry of a pair.
-    pub fn get(&self, target: &str, probe: &str) -> Option<Entry> {
+    /// The latest entry of a job.
+    pub fn get(&self, key: &JobKey) -> Option<Entry> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        inner
-            .results
-            .get(&(target.to_string(), probe.to_string()))
-            .cloned()
+        inner.results.get(key).cloned()
     }
 
     /// Calls `f` with the configured targets and every entry in config order, under one read
     /// lock (no copy of the results is made, which matters at 10,000 targets).
     pub fn read<R>(
         &self,
-        f: impl FnOnce(&[Target], &mut dyn Iterator<Item = (&Key, &Entry)>) -> R,
+        f: impl FnOnce(&[Target], &mut dyn Iterator<Item = (&JobKey, &Entry)>) -> R,
     ) -> R {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut iter = inner
@@ -108,9 +140,47 @@ impl ResultStore {
         f(&inner.targets, &mut iter)
     }
 
-    /// Number of configured pairs and how many have a result.
+    /// Number of configured jobs and how many have a result.
     pub fn coverage(&self) -> (usize, usize) {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         (inner.configured.len(), inner.results.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(key: &JobKey) -> ResultStore {
+        let store = ResultStore::new();
+        let job = Job {
+            key: key.clone(),
+            target: 0,
+            probe: 0,
+        };
+        store.set_jobs(&[], &[job]);
+        store
+    }
+
+    #[test]
+    fn recording_says_what_changed() {
+        let key = JobKey::new("t", "auth");
+        let store = store_with(&key);
+        let now = SystemTime::now();
+        let first = store.record(&key, CheckResult::ok("in"), now).unwrap();
+        assert!(first.is_first() && !first.recovered());
+        assert_eq!(store.record(&key, CheckResult::ok("in again"), now), None);
+        let bad = CheckResult::critical(Reason::AuthBadCredentials, "535");
+        let failed = store.record(&key, bad.clone(), now).unwrap();
+        assert_eq!(failed.previous.unwrap().status, Status::Ok);
+        assert_eq!(failed.current.reason, Some(Reason::AuthBadCredentials));
+        assert_eq!(store.record(&key, bad, now), None, "same reason: no change");
+        let other = CheckResult::critical(Reason::AuthAccountLocked, "locked");
+        assert!(store.record(&key, other, now).is_some(), "a new reason is a change");
+        assert!(store.record(&key, CheckResult::ok("in"), now).unwrap().recovered());
+        assert_eq!(store.get(&key).unwrap().runs, [3, 0, 2, 0]);
+        let gone = JobKey::new("removed", "auth");
+        assert_eq!(store.record(&gone, CheckResult::ok("x"), now), None);
+        assert!(store.get(&gone).is_none());
     }
 }

@@ -13,7 +13,8 @@ pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
 
 use crate::schedule::Schedule;
-use mailbeat_sdk::{Account, Locale, Probe, Protocol, Target, TlsMode};
+use crate::guard::Policy;
+use mailbeat_sdk::{Account, Check, Locale, Probe, Protocol, Target, TlsMode};
 use raw::{RawConfig, RawProbe, RawTarget};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -61,12 +62,29 @@ pub struct TargetConfig {
     pub roots: Arc<rustls::RootCertStore>,
 }
 
-/// One probe on one target.
-#[derive(Debug, Clone, PartialEq)]
+/// One probe on one target: its options parsed once, into the check that runs.
+#[derive(Clone)]
 pub struct ProbeConfig {
     pub name: String,
-    /// `probe_defaults` merged with the target's own options.
+    /// `probe_defaults` merged with the target's own options (without `backoff`), as written.
     pub options: serde_json::Value,
+    /// The probe configured for this target.
+    pub check: Arc<dyn Check>,
+    /// True when the check logs in with the account: it gets the credentials and the guard.
+    pub uses_credentials: bool,
+    /// The wait before a credential this check saw rejected is tried again.
+    pub backoff: Policy,
+}
+
+impl std::fmt::Debug for ProbeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeConfig")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .field("uses_credentials", &self.uses_credentials)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A webhook endpoint.
@@ -866,9 +884,9 @@ impl Validator<'_> {
 
         let target = Target {
             name: name.clone(),
-            protocol,
+            protocol: Some(protocol),
             host: host?,
-            port,
+            port: Some(port),
             tls,
             tls_server_name: t.tls_server_name.as_ref().map(|n| n.value.clone()),
             ca_file: ca_file.as_ref().map(|(p, _)| p.clone()),
@@ -990,12 +1008,28 @@ impl Validator<'_> {
                 self.problem(at, pkey, format!("probe {name:?} listed twice"));
                 continue;
             }
-            let options = merge(defaults.get(&name), &options);
-            if let Err(e) = probe.validate(target, &options) {
-                self.problem(at, format!("{pkey}.{name}"), e);
-                continue;
+            let mut options = merge(defaults.get(&name), &options);
+            // The back-off belongs to the agent's credential guard, for every probe that logs in.
+            let backoff = match probe.uses_credentials() {
+                true => match crate::guard::BackoffOptions::take_from(&mut options) {
+                    Ok(b) => b.policy(),
+                    Err(e) => {
+                        self.problem(at, format!("{pkey}.{name}"), e);
+                        continue;
+                    }
+                },
+                false => crate::guard::BackoffOptions::default().policy(),
+            };
+            match probe.configure(target, &options) {
+                Ok(check) => out.push(ProbeConfig {
+                    name,
+                    options,
+                    check,
+                    uses_credentials: probe.uses_credentials(),
+                    backoff,
+                }),
+                Err(e) => self.problem(at, format!("{pkey}.{name}"), e.to_string()),
             }
-            out.push(ProbeConfig { name, options });
         }
         out
     }

@@ -14,18 +14,16 @@ pub mod port;
 pub mod tls;
 pub mod tls_client;
 
-pub use failure::Failure;
+pub use failure::{mail_endpoint, require_mail, Failure};
 
 use mailbeat_sdk::Probe;
 use std::sync::Arc;
 
 /// Every built-in probe, one shared instance each.
 pub fn builtin() -> Vec<Arc<dyn Probe>> {
-    builtin_with(Arc::new(auth::AuthProbe::new()))
-}
-
-/// Every built-in probe, with this `auth` probe (one the caller keeps a handle on, to attach its
-/// back-off state to the agent's `state_dir`).
-pub fn builtin_with(auth: Arc<auth::AuthProbe>) -> Vec<Arc<dyn Probe>> {
-    vec![Arc::new(port::PortProbe), Arc::new(tls::TlsProbe), auth]
+    vec![
+        Arc::new(port::PortProbe),
+        Arc::new(tls::TlsProbe),
+        Arc::new(auth::AuthProbe),
+    ]
 }

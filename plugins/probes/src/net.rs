@@ -45,10 +45,17 @@ pub fn bare_host(host: &str) -> &str {
 /// Resolves the target's host; an error or an empty answer is `dns_failure`.
 pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAddr>, Failure> {
     let host = bare_host(&target.host);
+    let port = target.port.ok_or_else(|| {
+        Failure::new(
+            mailbeat_sdk::Status::Unknown,
+            Reason::ConfigError,
+            format!("target {} has no port to connect to", target.name),
+        )
+    })?;
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, target.port)]);
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let lookup = tokio::net::lookup_host((host, target.port));
+    let lookup = tokio::net::lookup_host((host, port));
     let addrs: Vec<SocketAddr> = within(ctx, Reason::DnsFailure, "resolving the host name", lookup)
         .await?
         .map_err(|e| Failure::critical(Reason::DnsFailure, format!("cannot resolve {host}: {e}")))?

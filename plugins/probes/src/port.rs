@@ -5,10 +5,14 @@
 //! proxy) is caught too. On implicit-TLS ports the greeting only comes after the handshake, which
 //! is the `tls` probe's job.
 
-use crate::{dialogue, net, Failure};
+use crate::{dialogue, net, require_mail, Failure};
 use async_trait::async_trait;
-use mailbeat_sdk::{CheckResult, Probe, ProbeContext, Target, TlsMode};
+use mailbeat_sdk::{
+    parse_options, Check, CheckResult, MetricDesc, OptionsError, Probe, ProbeContext, Protocol,
+    Target, TlsMode,
+};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Options of the `port` probe.
 #[derive(Debug, Default, Deserialize)]
@@ -22,28 +26,43 @@ pub struct PortOptions {
 #[derive(Debug, Default)]
 pub struct PortProbe;
 
-#[async_trait]
 impl Probe for PortProbe {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "port"
     }
 
-    fn validate(&self, _target: &Target, options: &serde_json::Value) -> Result<(), String> {
-        if options.is_null() {
-            return Ok(());
-        }
-        serde_json::from_value::<PortOptions>(options.clone())
-            .map(drop)
-            .map_err(|e| e.to_string())
+    fn metrics(&self) -> Vec<MetricDesc> {
+        vec![MetricDesc::new(
+            "port_connect_duration_seconds",
+            "Time to establish the TCP connection to the target.",
+        )]
     }
 
-    async fn check(&self, target: &Target, ctx: &ProbeContext) -> CheckResult {
-        let options: PortOptions = match ctx.options() {
-            Ok(o) => o,
-            Err(e) => return Failure::critical(mailbeat_sdk::Reason::ConfigError, e).into(),
-        };
+    fn configure(
+        &self,
+        target: &Target,
+        options: &serde_json::Value,
+    ) -> Result<Arc<dyn Check>, OptionsError> {
+        let options: PortOptions = parse_options(options)?;
+        let protocol = require_mail(self.name(), target)?.protocol;
         let read_greeting = options.greeting.unwrap_or(target.tls != TlsMode::Implicit);
-        match check_port(target, ctx, read_greeting).await {
+        Ok(Arc::new(PortCheck {
+            greeting: read_greeting.then_some(protocol),
+        }))
+    }
+}
+
+/// The `port` probe configured for one target.
+#[derive(Debug)]
+struct PortCheck {
+    /// Read and check the greeting of this protocol after connecting.
+    greeting: Option<Protocol>,
+}
+
+#[async_trait]
+impl Check for PortCheck {
+    async fn run(&self, target: &Target, ctx: &ProbeContext) -> CheckResult {
+        match check_port(target, ctx, self.greeting).await {
             Ok(result) => result,
             Err(failure) => failure.into(),
         }
@@ -53,7 +72,7 @@ impl Probe for PortProbe {
 async fn check_port(
     target: &Target,
     ctx: &ProbeContext,
-    read_greeting: bool,
+    greeting: Option<Protocol>,
 ) -> Result<CheckResult, Failure> {
     let connected = net::connect(target, ctx).await?;
     let connect_seconds = connected.connect_duration.as_secs_f64();
@@ -63,9 +82,9 @@ async fn check_port(
         connect_seconds * 1000.0
     );
     let mut result = CheckResult::ok("");
-    if read_greeting {
+    if let Some(protocol) = greeting {
         let mut d = dialogue::Dialogue::new(connected.stream);
-        match dialogue::greeting(&mut d, target.protocol, ctx).await {
+        match dialogue::greeting(&mut d, protocol, ctx).await {
             Ok(greeting) => {
                 message.push_str(&format!("; greeting: {}", dialogue::printable(&greeting)));
                 result = result.detail("greeting", dialogue::printable(&greeting));

@@ -29,9 +29,12 @@
 use crate::certs::{self, CertInfo, IssuerPath, PathEnd};
 use crate::dialogue::{self, Dialogue};
 use crate::tls_client::{RecordingVerifier, Seen};
-use crate::{net, tls_client, Failure};
+use crate::{net, require_mail, tls_client, Failure};
 use async_trait::async_trait;
-use mailbeat_sdk::{CheckResult, Probe, ProbeContext, Protocol, Reason, Status, Target, TlsMode};
+use mailbeat_sdk::{
+    parse_options, Check, CheckResult, MetricDesc, OptionsError, Probe, ProbeContext, Protocol,
+    Reason, Status, Target, TlsMode,
+};
 use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, ProtocolVersion};
 use serde::Deserialize;
@@ -77,17 +80,13 @@ impl Default for TlsOptions {
 }
 
 impl TlsOptions {
-    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        let options: TlsOptions = if value.is_null() {
-            TlsOptions::default()
-        } else {
-            serde_json::from_value(value.clone()).map_err(|e| e.to_string())?
-        };
+    fn from_json(value: &serde_json::Value) -> Result<Self, OptionsError> {
+        let options: TlsOptions = parse_options(value)?;
         if options.critical_days > options.warn_days {
-            return Err(format!(
+            return Err(OptionsError(format!(
                 "critical_days ({}) is more than warn_days ({})",
                 options.critical_days, options.warn_days
-            ));
+            )));
         }
         Ok(options)
     }
@@ -97,37 +96,103 @@ impl TlsOptions {
 #[derive(Debug, Default)]
 pub struct TlsProbe;
 
-#[async_trait]
 impl Probe for TlsProbe {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "tls"
     }
 
-    fn validate(&self, target: &Target, options: &serde_json::Value) -> Result<(), String> {
-        if target.tls == TlsMode::None {
-            return Err(NO_TLS.to_string());
-        }
-        TlsOptions::from_json(options).map(drop)
+    fn metrics(&self) -> Vec<MetricDesc> {
+        vec![
+            MetricDesc::new(
+                "port_connect_duration_seconds",
+                "Time to establish the TCP connection to the target.",
+            ),
+            MetricDesc::new(
+                "tls_chain_verified",
+                "1 if the presented certificate chain verified (openssl verify code 0), else 0.",
+            ),
+            MetricDesc::new(
+                "tls_earliest_cert_expiry_timestamp_seconds",
+                "Earliest notAfter among the presented certificates, as a Unix timestamp.",
+            )
+            .blackbox(
+                "probe_ssl_earliest_cert_expiry",
+                "Returns last SSL chain expiry in unixtime",
+                &[],
+            ),
+            MetricDesc::new(
+                "tls_verified_chain_expiry_timestamp_seconds",
+                "Earliest notAfter on the verified path from the leaf to the trust anchor.",
+            )
+            // blackbox has it from its verified chains only; /metrics has the earliest expiry.
+            .blackbox(
+                "probe_ssl_last_chain_expiry_timestamp_seconds",
+                "Returns last SSL chain expiry in timestamp",
+                &[],
+            )
+            .blackbox_only(),
+            MetricDesc::new(
+                "tls_cert_not_after_timestamp_seconds",
+                "notAfter of each presented certificate, by depth (0 = leaf).",
+            ),
+            MetricDesc::new(
+                "tls_presented_certs",
+                "Number of certificates the server presented.",
+            ),
+            MetricDesc::new(
+                "tls_version_info",
+                "Negotiated TLS version and cipher suite.",
+            )
+            .blackbox(
+                "probe_tls_version_info",
+                "Returns the TLS version used or NaN when unknown",
+                &["version"],
+            ),
+        ]
     }
 
-    async fn check(&self, target: &Target, ctx: &ProbeContext) -> CheckResult {
-        let options = match TlsOptions::from_json(&ctx.options) {
-            Ok(o) => o,
-            Err(e) => return CheckResult::unknown(Reason::ConfigError, e),
-        };
+    fn configure(
+        &self,
+        target: &Target,
+        options: &serde_json::Value,
+    ) -> Result<Arc<dyn Check>, OptionsError> {
+        let protocol = require_mail(self.name(), target)?.protocol;
+        if target.tls == TlsMode::None {
+            return Err(OptionsError::new(NO_TLS));
+        }
+        let options = TlsOptions::from_json(options)?;
+        Ok(Arc::new(TlsCheck { options, protocol }))
+    }
+}
+
+/// The `tls` probe configured for one target.
+#[derive(Debug)]
+struct TlsCheck {
+    options: TlsOptions,
+    protocol: Protocol,
+}
+
+#[async_trait]
+impl Check for TlsCheck {
+    async fn run(&self, target: &Target, ctx: &ProbeContext) -> CheckResult {
         if target.tls == TlsMode::None {
             return CheckResult::unknown(Reason::ConfigError, NO_TLS);
         }
         if let Err(f) = tls_client::server_name(target) {
             return CheckResult::unknown(f.reason, f.message);
         }
-        check_tls(target, ctx, &options).await
+        check_tls(target, ctx, &self.options, self.protocol).await
     }
 }
 
 const NO_TLS: &str = "tls probe on a target without TLS (tls: none); use tls: implicit or starttls";
 
-async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) -> CheckResult {
+async fn check_tls(
+    target: &Target,
+    ctx: &ProbeContext,
+    options: &TlsOptions,
+    protocol: Protocol,
+) -> CheckResult {
     let connected = match net::connect(target, ctx).await {
         Ok(c) => c,
         Err(f) => return f.into(),
@@ -178,8 +243,8 @@ async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) ->
     if let (Ok(stream), true) = (handshake, result.status != Status::Critical) {
         if options.check_service {
             let mut d = Dialogue::new(stream);
-            match speak_over_tls(&mut d, target, ctx, &mut service).await {
-                Ok(()) => goodbye(&mut d, target.protocol, ctx).await,
+            match speak_over_tls(&mut d, target.tls, protocol, ctx, &mut service).await {
+                Ok(()) => goodbye(&mut d, protocol, ctx).await,
                 Err(f) => {
                     let tls_words = result.message.clone();
                     result = CheckResult::from(f);
@@ -302,7 +367,9 @@ impl Observed {
                 .detail("days_left", (days_left * 10.0).round() / 10.0);
             if verified {
                 // blackbox_exporter's "last chain expiry": when the verified chain stops working.
-                result = result.detail("verified_chain_expiry_timestamp_seconds", earliest);
+                result = result
+                    .observe("tls_verified_chain_expiry_timestamp_seconds", earliest as f64)
+                    .detail("verified_chain_expiry_timestamp_seconds", earliest);
             }
         }
         result
@@ -839,17 +906,18 @@ fn negotiated(conn: &rustls::ClientConnection) -> Negotiated {
 /// (after STARTTLS; for SMTP this is the second EHLO that RFC 3207 requires).
 async fn speak_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
     d: &mut Dialogue<S>,
-    target: &Target,
+    mode: TlsMode,
+    protocol: Protocol,
     ctx: &ProbeContext,
     facts: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), Failure> {
-    match target.tls {
+    match mode {
         TlsMode::Implicit => {
-            let greeting = dialogue::greeting(d, target.protocol, ctx).await?;
+            let greeting = dialogue::greeting(d, protocol, ctx).await?;
             facts.insert("greeting".into(), dialogue::printable(&greeting).into());
         }
         _ => {
-            let caps = dialogue::capabilities(d, target.protocol, ctx).await?;
+            let caps = dialogue::capabilities(d, protocol, ctx).await?;
             facts.insert("capabilities_after_tls".into(), json!(caps));
         }
     }

@@ -302,9 +302,10 @@ pub async fn before_handshake<S: AsyncRead + AsyncWrite + Unpin>(
             capabilities: Vec::new(),
         });
     }
+    let protocol = crate::mail_endpoint(target)?.protocol;
     let mut d = Dialogue::new(stream);
-    let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
-    let (stream, capabilities) = dialogue::starttls(d, target.protocol, ctx).await?;
+    let greeting = dialogue::greeting(&mut d, protocol, ctx).await?;
+    let (stream, capabilities) = dialogue::starttls(d, protocol, ctx).await?;
     Ok(BeforeHandshake {
         stream,
         greeting: Some(greeting),
@@ -326,10 +327,11 @@ pub struct Session {
 /// Connects and brings the session to the point where the client speaks: greeting read, TLS up
 /// as the target's mode says, the certificate verified by [`handshake`].
 pub async fn open_session(target: &Target, ctx: &ProbeContext) -> Result<Session, Failure> {
+    let protocol = crate::mail_endpoint(target)?.protocol;
     let connected = net::connect(target, ctx).await?;
     if target.tls == TlsMode::None {
         let mut d = Dialogue::new(connected.stream);
-        let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
+        let greeting = dialogue::greeting(&mut d, protocol, ctx).await?;
         return Ok(Session {
             stream: Box::new(d.into_inner()?),
             greeting,
@@ -342,7 +344,7 @@ pub async fn open_session(target: &Target, ctx: &ProbeContext) -> Result<Session
         Some(greeting) => (Box::new(tls), greeting),
         None => {
             let mut d = Dialogue::new(tls);
-            let greeting = dialogue::greeting(&mut d, target.protocol, ctx).await?;
+            let greeting = dialogue::greeting(&mut d, protocol, ctx).await?;
             (Box::new(d.into_inner()?), greeting)
         }
     };

@@ -5,13 +5,20 @@
 //! that Prometheus rules, dashboards and webhook receivers depend on. Built-in probes and dynamic
 //! plugins share these shapes (the JSON forms are the plugin wire format).
 
+pub mod metrics;
 pub mod probe;
 pub mod reason;
 pub mod remediation;
 pub mod result;
 pub mod target;
+pub mod wire;
 
-pub use probe::{Credentials, Locale, Probe, ProbeContext, Secret, SecretKind};
+pub use metrics::{BlackboxName, MetricDesc};
+pub use probe::{
+    check_once, parse_options, Check, Credentials, Locale, OptionsError, Probe, ProbeContext,
+    Secret, SecretKind,
+};
 pub use reason::{Layer, Reason};
-pub use result::{CheckResult, Sample, Status};
-pub use target::{Account, Protocol, Target, TlsMode};
+pub use result::{CheckResult, CredentialVerdict, Sample, Status};
+pub use wire::CheckRequest;
+pub use target::{Account, MailEndpoint, Protocol, Target, TlsMode};

@@ -1,6 +1,11 @@
-//! The probe trait and the context a check runs in.
+//! The probe traits and the context a check runs in.
+//!
+//! A probe comes in two parts, the way a component is its config: a [`Probe`] is the kind (its
+//! name, what it declares, how it reads options), and [`Probe::configure`] turns one target's
+//! options into a [`Check`], parsed and validated once at load. The agent runs that check on a
+//! schedule; nothing is parsed again per run.
 
-use crate::{CheckResult, Target};
+use crate::{CheckResult, MetricDesc, Target};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -9,13 +14,17 @@ use std::time::{Duration, Instant};
 
 /// A secret value (password, token). Its `Debug` and `Display` never show the value, so it cannot
 /// leak through a log line or an error message by accident; [`Secret::expose`] is the only way in.
-#[derive(Clone, PartialEq, Eq)]
+/// It is not `Serialize` either: only the plugin wire format ([`crate::CheckRequest`]) writes it,
+/// deliberately.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
+
     /// The secret itself: only for writing it to the wire.
     pub fn expose(&self) -> &str {
         &self.0
@@ -35,7 +44,8 @@ impl fmt::Display for Secret {
 }
 
 /// What kind of secret a [`Credentials`] carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SecretKind {
     /// A password or app password, for LOGIN / PLAIN / USER+PASS.
     Password,
@@ -44,8 +54,9 @@ pub enum SecretKind {
 }
 
 /// The credentials of a target's account, resolved by the agent just before a check (so a changed
-/// secret file is picked up without a reload).
-#[derive(Debug, Clone)]
+/// secret file is picked up without a reload). Only probes that declare
+/// [`Probe::uses_credentials`] receive them.
+#[derive(Debug, Clone, Deserialize)]
 pub struct Credentials {
     pub username: String,
     pub secret: Secret,
@@ -61,17 +72,17 @@ pub enum Locale {
     Ja,
 }
 
-/// Everything a probe may use besides the target. Built by the agent's executor for each check.
+/// Everything a check may use besides the target and its own options. Built by the agent for
+/// each run.
 #[derive(Clone)]
 pub struct ProbeContext {
-    /// The whole check must finish by this instant; the executor enforces it as a hard limit, and
+    /// The whole check must finish by this instant; the agent enforces it as a hard limit, and
     /// probes use it to give each network step its share so they can name the step that hung.
     pub deadline: Instant,
-    /// This probe's options for this target (probe defaults merged with per-target options).
-    pub options: serde_json::Value,
     /// Trust anchors for this target (webpki roots, plus its `ca_file` if any).
     pub roots: Arc<rustls::RootCertStore>,
-    /// The account's credentials, when the target has an account and the secret could be read.
+    /// The account's credentials, when the probe uses them, the target has an account and the
+    /// secret could be read.
     pub credentials: Option<Credentials>,
     /// Name sent in EHLO; a real FQDN, because some servers reject bare host names.
     pub ehlo_name: String,
@@ -79,23 +90,16 @@ pub struct ProbeContext {
 }
 
 impl ProbeContext {
-    /// A context with a deadline `timeout` from now, the given roots and no options or
-    /// credentials; chain the `with_*` methods for the rest.
+    /// A context with a deadline `timeout` from now, the given roots and no credentials; chain
+    /// the `with_*` methods for the rest.
     pub fn new(timeout: Duration, roots: Arc<rustls::RootCertStore>) -> Self {
         ProbeContext {
             deadline: Instant::now() + timeout,
-            options: serde_json::Value::Null,
             roots,
             credentials: None,
             ehlo_name: "mailbeat.localdomain".to_string(),
             locale: Locale::En,
         }
-    }
-
-    /// Sets the probe options.
-    pub fn with_options(mut self, options: serde_json::Value) -> Self {
-        self.options = options;
-        self
     }
 
     /// Sets the credentials.
@@ -108,21 +112,12 @@ impl ProbeContext {
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
-
-    /// Deserializes this probe's options into its own typed struct.
-    pub fn options<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, String> {
-        if self.options.is_null() {
-            return Ok(T::default());
-        }
-        serde_json::from_value(self.options.clone()).map_err(|e| e.to_string())
-    }
 }
 
 impl fmt::Debug for ProbeContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProbeContext")
             .field("remaining", &self.remaining())
-            .field("options", &self.options)
             .field("credentials", &self.credentials)
             .field("ehlo_name", &self.ehlo_name)
             .field("locale", &self.locale)
@@ -130,21 +125,93 @@ impl fmt::Debug for ProbeContext {
     }
 }
 
-/// A check of one aspect of a target. Implementations are stateless or keep their own state behind
-/// a lock (the auth probe remembers back-off per target); the agent shares one instance per probe
-/// name across all targets and calls `check` concurrently.
-#[async_trait]
-pub trait Probe: Send + Sync {
-    /// The probe's name as written in `probes:` (`port`, `tls`, `auth`).
-    fn name(&self) -> &'static str;
+/// Why a probe's options for a target were refused at load. The message names the option and
+/// the problem; the agent adds the file, line and key path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OptionsError(pub String);
 
-    /// Checks this probe's options for a target at config load time, so a typo is a config error
-    /// and not a failing check. The default accepts anything.
-    fn validate(&self, _target: &Target, _options: &serde_json::Value) -> Result<(), String> {
-        Ok(())
+impl OptionsError {
+    pub fn new(message: impl Into<String>) -> Self {
+        OptionsError(message.into())
+    }
+}
+
+impl From<serde_json::Error> for OptionsError {
+    fn from(e: serde_json::Error) -> Self {
+        OptionsError(e.to_string())
+    }
+}
+
+impl From<String> for OptionsError {
+    fn from(message: String) -> Self {
+        OptionsError(message)
+    }
+}
+
+/// Parses a probe's options into its own typed struct: `null` (no options given) is the
+/// default, unknown keys are refused when `T` says `deny_unknown_fields`.
+pub fn parse_options<T: serde::de::DeserializeOwned + Default>(
+    options: &serde_json::Value,
+) -> Result<T, OptionsError> {
+    if options.is_null() {
+        return Ok(T::default());
+    }
+    Ok(serde_json::from_value(options.clone())?)
+}
+
+/// A kind of probe: built in (`port`, `tls`, `auth`), a dynamic plugin or an exec plugin. The
+/// agent keeps one instance per name and asks it, once per target at load, for a [`Check`].
+pub trait Probe: Send + Sync {
+    /// The name written in `probes:` (`port`, `tls`, `auth`, or a plugin's name).
+    fn name(&self) -> &str;
+
+    /// The probe's version, shown by `mailbeat plugins`.
+    fn version(&self) -> &str {
+        env!("CARGO_PKG_VERSION")
     }
 
+    /// True when checks log in with the target's account. Only such checks receive the
+    /// credentials, and the agent's credential guard keeps them from retrying a rejected secret
+    /// too soon (see [`crate::CredentialVerdict`]).
+    fn uses_credentials(&self) -> bool {
+        false
+    }
+
+    /// The metrics this probe's results carry (observations and samples), with their help texts
+    /// and any blackbox_exporter name for `/probe`. Undeclared observations are still exported,
+    /// with a generic help text.
+    fn metrics(&self) -> Vec<MetricDesc> {
+        Vec::new()
+    }
+
+    /// Parses and checks this probe's `options` for `target` (load time, so a typo is a config
+    /// error, not a failing check) and returns the check to run.
+    fn configure(
+        &self,
+        target: &Target,
+        options: &serde_json::Value,
+    ) -> Result<Arc<dyn Check>, OptionsError>;
+}
+
+/// One probe configured for one target: what the agent runs on schedule.
+#[async_trait]
+pub trait Check: Send + Sync {
     /// Runs the check. Never panics on bad server input; a failure is a result, not an error.
-    /// The executor fills in `duration_seconds` and the remediation text.
-    async fn check(&self, target: &Target, ctx: &ProbeContext) -> CheckResult;
+    /// The agent fills in `duration_seconds` and the remediation text.
+    async fn run(&self, target: &Target, ctx: &ProbeContext) -> CheckResult;
+}
+
+/// Configures `probe` for `target` and runs it once: for tests and one-off callers. Options the
+/// probe refuses come back as an `unknown` / `config_error` result.
+pub async fn check_once(
+    probe: &dyn Probe,
+    target: &Target,
+    options: &serde_json::Value,
+    ctx: &ProbeContext,
+) -> CheckResult {
+    match probe.configure(target, options) {
+        Ok(check) => check.run(target, ctx).await,
+        Err(e) => CheckResult::unknown(crate::Reason::ConfigError, e.to_string()),
+    }
 }

@@ -71,6 +71,44 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// What a check learned about the account's credential: the agent's credential guard acts on it,
+/// whichever probe reported it, and `None` says nothing about the secret (the network failed,
+/// the server was down for a moment, the dialogue broke before the login).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialVerdict {
+    /// The server accepted the credential: any back-off of it ends.
+    Accepted,
+    /// The server refused the credential (or the session after the login) in a way that may
+    /// count toward a lockout: the secret is not retried until its back-off has passed.
+    Rejected,
+    /// The login cannot work here, found before or without sending the secret (STARTTLS
+    /// required, no usable mechanism): a verdict on the account's setup, not on the secret, so
+    /// it does not back off.
+    Unusable,
+    /// The server refused the login as too frequent (`[LIMIT]`, `[LOGIN-DELAY]`,
+    /// `454 4.7.0 Too many login attempts`): slow down, so it backs off, but it says nothing of
+    /// whether the secret is right.
+    Throttled,
+}
+
+impl CredentialVerdict {
+    /// True when the secret must wait before it is tried again.
+    pub fn backs_off(self) -> bool {
+        matches!(self, CredentialVerdict::Rejected | CredentialVerdict::Throttled)
+    }
+
+    /// The `auth_success` value it stands for: 1 accepted, 0 refused or unusable, none when the
+    /// server only asked to slow down.
+    pub fn success_value(self) -> Option<f64> {
+        match self {
+            CredentialVerdict::Accepted => Some(1.0),
+            CredentialVerdict::Rejected | CredentialVerdict::Unusable => Some(0.0),
+            CredentialVerdict::Throttled => None,
+        }
+    }
+}
+
 /// The result of one check of one probe on one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -93,8 +131,12 @@ pub struct CheckResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<Sample>,
     /// Structured facts for the status page and JSON output (certificates, capabilities, …).
+    /// Never read as metrics: numbers that are metrics go in `observations` or `samples`.
     #[serde(default = "empty_object")]
     pub details: serde_json::Value,
+    /// What the check learned about the credential, when it used one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialVerdict>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -132,7 +174,14 @@ impl CheckResult {
             observations: BTreeMap::new(),
             samples: Vec::new(),
             details: empty_object(),
+            credential: None,
         }
+    }
+
+    /// Sets what the check learned about the credential.
+    pub fn with_credential(mut self, verdict: CredentialVerdict) -> Self {
+        self.credential = Some(verdict);
+        self
     }
 
     /// Adds an unlabelled observation.

@@ -76,14 +76,22 @@ pub struct Account {
 }
 
 /// One endpoint of one account, fully resolved (presets applied, defaults filled).
+///
+/// A mail target has a protocol and a port; a target checked only by plugins (an EWS URL, a
+/// Nagios check) may have neither. The built-in probes refuse such a target at load
+/// ([`Target::mail`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     /// The configured, unique name; the `target` label of every metric.
     pub name: String,
-    pub protocol: Protocol,
+    /// The mail protocol, when the target is a mail endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
     /// Where to connect: a DNS name or an IP address.
     pub host: String,
-    pub port: u16,
+    /// The port, when the target has one (always, for a mail protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     pub tls: TlsMode,
     /// The name the certificate must be valid for, when it differs from `host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,18 +112,37 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
 }
 
+/// The mail side of a [`Target`]: its protocol and port, both present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailEndpoint {
+    pub protocol: Protocol,
+    pub port: u16,
+}
+
 impl Target {
+    /// The protocol and port of a mail target, or `None` for a target without a mail protocol.
+    pub fn mail(&self) -> Option<MailEndpoint> {
+        Some(MailEndpoint {
+            protocol: self.protocol?,
+            port: self.port?,
+        })
+    }
+
     /// The name certificates are verified against: `tls_server_name`, else `host`.
     pub fn verify_name(&self) -> &str {
         self.tls_server_name.as_deref().unwrap_or(&self.host)
     }
 
-    /// `host:port`, with brackets around an IPv6 literal.
+    /// `host:port` (just `host` without a port), with brackets around an IPv6 literal.
     pub fn address(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("[{}]:{}", self.host, self.port)
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
         } else {
-            format!("{}:{}", self.host, self.port)
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
         }
     }
 }

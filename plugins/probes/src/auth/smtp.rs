@@ -57,7 +57,7 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
             return Err(NotLoggedIn::at(Step::Capabilities)(failure));
         }
     };
-    let sasl = Sasl::new(mech, creds, target.verify_name(), target.port);
+    let sasl = Sasl::new(mech, creds, target.verify_name(), plan.port);
 
     let (reply, challenge) = auth(&mut d, ctx, &sasl)
         .await

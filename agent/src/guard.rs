@@ -1,9 +1,11 @@
-//! Account safety: never retry a rejected secret faster than a growing interval.
+//! The credential guard: never retry a rejected secret faster than a growing interval.
 //!
 //! Providers lock accounts (or an IP) after a run of failed logins; a monitor that retries a bad
-//! password every minute is the thing that locks it. After a rejection the probe remembers, per
+//! password every minute is the thing that locks it. After a rejection the agent remembers, per
 //! credential, when it may try again, and until then answers with the last result instead of
-//! logging in.
+//! running the check. It guards every probe that declares it uses credentials (`auth`, `token`,
+//! plugins alike), gated before the check and fed after it by the check's own
+//! [`CredentialVerdict`]: no probe name is special, and no probe keeps this state itself.
 //!
 //! The state is keyed by a fingerprint of the credential (user name, kind of secret, secret),
 //! not by target: the `imap` and `smtp` targets of one mailbox share its password, and a stale
@@ -20,16 +22,17 @@
 //! Only a SHA-256 fingerprint of the secret is kept, and it is never printed. Entries idle for
 //! more than twice the longest wait are dropped, so rotated secrets do not pile up.
 //!
-//! The state outlives the process when a [`Journal`] is attached (the agent keeps one in its
+//! The state outlives the process when a [`Journal`] is attached (`crate::state::backoff`, in
 //! `state_dir`): without it, a restart, or `mailbeat check` run from cron every five minutes, would
 //! retry a rejected password every time. A journal gets a random salt of its own, mixed into every
 //! fingerprint, so what lies on disk is no plain hash of a password.
 
-use mailbeat_sdk::{CheckResult, Credentials, Reason, SecretKind};
+use mailbeat_sdk::{CheckResult, CredentialVerdict, Credentials, SecretKind};
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The longest wait a configuration may ask for (30 days). Longer ones are refused by the
@@ -61,31 +64,104 @@ impl Policy {
     }
 }
 
-/// Whether a failed check starts or extends the back-off.
-///
-/// A rejection of the credential (bad password, app password needed, account locked, …) does,
-/// at any step. So does any other lasting refusal of the login command itself
-/// (`refused_at_login`), even one the classifier does not know (qmail's
-/// `-ERR authorization failed` was `unknown` once): the server looked at the secret and said no,
-/// and that may count toward a lockout. A login refused as rate-limited (POP3 `[LOGIN-DELAY]`,
-/// IMAP `[LIMIT]`, SMTP `454 4.7.0 Too many login attempts`) does too: retrying at the schedule's
-/// pace is what keeps the limit in force. Not: any other refusal that says "later" (the server
-/// is down for a moment), or one where the server never got as far as the secret: an
-/// unsupported mechanism, STARTTLS required, our own configuration, or a protocol mismatch (an
-/// IMAP `BAD`). Those are fixed by a configuration change that leaves the secret as it is, and
-/// backing off would hide the fix.
-pub fn backs_off(reason: Reason, refused_at_login: bool) -> bool {
-    reason.is_credential_rejection()
-        || refused_at_login && reason == Reason::RateLimited
-        || refused_at_login
-            && !reason.is_transient()
-            && !matches!(
-                reason,
-                Reason::AuthMechanismUnsupported
-                    | Reason::StarttlsRequired
-                    | Reason::ConfigError
-                    | Reason::ProtocolError
-            )
+/// `backoff:` in the options of a probe that logs in: `initial`, then times `factor` per further
+/// rejection, up to `max`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackoffOptions {
+    /// Wait after the first rejection (`15m`).
+    #[serde(deserialize_with = "humantime_duration")]
+    pub initial: Duration,
+    /// Longest wait (`24h`).
+    #[serde(deserialize_with = "humantime_duration")]
+    pub max: Duration,
+    /// Growth per further rejection (`2`).
+    pub factor: f64,
+}
+
+impl Default for BackoffOptions {
+    fn default() -> Self {
+        BackoffOptions {
+            initial: Duration::from_secs(15 * 60),
+            max: Duration::from_secs(24 * 60 * 60),
+            factor: 2.0,
+        }
+    }
+}
+
+fn humantime_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+impl BackoffOptions {
+    /// Takes `backoff` out of a probe's options (the rest are the probe's own) and checks it;
+    /// the error names the problem for `mailbeat validate`.
+    pub fn take_from(options: &mut serde_json::Value) -> Result<BackoffOptions, String> {
+        let given = options
+            .as_object_mut()
+            .and_then(|map| map.remove("backoff"));
+        if options.as_object().is_some_and(|m| m.is_empty()) {
+            *options = serde_json::Value::Null;
+        }
+        let parsed: BackoffOptions = match given {
+            None | Some(serde_json::Value::Null) => BackoffOptions::default(),
+            Some(v) => serde_json::from_value(v).map_err(|e| format!("backoff: {e}"))?,
+        };
+        parsed.check()?;
+        Ok(parsed)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.initial.is_zero() {
+            return Err(
+                "backoff.initial must be more than zero: retrying a rejected password at once can lock the account"
+                    .to_string(),
+            );
+        }
+        if self.max < self.initial {
+            return Err("backoff.max must not be less than backoff.initial".to_string());
+        }
+        if self.max > MAX_BACKOFF {
+            return Err(format!(
+                "backoff.max must be at most {}",
+                humantime::format_duration(MAX_BACKOFF)
+            ));
+        }
+        if !(self.factor.is_finite() && self.factor >= 1.0) {
+            return Err("backoff.factor must be a number of at least 1".to_string());
+        }
+        Ok(())
+    }
+
+    /// The policy these options describe.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            initial: self.initial,
+            max: self.max,
+            factor: self.factor,
+        }
+    }
+}
+
+/// Where the guard reads the time: the monotonic clock for waits, the wall clock for what is
+/// saved and shown. Injected, so tests can move time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+    fn wall(&self) -> SystemTime;
+}
+
+/// The real clocks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
 /// A fingerprint of who logs in with what. Compared, never shown.
@@ -174,7 +250,7 @@ pub struct SavedEntry {
     pub last: CheckResult,
 }
 
-/// Durable storage of back-off state. [`Backoff`] calls it with its lock held, so `save` and
+/// Durable storage of back-off state. [`CredentialGuard`] calls it with its lock held, so `save` and
 /// `forget` must only hand the work off (to a writer thread, say), never block on a disk.
 pub trait Journal: Send + Sync {
     /// The salt mixed into every fingerprint of this journal's entries.
@@ -187,28 +263,34 @@ pub trait Journal: Send + Sync {
     fn forget(&self, fingerprint: Fingerprint);
 }
 
-/// Back-off state of every credential this probe instance has seen fail.
-#[derive(Default)]
-pub struct Backoff {
+/// Back-off state of every credential the agent has seen rejected.
+pub struct CredentialGuard {
     entries: Mutex<HashMap<Fingerprint, Entry>>,
-    journal: std::sync::OnceLock<std::sync::Arc<dyn Journal>>,
+    journal: std::sync::OnceLock<Arc<dyn Journal>>,
+    clock: Arc<dyn Clock>,
 }
 
-impl fmt::Debug for Backoff {
+impl Default for CredentialGuard {
+    fn default() -> Self {
+        CredentialGuard::with_clock(Arc::new(SystemClock))
+    }
+}
+
+impl fmt::Debug for CredentialGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.entries.lock().map(|e| e.len()).unwrap_or(0);
-        f.debug_struct("Backoff")
+        f.debug_struct("CredentialGuard")
             .field("credentials_backing_off", &n)
             .finish()
     }
 }
 
-/// Permission for `target` to log in with a credential, from [`Backoff::gate`]. Hand the result
-/// to [`Attempt::record`]; dropping it unrecorded (the check was cancelled) lets the next
+/// Permission for `target` to log in with a credential, from [`CredentialGuard::gate`]. Hand the
+/// result to [`Attempt::record`]; dropping it unrecorded (the check was cancelled) lets the next
 /// target try.
 #[must_use = "record the result of the attempt"]
 pub struct Attempt<'a> {
-    backoff: &'a Backoff,
+    backoff: &'a CredentialGuard,
     fingerprint: Fingerprint,
     target: String,
     /// Whether the fingerprint was made with the journal's salt: one made before the journal was
@@ -216,12 +298,31 @@ pub struct Attempt<'a> {
     salted: bool,
 }
 
-impl Backoff {
+impl CredentialGuard {
+    /// A guard reading time from `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        CredentialGuard {
+            entries: Mutex::default(),
+            journal: std::sync::OnceLock::new(),
+            clock,
+        }
+    }
+
+    /// Whether `target` may log in with `creds` now: `Err` with the result to answer instead
+    /// while the credential is backing off.
+    pub fn gate(
+        &self,
+        creds: &Credentials,
+        target: &str,
+    ) -> Result<Attempt<'_>, Box<CheckResult>> {
+        self.gate_at(self.fingerprint(creds), target, self.clock.now())
+    }
+
     /// Whether `target` may log in with this credential at `now`: `Err` with the result to
     /// answer instead while the credential is backing off (after a rejection at any target, or
     /// while another target is retrying it). Boxed: the common answer is `Ok`, and a result is
     /// several times the size of an [`Attempt`].
-    pub fn gate(
+    pub fn gate_at(
         &self,
         fingerprint: Fingerprint,
         target: &str,
@@ -275,12 +376,12 @@ impl Backoff {
     /// Keeps the state in `journal` from now on, starting from what it holds. Entries whose wait
     /// is over are loaded too: the next rejection of the same secret then waits longer. Only the
     /// first journal attached counts; `false` for any later one.
-    pub fn attach(&self, journal: std::sync::Arc<dyn Journal>) -> bool {
+    pub fn attach(&self, journal: Arc<dyn Journal>) -> bool {
         let saved = journal.load();
         if self.journal.set(journal).is_err() {
             return false;
         }
-        let (now, wall) = (Instant::now(), SystemTime::now());
+        let (now, wall) = (self.clock.now(), self.clock.wall());
         let mut entries = self.lock();
         // Fingerprints made before the salt was known can never match again.
         entries.retain(|_, e| e.in_flight.is_some());
@@ -325,21 +426,21 @@ impl Backoff {
 }
 
 impl Attempt<'_> {
-    /// Records the result of the login attempt, made up to `now`. A success clears the
-    /// credential's state; a failure that [`backs_off`] starts or extends the back-off (with
+    /// Records the result of the check that used the credential, now.
+    pub fn record(self, result: CheckResult, policy: &Policy) -> CheckResult {
+        let now = self.backoff.clock.now();
+        self.record_at(result, policy, now)
+    }
+
+    /// Records the result, made up to `now`, by its [`CredentialVerdict`]: accepted clears the
+    /// credential's state; rejected or throttled starts or extends the back-off (with
     /// `details.backoff` added to the result); anything else (the server was down, the network
-    /// failed) leaves the state as it was, since it says nothing about the secret.
-    pub fn record(
-        self,
-        result: CheckResult,
-        refused_at_login: bool,
-        policy: &Policy,
-        now: Instant,
-    ) -> CheckResult {
+    /// failed, no verdict) leaves the state as it was, since it says nothing about the secret.
+    pub fn record_at(self, result: CheckResult, policy: &Policy, now: Instant) -> CheckResult {
         // `self` is dropped (and its Drop takes the lock) after this guard is released.
         let mut entries = self.backoff.lock();
         let journal = self.backoff.journal.get().filter(|_| self.salted);
-        if result.is_ok() {
+        if result.credential == Some(CredentialVerdict::Accepted) {
             entries.remove(&self.fingerprint);
             // Also when this process knew of no back-off: another one (`mailbeat check` from
             // cron) may have saved one since this one read the state.
@@ -348,10 +449,7 @@ impl Attempt<'_> {
             }
             return result;
         }
-        if !result
-            .reason
-            .is_some_and(|r| backs_off(r, refused_at_login))
-        {
+        if !result.credential.is_some_and(CredentialVerdict::backs_off) {
             if let Some(e) = entries.get_mut(&self.fingerprint) {
                 e.in_flight = None;
             }
@@ -373,7 +471,7 @@ impl Attempt<'_> {
             .map_or(1, |e| e.failures.saturating_add(1));
         let delay = policy.delay(failures);
         let next_allowed = now.checked_add(delay).unwrap_or(now);
-        let wall = SystemTime::now();
+        let wall = self.backoff.clock.wall();
         let next_allowed_wall = wall.checked_add(delay).unwrap_or(wall);
         let result = result.detail(
             "backoff",
@@ -419,7 +517,7 @@ impl Drop for Attempt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mailbeat_sdk::Secret;
+    use mailbeat_sdk::{Reason, Secret};
 
     fn creds(secret: &str) -> Credentials {
         Credentials {
@@ -437,19 +535,20 @@ mod tests {
 
     fn bad() -> CheckResult {
         CheckResult::critical(Reason::AuthBadCredentials, "535 5.7.8 no")
+            .with_credential(CredentialVerdict::Rejected)
     }
 
     /// Records `result` for `target` as a login that was let through at `now`.
     fn attempt(
-        b: &Backoff,
+        b: &CredentialGuard,
         fp: Fingerprint,
         target: &str,
         result: CheckResult,
         now: Instant,
     ) -> CheckResult {
-        b.gate(fp, target, now)
+        b.gate_at(fp, target, now)
             .expect("allowed")
-            .record(result, true, &POLICY, now)
+            .record_at(result, &POLICY, now)
     }
 
     #[test]
@@ -469,29 +568,29 @@ mod tests {
             factor: 2.0,
         };
         assert_eq!(huge.delay(u32::MAX), MAX_BACKOFF);
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
         for failures in 1..=70u32 {
             let now = t0 + Duration::from_secs(u64::from(failures) * 40 * 24 * 3600);
             let r = b
-                .gate(fp, "t", now)
+                .gate_at(fp, "t", now)
                 .expect("the last wait has passed")
-                .record(bad(), true, &huge, now);
+                .record_at(bad(), &huge, now);
             assert_eq!(r.details["backoff"]["failures"], failures);
         }
     }
 
     #[test]
     fn rejection_gates_until_the_interval_passes() {
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
         let r = attempt(&b, fp, "t", bad(), t0);
         assert_eq!(r.details["backoff"]["failures"], 1);
         assert_eq!(r.details["backoff"]["last_target"], "t");
         let gated = b
-            .gate(fp, "t", t0 + Duration::from_secs(59))
+            .gate_at(fp, "t", t0 + Duration::from_secs(59))
             .err()
             .expect("backing off");
         assert_eq!(gated.reason, Some(Reason::AuthBadCredentials));
@@ -508,18 +607,18 @@ mod tests {
         // Second failure doubles the wait.
         let t1 = t0 + Duration::from_secs(60);
         attempt(&b, fp, "t", bad(), t1);
-        assert!(b.gate(fp, "t", t1 + Duration::from_secs(119)).is_err());
-        assert!(b.gate(fp, "t", t1 + Duration::from_secs(120)).is_ok());
+        assert!(b.gate_at(fp, "t", t1 + Duration::from_secs(119)).is_err());
+        assert!(b.gate_at(fp, "t", t1 + Duration::from_secs(120)).is_ok());
     }
 
     #[test]
     fn targets_sharing_a_credential_share_its_backoff() {
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
         attempt(&b, fp, "mailbox-imap", bad(), t0);
         let gated = b
-            .gate(fp, "mailbox-smtp", t0)
+            .gate_at(fp, "mailbox-smtp", t0)
             .err()
             .expect("same credential");
         assert!(
@@ -533,18 +632,18 @@ mod tests {
             username: "bob".into(),
             ..creds("pw")
         });
-        assert!(b.gate(bob, "bob-imap", t0).is_ok());
+        assert!(b.gate_at(bob, "bob-imap", t0).is_ok());
     }
 
     #[test]
     fn one_target_retries_while_the_others_wait() {
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
         attempt(&b, fp, "imap", bad(), t0);
         let t1 = t0 + Duration::from_secs(60);
-        let retrying = b.gate(fp, "imap", t1).expect("the wait has passed");
-        let waiting = b.gate(fp, "smtp", t1).err().expect("imap is retrying");
+        let retrying = b.gate_at(fp, "imap", t1).expect("the wait has passed");
+        let waiting = b.gate_at(fp, "smtp", t1).err().expect("imap is retrying");
         assert!(
             waiting
                 .message
@@ -552,32 +651,38 @@ mod tests {
             "{}",
             waiting.message
         );
-        let r = retrying.record(bad(), true, &POLICY, t1);
+        let r = retrying.record_at(bad(), &POLICY, t1);
         assert_eq!(r.details["backoff"]["failures"], 2);
         assert!(
-            b.gate(fp, "smtp", t1).is_err(),
+            b.gate_at(fp, "smtp", t1).is_err(),
             "the new wait applies to all"
         );
         // A check cancelled mid-login (its Attempt dropped) lets the next target try.
         let t2 = t1 + Duration::from_secs(120);
-        drop(b.gate(fp, "imap", t2).expect("the wait has passed"));
-        assert!(b.gate(fp, "smtp", t2).is_ok());
+        drop(b.gate_at(fp, "imap", t2).expect("the wait has passed"));
+        assert!(b.gate_at(fp, "smtp", t2).is_ok());
     }
 
     #[test]
     fn new_secret_or_success_resets() {
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
         attempt(&b, fp, "t", bad(), t0);
-        assert!(b.gate(fp, "t", t0).is_err());
+        assert!(b.gate_at(fp, "t", t0).is_err());
         assert!(
-            b.gate(Fingerprint::of(&creds("pw2")), "t", t0).is_ok(),
+            b.gate_at(Fingerprint::of(&creds("pw2")), "t", t0).is_ok(),
             "a changed secret is a new credential"
         );
         let t1 = t0 + Duration::from_secs(60);
-        attempt(&b, fp, "t", CheckResult::ok("in"), t1);
-        assert!(b.gate(fp, "t", t1).is_ok());
+        attempt(
+            &b,
+            fp,
+            "t",
+            CheckResult::ok("in").with_credential(CredentialVerdict::Accepted),
+            t1,
+        );
+        assert!(b.gate_at(fp, "t", t1).is_ok());
         assert_eq!(b.len(), 0);
     }
 
@@ -587,16 +692,17 @@ mod tests {
             kind: SecretKind::AccessToken,
             ..creds(t)
         };
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let t0 = Instant::now();
         let refused =
-            CheckResult::critical(Reason::OauthConsentRequired, "NO AUTHENTICATE failed.");
+            CheckResult::critical(Reason::OauthConsentRequired, "NO AUTHENTICATE failed.")
+                .with_credential(CredentialVerdict::Rejected);
         attempt(&b, Fingerprint::of(&token("ya29.first")), "t", refused, t0);
         assert!(b
-            .gate(Fingerprint::of(&token("ya29.first")), "t", t0)
+            .gate_at(Fingerprint::of(&token("ya29.first")), "t", t0)
             .is_err());
         assert!(b
-            .gate(Fingerprint::of(&token("ya29.second")), "t", t0)
+            .gate_at(Fingerprint::of(&token("ya29.second")), "t", t0)
             .is_ok());
         assert_ne!(
             Fingerprint::of(&token("same")),
@@ -607,7 +713,7 @@ mod tests {
 
     #[test]
     fn idle_entries_are_dropped() {
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let t0 = Instant::now();
         for i in 0..100 {
             attempt(
@@ -630,74 +736,104 @@ mod tests {
 
     #[test]
     fn transient_failures_do_not_back_off() {
-        let b = Backoff::default();
+        let b = CredentialGuard::default();
         let fp = Fingerprint::of(&creds("pw"));
         let t0 = Instant::now();
-        for (result, refused) in [
-            (
-                CheckResult::critical(Reason::ServerTimeout, "timed out"),
-                false,
+        for result in [
+            CheckResult::critical(Reason::ServerTimeout, "timed out"),
+            CheckResult::critical(Reason::ProtocolError, "connection closed"),
+            CheckResult::unknown(Reason::Unknown, "connection reset"),
+            CheckResult::fail(
+                mailbeat_sdk::Status::Warning,
+                Reason::ServerUnavailable,
+                "454 4.7.0",
             ),
-            (
-                CheckResult::critical(Reason::ProtocolError, "connection closed"),
-                false,
-            ),
-            (
-                CheckResult::unknown(Reason::Unknown, "connection reset"),
-                false,
-            ),
-            (
-                CheckResult::fail(
-                    mailbeat_sdk::Status::Warning,
-                    Reason::ServerUnavailable,
-                    "454 4.7.0",
-                ),
-                true,
-            ),
-            (
-                CheckResult::critical(Reason::AuthMechanismUnsupported, "504"),
-                true,
-            ),
-            (CheckResult::critical(Reason::StarttlsRequired, "538"), true),
-            (
-                CheckResult::unknown(Reason::ProtocolError, "BAD Invalid SASL argument."),
-                true,
-            ),
+            CheckResult::critical(Reason::AuthMechanismUnsupported, "504")
+                .with_credential(CredentialVerdict::Unusable),
+            CheckResult::critical(Reason::StarttlsRequired, "538")
+                .with_credential(CredentialVerdict::Unusable),
+            CheckResult::unknown(Reason::ProtocolError, "BAD Invalid SASL argument."),
+            // A failed check without a verdict on the credential (say a tls probe) neither.
+            CheckResult::critical(Reason::AuthBadCredentials, "not from a login"),
         ] {
             let r = b
-                .gate(fp, "t", t0)
+                .gate_at(fp, "t", t0)
                 .expect("allowed")
-                .record(result, refused, &POLICY, t0);
+                .record_at(result, &POLICY, t0);
             assert!(r.details.get("backoff").is_none(), "{r:?}");
-            assert!(b.gate(fp, "t", t0).is_ok(), "{r:?}");
+            assert!(b.gate_at(fp, "t", t0).is_ok(), "{r:?}");
         }
     }
 
     #[test]
-    fn any_lasting_refusal_of_the_login_backs_off() {
-        // qmail: "-ERR authorization failed", which no row knew.
-        assert!(backs_off(Reason::Unknown, true));
-        assert!(backs_off(Reason::OauthConsentRequired, true));
-        assert!(backs_off(Reason::AuthBadCredentials, false));
-        assert!(!backs_off(Reason::Unknown, false));
-        assert!(
-            backs_off(Reason::RateLimited, true),
-            "slow down means slow down"
-        );
-        assert!(!backs_off(Reason::RateLimited, false));
-        assert!(!backs_off(Reason::ServerUnavailable, true));
-        let b = Backoff::default();
-        let fp = Fingerprint::of(&creds("pw"));
+    fn the_verdict_decides_not_the_reason() {
+        let b = CredentialGuard::default();
         let t0 = Instant::now();
+        // qmail: "-ERR authorization failed", which no row knew: the probe said rejected.
+        let fp = Fingerprint::of(&creds("pw"));
         let r = attempt(
             &b,
             fp,
             "t",
-            CheckResult::unknown(Reason::Unknown, "-ERR nope"),
+            CheckResult::unknown(Reason::Unknown, "-ERR nope")
+                .with_credential(CredentialVerdict::Rejected),
             t0,
         );
         assert_eq!(r.details["backoff"]["failures"], 1);
-        assert!(b.gate(fp, "t", t0).is_err());
+        assert!(b.gate_at(fp, "t", t0).is_err());
+        // Slow down means slow down.
+        let fp = Fingerprint::of(&creds("other"));
+        attempt(
+            &b,
+            fp,
+            "t",
+            CheckResult::critical(Reason::RateLimited, "454 4.7.0 Too many login attempts")
+                .with_credential(CredentialVerdict::Throttled),
+            t0,
+        );
+        assert!(b.gate_at(fp, "t", t0).is_err());
+        // An ok result that says nothing of the credential does not clear it.
+        let r = b
+            .gate_at(fp, "t", t0 + Duration::from_secs(60))
+            .expect("the wait is over")
+            .record_at(CheckResult::ok("fine"), &POLICY, t0 + Duration::from_secs(60));
+        assert!(r.is_ok());
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn backoff_options_are_taken_out_and_checked() {
+        let mut o = serde_json::json!({"confirm": false, "backoff": {"initial": "200ms"}});
+        let b = BackoffOptions::take_from(&mut o).unwrap();
+        assert_eq!(b.initial, Duration::from_millis(200));
+        assert_eq!(b.max, Duration::from_secs(86400));
+        assert_eq!(b.factor, 2.0);
+        assert_eq!(o, serde_json::json!({"confirm": false}), "the rest is the probe's");
+        let mut only = serde_json::json!({"backoff": {"max": "1h"}});
+        BackoffOptions::take_from(&mut only).unwrap();
+        assert!(only.is_null(), "no options left: the probe's defaults");
+        let mut none = serde_json::Value::Null;
+        assert_eq!(
+            BackoffOptions::take_from(&mut none).unwrap().initial,
+            Duration::from_secs(900)
+        );
+        for (options, wanted) in [
+            (serde_json::json!({"initial": "0s"}), "initial"),
+            (serde_json::json!({"initial": "soon"}), "backoff"),
+            (serde_json::json!({"factor": 0.5}), "factor"),
+            (serde_json::json!({"jitter": 1}), "jitter"),
+            (
+                serde_json::json!({"max": "500000000000y"}),
+                "backoff.max must be at most 30days",
+            ),
+            (serde_json::json!({"max": "31d"}), "backoff.max"),
+        ] {
+            let mut o = serde_json::json!({ "backoff": options });
+            let e = BackoffOptions::take_from(&mut o).unwrap_err();
+            assert!(e.contains(wanted), "{e}");
+        }
+        let mut o = serde_json::json!({"backoff": {"max": "30d"}});
+        assert_eq!(BackoffOptions::take_from(&mut o).unwrap().max, MAX_BACKOFF);
     }
 
     #[test]
@@ -731,7 +867,7 @@ mod tests {
     #[test]
     fn a_journal_carries_the_backoff_to_the_next_process() {
         let journal = std::sync::Arc::new(MemoryJournal::default());
-        let first = Backoff::default();
+        let first = CredentialGuard::default();
         assert!(first.attach(journal.clone()));
         assert!(!first.attach(journal.clone()), "one journal per back-off");
         let fp = first.fingerprint(&creds("pw"));
@@ -741,11 +877,11 @@ mod tests {
         assert_eq!(journal.saved.lock().unwrap().len(), 1);
 
         // The next process: the same secret waits, another one goes through.
-        let next = Backoff::default();
+        let next = CredentialGuard::default();
         next.attach(journal.clone());
         let fp = next.fingerprint(&creds("pw"));
         let waiting = next
-            .gate(fp, "smtp", Instant::now())
+            .gate_at(fp, "smtp", Instant::now())
             .err()
             .expect("backing off");
         assert!(
@@ -756,14 +892,14 @@ mod tests {
         assert_eq!(waiting.details["backoff"]["last_target"], "imap");
         let other = next.fingerprint(&creds("fixed"));
         let go = next
-            .gate(other, "smtp", Instant::now())
+            .gate_at(other, "smtp", Instant::now())
             .expect("a new secret is tried");
         // A success with a credential that was backing off clears it on disk too.
         drop(go);
         let later = Instant::now() + Duration::from_secs(3600);
-        let ok = CheckResult::ok("logged in");
-        let retry = next.gate(fp, "smtp", later).expect("the wait is over");
-        retry.record(ok, false, &POLICY, later);
+        let ok = CheckResult::ok("logged in").with_credential(CredentialVerdict::Accepted);
+        let retry = next.gate_at(fp, "smtp", later).expect("the wait is over");
+        retry.record_at(ok, &POLICY, later);
         assert_eq!(journal.forgotten.lock().unwrap().as_slice(), &[fp]);
     }
 }

@@ -1,0 +1,146 @@
+//! Internal events: every operational log line that matters, with the counter that goes with it,
+//! in one place (as Vector's `internal_events`), so a failure is never logged without being
+//! counted, nor counted without a line that says what happened.
+//!
+//! The counters are process-wide and registered into the agent's registry by
+//! [`crate::metrics::AgentMetrics`]; `mailbeat check` emits the same events, whose counters then
+//! simply go unread.
+
+use mailbeat_sdk::CheckResult;
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use std::sync::LazyLock;
+
+struct Counters {
+    checks_failed: IntCounterVec,
+    checks_backing_off: IntCounterVec,
+    scheduler_skipped: IntCounter,
+    state_write_failures: IntCounterVec,
+    config_reloads: IntCounterVec,
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
+}
+
+static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
+    checks_failed: counter_vec(
+        "mailbeat_checks_failed_total",
+        "Checks that ended in a status other than ok, by probe and reason.",
+        &["probe", "reason"],
+    ),
+    checks_backing_off: counter_vec(
+        "mailbeat_checks_backing_off_total",
+        "Checks answered from the credential guard instead of logging in, while a rejected credential backs off.",
+        &["probe"],
+    ),
+    scheduler_skipped: IntCounter::new(
+        "mailbeat_scheduler_skipped_total",
+        "Checks skipped because the previous run of the same probe on the same target was still running.",
+    )
+    .expect("static metric definition"),
+    state_write_failures: counter_vec(
+        "mailbeat_state_write_failures_total",
+        "Writes to the state database that failed, by what was written.",
+        &["table"],
+    ),
+    config_reloads: counter_vec(
+        "mailbeat_config_reloads_total",
+        "Configuration reloads, by result (success, failure).",
+        &["result"],
+    ),
+});
+
+/// Registers the event counters in `registry` (once per registry).
+pub fn register(registry: &Registry) -> prometheus::Result<()> {
+    let c = &*COUNTERS;
+    registry.register(Box::new(c.checks_failed.clone()))?;
+    registry.register(Box::new(c.checks_backing_off.clone()))?;
+    registry.register(Box::new(c.scheduler_skipped.clone()))?;
+    registry.register(Box::new(c.state_write_failures.clone()))?;
+    registry.register(Box::new(c.config_reloads.clone()))
+}
+
+/// A check finished: one line per failed check with target, probe, status, reason and the
+/// server's words (ok checks at debug).
+pub fn check_finished(target: &str, probe: &str, result: &CheckResult) {
+    match result.reason {
+        None => {
+            tracing::debug!(target = %target, probe = %probe, duration_seconds = result.duration_seconds, "check ok")
+        }
+        Some(reason) => {
+            COUNTERS
+                .checks_failed
+                .with_label_values(&[probe, reason.as_str()])
+                .inc();
+            tracing::warn!(
+                target = %target,
+                probe = %probe,
+                status = %result.status,
+                reason = %reason,
+                server_said = %result.message,
+                "check failed"
+            )
+        }
+    }
+}
+
+/// The credential guard answered instead of running the check.
+pub fn check_backing_off(target: &str, probe: &str) {
+    COUNTERS
+        .checks_backing_off
+        .with_label_values(&[probe])
+        .inc();
+    tracing::debug!(target = %target, probe = %probe, "credential backing off; check answered from the last result");
+}
+
+/// The scheduler skipped a slot because the job was still running.
+pub fn check_skipped(target: &str, probe: &str) {
+    COUNTERS.scheduler_skipped.inc();
+    tracing::debug!(target = %target, probe = %probe, "still running from its last slot; skipped");
+}
+
+/// A write to the state database failed.
+pub fn state_write_failed(table: &str, error: &dyn std::fmt::Display) {
+    COUNTERS
+        .state_write_failures
+        .with_label_values(&[table])
+        .inc();
+    tracing::warn!(table = %table, error = %error, "cannot write the state database");
+}
+
+/// The configuration was reloaded.
+pub fn config_reloaded(path: &std::path::Path) {
+    COUNTERS.config_reloads.with_label_values(&["success"]).inc();
+    tracing::info!(path = %path.display(), "configuration reloaded");
+}
+
+/// A reload failed; the running configuration stays.
+pub fn config_reload_failed(path: &std::path::Path, error: &dyn std::fmt::Display) {
+    COUNTERS.config_reloads.with_label_values(&["failure"]).inc();
+    tracing::error!(path = %path.display(), error = %error, "configuration reload failed; keeping the running configuration");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailbeat_sdk::Reason;
+
+    #[test]
+    fn a_failed_check_is_counted_by_probe_and_reason() {
+        let before = COUNTERS
+            .checks_failed
+            .with_label_values(&["auth", "auth_bad_credentials"])
+            .get();
+        check_finished(
+            "t",
+            "auth",
+            &CheckResult::critical(Reason::AuthBadCredentials, "535"),
+        );
+        check_finished("t", "auth", &CheckResult::ok("fine"));
+        let after = COUNTERS
+            .checks_failed
+            .with_label_values(&["auth", "auth_bad_credentials"])
+            .get();
+        assert_eq!(after, before + 1);
+    }
+}

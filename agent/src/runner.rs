@@ -1,0 +1,102 @@
+//! The one way to run a check, for the scheduler, `/probe` and `mailbeat check` alike: claim the
+//! job (so a probe never overlaps itself on a target), wait for a slot under the concurrency
+//! limit, execute, emit the event, record the result and hand back what changed.
+
+use crate::config::{ProbeConfig, TargetConfig};
+use crate::events;
+use crate::executor::Executor;
+use crate::jobs::{JobKey, JobLocks};
+use crate::store::{ResultStore, Transition};
+use mailbeat_sdk::CheckResult;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::{OwnedMutexGuard, Semaphore};
+
+/// Runs checks of one configuration against shared limits, locks and results.
+pub struct Runner {
+    pub executor: Arc<Executor>,
+    pub store: Arc<ResultStore>,
+    /// Bounds how many checks run at once; kept across reloads while the limit is unchanged.
+    pub semaphore: Arc<Semaphore>,
+    /// Per-job locks, kept across reloads so a reload cannot make a job overlap itself.
+    pub locks: Arc<JobLocks>,
+}
+
+/// The right to run one job now: nobody else runs it until this is dropped.
+#[must_use = "run the claimed job"]
+pub struct Claim {
+    key: JobKey,
+    _lock: OwnedMutexGuard<()>,
+}
+
+impl Claim {
+    pub fn key(&self) -> &JobKey {
+        &self.key
+    }
+}
+
+/// A check that ran.
+#[derive(Debug)]
+pub struct Ran {
+    pub result: CheckResult,
+    /// What its result changed in the store (`None`: nothing).
+    pub transition: Option<Transition>,
+}
+
+impl Runner {
+    /// Claims `key` if it is not running; `None` (the slot is skipped and counted) when it is.
+    pub fn try_claim(&self, key: &JobKey) -> Option<Claim> {
+        match self.locks.try_acquire(key) {
+            Some(lock) => Some(Claim {
+                key: key.clone(),
+                _lock: lock,
+            }),
+            None => {
+                events::check_skipped(&key.target, &key.probe);
+                None
+            }
+        }
+    }
+
+    /// Claims `key`, waiting for a running check of it to finish (two logins at once would also
+    /// step around the credential guard).
+    pub async fn claim(&self, key: &JobKey) -> Claim {
+        Claim {
+            key: key.clone(),
+            _lock: self.locks.acquire(key).await,
+        }
+    }
+
+    /// Runs a claimed job: waits for a slot, calls `started` when it has one (the scheduler
+    /// measures its lag there), executes, emits the event and records the result.
+    pub async fn run(
+        &self,
+        claim: Claim,
+        target: &TargetConfig,
+        probe: &ProbeConfig,
+        started: impl FnOnce(),
+    ) -> Ran {
+        let _permit = self.semaphore.acquire().await;
+        started();
+        let executed = self.executor.run(target, probe).await;
+        if executed.backing_off {
+            events::check_backing_off(&claim.key.target, &claim.key.probe);
+        }
+        events::check_finished(&claim.key.target, &claim.key.probe, &executed.result);
+        let transition = self
+            .store
+            .record(&claim.key, executed.result.clone(), SystemTime::now());
+        Ran {
+            result: executed.result,
+            transition,
+        }
+    }
+
+    /// Claims (waiting) and runs `probe` on `target` now.
+    pub async fn run_now(&self, target: &TargetConfig, probe: &ProbeConfig) -> Ran {
+        let claim = self
+            .claim(&JobKey::new(&target.target.name, &probe.name))
+            .await;
+        self.run(claim, target, probe, || {}).await
+    }
+}

@@ -1,0 +1,406 @@
+//! The embedded state under `state_dir`: one SQLite file, `mailbeat.db`, and its one owner.
+//!
+//! [`StateDb`] opens the file (private, `0600`), moves a damaged one aside, brings the schema to
+//! this version through numbered [`MIGRATIONS`], and gives the connection to one writer thread.
+//! Every read and write is a job on that thread, so the async runtime never waits on the disk; a
+//! job returns a [`Receipt`] that resolves once its transaction is committed, so whoever must know
+//! a write is durable before acting (the webhook outbox, a rotated refresh token) waits on it, and
+//! whoever need not (the back-off) drops it.
+//!
+//! Each kind of state is a small module on top that owns its tables: [`backoff`] (the credential
+//! guard's journal); tokens, alert state and the webhook outbox add theirs the same way, each
+//! with a migration of its own.
+//!
+//! WAL mode with `synchronous = FULL`: a `mailbeat check` from cron and the running agent share
+//! the file, and a committed write survives a power cut, not only a crash of the process.
+
+pub mod backoff;
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The state file's name inside `state_dir`.
+pub const DB_FILE: &str = "mailbeat.db";
+
+/// The schema, one step per version (`PRAGMA user_version`). Append; never edit a step that has
+/// shipped. Version 1 is the schema the back-off journal created before versions were counted,
+/// hence `IF NOT EXISTS`.
+pub const MIGRATIONS: &[(u32, &str)] = &[(
+    1,
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+     CREATE TABLE IF NOT EXISTS auth_backoff (
+         fingerprint BLOB PRIMARY KEY,
+         failures INTEGER NOT NULL,
+         next_allowed_unix_ms INTEGER NOT NULL,
+         last_attempt_unix_ms INTEGER NOT NULL,
+         last_target TEXT NOT NULL,
+         last_result TEXT NOT NULL
+     );",
+)];
+
+/// Why the state could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create the state directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the state database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot move the damaged state database aside to {path}: {source}")]
+    MoveAside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the state database {path} has schema version {found}, newer than this mailbeat knows ({known}); run the newer mailbeat or point global.state_dir elsewhere"
+    )]
+    TooNew { path: PathBuf, found: u32, known: u32 },
+    #[error("the system gave no random bytes for the state's salt")]
+    Random,
+    #[error("cannot start the state writer thread: {0}")]
+    Thread(std::io::Error),
+    #[error("state database {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the state database is closed")]
+    Closed,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The open state database: one writer thread owns the connection.
+pub struct StateDb {
+    path: PathBuf,
+    writer: Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>,
+}
+
+impl std::fmt::Debug for StateDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateDb")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of one job, once its transaction is committed (or failed).
+#[must_use = "wait for the receipt, or drop it on purpose when durability does not matter"]
+pub struct Receipt<R> {
+    rx: tokio::sync::oneshot::Receiver<Result<R, StateError>>,
+}
+
+impl<R> Receipt<R> {
+    /// Waits for the commit.
+    pub async fn wait(self) -> Result<R, StateError> {
+        self.rx.await.unwrap_or(Err(StateError::Closed))
+    }
+
+    /// Waits for the commit from a thread that is not running async code (start-up, a
+    /// `spawn_blocking` task).
+    pub fn wait_blocking(self) -> Result<R, StateError> {
+        self.rx.blocking_recv().unwrap_or(Err(StateError::Closed))
+    }
+}
+
+impl StateDb {
+    /// Opens (creating if needed) `state_dir/mailbeat.db` and migrates it. Blocking: call it at
+    /// start, before checks run, or from `spawn_blocking`.
+    pub fn open(state_dir: &Path) -> Result<StateDb, StateError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StateError::CreateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join(DB_FILE);
+        let conn = match open_and_migrate(&path) {
+            Err(Opened::Sql(e)) if is_corrupt(&e) => {
+                // Losing the state costs one early retry per credential today (and a re-auth or a
+                // resent webhook later); refusing to start until someone deletes the file costs
+                // every check.
+                let aside =
+                    path.with_extension(format!("db.corrupt-{}", to_unix_ms(SystemTime::now())));
+                tracing::warn!(path = %path.display(), aside = %aside.display(), error = %e,
+                    "the state database is damaged; moving it aside and starting afresh");
+                std::fs::rename(&path, &aside).map_err(|source| StateError::MoveAside {
+                    path: aside.clone(),
+                    source,
+                })?;
+                open_and_migrate(&path).map_err(|e| e.into_error(&path))?
+            }
+            other => other.map_err(|e| e.into_error(&path))?,
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("mailbeat-state".into())
+            .spawn(move || {
+                let mut conn = conn;
+                for job in rx {
+                    job(&mut conn);
+                }
+            })
+            .map_err(StateError::Thread)?;
+        Ok(StateDb {
+            path,
+            writer: Mutex::new(Some((tx, handle))),
+        })
+    }
+
+    /// Where the state lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `job` in one transaction on the writer thread; the receipt resolves after the
+    /// commit. A job that fails is rolled back and its error comes back in the receipt.
+    pub fn transaction<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Receipt<R> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let path = self.path.clone();
+        let run: Job = Box::new(move |conn: &mut Connection| {
+            let outcome = conn
+                .transaction()
+                .and_then(|t| {
+                    let r = job(&t)?;
+                    t.commit()?;
+                    Ok(r)
+                })
+                .map_err(|source| StateError::Sql { path, source });
+            let _ = tx.send(outcome);
+        });
+        if !self.send(run) {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = tx.send(Err(StateError::Closed));
+            return Receipt { rx };
+        }
+        Receipt { rx }
+    }
+
+    /// Runs `job` in one transaction on the writer thread without waiting for it; a failure is
+    /// logged and counted as a failed write of `table`.
+    pub fn submit(
+        &self,
+        table: &'static str,
+        job: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send + 'static,
+    ) {
+        let path = self.path.clone();
+        let run: Job = Box::new(move |conn: &mut Connection| {
+            let outcome = conn.transaction().and_then(|t| {
+                job(&t)?;
+                t.commit()
+            });
+            if let Err(source) = outcome {
+                crate::events::state_write_failed(table, &StateError::Sql { path, source });
+            }
+        });
+        if !self.send(run) {
+            crate::events::state_write_failed(table, &StateError::Closed);
+        }
+    }
+
+    fn send(&self, job: Job) -> bool {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        match writer.as_ref() {
+            Some((sender, _)) => sender.send(job).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Finishes the jobs already submitted and stops the writer thread (blocking). Later jobs
+    /// fail with [`StateError::Closed`].
+    pub fn close(&self) {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((tx, handle)) = writer {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for StateDb {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Why opening failed before the file could be called damaged or not.
+enum Opened {
+    Sql(rusqlite::Error),
+    TooNew(u32),
+}
+
+impl Opened {
+    fn into_error(self, path: &Path) -> StateError {
+        match self {
+            Opened::Sql(source) => StateError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            Opened::TooNew(found) => StateError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known: schema_version(),
+            },
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Opened {
+    fn from(e: rusqlite::Error) -> Self {
+        Opened::Sql(e)
+    }
+}
+
+/// The schema version this build writes.
+pub fn schema_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
+fn open_and_migrate(path: &Path) -> Result<Connection, Opened> {
+    create_private(path);
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > schema_version() {
+        return Err(Opened::TooNew(found));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+        let t = conn.transaction()?;
+        t.execute_batch(sql)?;
+        t.pragma_update(None, "user_version", version)?;
+        t.commit()?;
+    }
+    Ok(conn)
+}
+
+/// Creates the file readable by its owner only, before SQLite opens it, so it is never readable
+/// by others, not even for a moment. An existing file is made private too.
+#[cfg(unix)]
+fn create_private(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path);
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &Path) {}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Milliseconds since the Unix epoch (0 before it), as the tables store time.
+pub fn to_unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The inverse of [`to_unix_ms`].
+pub fn from_unix_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_database_is_migrated_private_and_acknowledges_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        let version = db
+            .transaction(|t| t.pragma_query_value(None, "user_version", |r| r.get::<_, u32>(0)))
+            .wait_blocking()
+            .unwrap();
+        assert_eq!(version, schema_version());
+        db.transaction(|t| {
+            t.execute("INSERT INTO meta (key, value) VALUES ('k', x'01')", [])
+                .map(drop)
+        })
+        .wait_blocking()
+        .unwrap();
+        // A failing job rolls back and says why.
+        let e = db
+            .transaction(|t| {
+                t.execute("INSERT INTO meta (key, value) VALUES ('k2', x'02')", [])?;
+                t.execute("INSERT INTO no_such_table VALUES (1)", [])
+                    .map(drop)
+            })
+            .wait_blocking()
+            .unwrap_err();
+        assert!(e.to_string().contains("no_such_table"), "{e}");
+        let keys: i64 = db
+            .transaction(|t| t.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)))
+            .wait_blocking()
+            .unwrap();
+        assert_eq!(keys, 1, "the failed job left nothing behind");
+        db.close();
+        assert!(matches!(
+            db.transaction(|_| Ok(())).wait_blocking(),
+            Err(StateError::Closed)
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(db.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_database_from_a_newer_mailbeat_is_refused_not_clobbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let e = StateDb::open(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("schema version 999"), "{e}");
+    }
+
+    #[test]
+    fn an_unversioned_database_of_the_first_release_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.execute("INSERT INTO meta (key, value) VALUES ('kept', x'01')", [])
+            .unwrap();
+        drop(conn);
+        let db = StateDb::open(dir.path()).unwrap();
+        let kept: i64 = db
+            .transaction(|t| t.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)))
+            .wait_blocking()
+            .unwrap();
+        assert_eq!(kept, 1);
+    }
+
+    #[test]
+    fn an_async_caller_waits_for_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let n = rt
+            .block_on(db.transaction(|t| t.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))).wait())
+            .unwrap();
+        assert_eq!(n, 42);
+    }
+}
