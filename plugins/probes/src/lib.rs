@@ -9,6 +9,7 @@ pub mod certs;
 pub mod classify;
 pub mod dialogue;
 pub mod failure;
+pub mod io;
 pub mod net;
 pub mod port;
 pub mod tls;

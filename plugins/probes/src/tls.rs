@@ -28,6 +28,7 @@
 
 use crate::certs::{self, CertInfo, IssuerPath, PathEnd};
 use crate::dialogue::{self, Dialogue};
+use crate::io::{lock, FirstBytes};
 use crate::tls_client::{RecordingVerifier, Seen};
 use crate::{net, tls_client, Failure};
 use async_trait::async_trait;
@@ -36,12 +37,9 @@ use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, ProtocolVersion};
 use serde::Deserialize;
 use serde_json::json;
-use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 
 /// Options of the `tls` probe.
@@ -151,10 +149,7 @@ async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) ->
     let verifier = Arc::new(RecordingVerifier::recording(ctx.roots.clone()));
     let config = tls_client::client_config_with_verifier(verifier.clone());
     let first_bytes = Arc::new(Mutex::new(Vec::new()));
-    let stream = FirstBytes {
-        inner: plain,
-        seen: first_bytes.clone(),
-    };
+    let stream = FirstBytes::new(plain, first_bytes.clone());
     let handshake = tls_client::handshake_with(stream, target, ctx, config).await;
     let observed = Observed::new(verifier.take(), &handshake, target, ctx, options);
 
@@ -930,60 +925,6 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// Locks a mutex, taking the data even if another thread panicked while holding it: what it
-/// guards here (bytes, a record) cannot be left half-updated.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Keeps a copy of the first bytes read from the server, so a failed handshake can show what
-/// came instead of TLS.
-#[derive(Debug)]
-struct FirstBytes<S> {
-    inner: S,
-    seen: Arc<Mutex<Vec<u8>>>,
-}
-
-const FIRST_BYTES: usize = 128;
-
-impl<S: AsyncRead + Unpin> AsyncRead for FirstBytes<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            let mut seen = lock(&this.seen);
-            let room = FIRST_BYTES.saturating_sub(seen.len());
-            if let Some(new) = buf.filled().get(before..) {
-                seen.extend_from_slice(&new[..room.min(new.len())]);
-            }
-        }
-        poll
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for FirstBytes<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]
