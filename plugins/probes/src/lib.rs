@@ -13,7 +13,6 @@ pub mod io;
 pub mod net;
 pub mod port;
 pub mod tls;
-pub mod tls_client;
 
 pub use failure::Failure;
 

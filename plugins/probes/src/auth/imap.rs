@@ -23,7 +23,7 @@ use super::{goodbye_budget, plaintext_refused, refusal, LoggedIn, NotLoggedIn, P
 use crate::classify::Reply;
 use crate::dialogue::{printable, BoxStream};
 use crate::io::{Capped, LiteralTooLarge};
-use crate::tls_client::open_session;
+use crate::tls::client::open_session;
 use crate::{net, Failure};
 use async_imap::imap_proto::{Capability, Response, ResponseCode, Status as ImapStatus};
 use async_imap::Client;

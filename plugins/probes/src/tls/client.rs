@@ -95,9 +95,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let config = client_config_with_verifier(verifier.clone());
     handshake_with(stream, target, ctx, config)
         .await
-        .map_err(|failure| {
-            crate::tls::name_handshake_failure(failure, verifier.take(), target, ctx)
-        })
+        .map_err(|failure| super::name_handshake_failure(failure, verifier.take(), target, ctx))
 }
 
 /// Names a failed handshake from the rustls error inside the I/O error.
@@ -123,7 +121,7 @@ pub const WEAK_TLS: &str = "the server offers only TLS older than 1.2 or no mode
      (rustls refuses them); upgrade the server's TLS configuration";
 
 /// Maps a rustls error to a reason. The chain-related ones are refined by
-/// [`crate::tls::name_handshake_failure`] from the chain the verifier recorded.
+/// [`super::name_handshake_failure`] from the chain the verifier recorded.
 ///
 /// A server stuck on TLS 1.0/1.1 either answers our ClientHello (TLS 1.2 and 1.3 only) with a
 /// `protocol_version` or `insufficient_security` alert, or picks the old version in its

@@ -6,12 +6,12 @@
 //! chain; then speak to the service over TLS (the greeting on implicit-TLS ports, which the `port`
 //! probe leaves to us, or EHLO/CAPABILITY/CAPA again after STARTTLS) and say goodbye.
 //!
-//! The verifier ([`tls_client::RecordingVerifier`]) runs webpki as any client would, records the
+//! The verifier ([`client::RecordingVerifier`]) runs webpki as any client would, records the
 //! presented chain and webpki's verdict, and then lets the handshake finish whatever the verdict
 //! was, so the version and cipher are known and the certificate metrics exist exactly when they
 //! matter: when verification fails. It still checks the handshake signatures. Nothing but
 //! EHLO/CAPABILITY/QUIT is ever sent over such a connection, and only when the chain was not
-//! judged critical. The `auth` probe's handshake ([`tls_client::handshake`]) refuses a bad chain
+//! judged critical. The `auth` probe's handshake ([`client::handshake`]) refuses a bad chain
 //! instead, and names it with the same judgement ([`name_handshake_failure`]).
 //!
 //! webpki checks the chain before the name and stops at the first error, so the verdict is refined
@@ -29,9 +29,9 @@
 use crate::certs::{self, CertInfo, IssuerPath, PathEnd};
 use crate::dialogue::{self, Dialogue};
 use crate::io::{lock, FirstBytes};
-use crate::tls_client::{RecordingVerifier, Seen};
-use crate::{net, tls_client, Failure};
+use crate::{net, Failure};
 use async_trait::async_trait;
+use client::{RecordingVerifier, Seen};
 use mailbeat_sdk::{CheckResult, Probe, ProbeContext, Protocol, Reason, Status, Target, TlsMode};
 use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, ProtocolVersion};
@@ -41,6 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
+
+pub mod client;
 
 /// Options of the `tls` probe.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -116,7 +118,7 @@ impl Probe for TlsProbe {
         if target.tls == TlsMode::None {
             return CheckResult::unknown(Reason::ConfigError, NO_TLS);
         }
-        if let Err(f) = tls_client::server_name(target) {
+        if let Err(f) = client::server_name(target) {
             return CheckResult::unknown(f.reason, f.message);
         }
         check_tls(target, ctx, &options).await
@@ -139,7 +141,7 @@ async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) ->
     };
 
     // STARTTLS: greeting, capabilities, STARTTLS/STLS in plaintext first.
-    let ready = match tls_client::before_handshake(connected.stream, target, ctx).await {
+    let ready = match client::before_handshake(connected.stream, target, ctx).await {
         Ok(ready) => ready,
         Err(f) => return base(f.into()),
     };
@@ -147,10 +149,10 @@ async fn check_tls(target: &Target, ctx: &ProbeContext, options: &TlsOptions) ->
 
     // The handshake, with the chain and webpki's verdict recorded whatever they are.
     let verifier = Arc::new(RecordingVerifier::recording(ctx.roots.clone()));
-    let config = tls_client::client_config_with_verifier(verifier.clone());
+    let config = client::client_config_with_verifier(verifier.clone());
     let first_bytes = Arc::new(Mutex::new(Vec::new()));
     let stream = FirstBytes::new(plain, first_bytes.clone());
-    let handshake = tls_client::handshake_with(stream, target, ctx, config).await;
+    let handshake = client::handshake_with(stream, target, ctx, config).await;
     let observed = Observed::new(verifier.take(), &handshake, target, ctx, options);
 
     let mut result = match (&handshake, &observed.verdict) {
@@ -330,7 +332,7 @@ fn judge_seen(
 /// Names a failed handshake the way this probe does, from what the verifier saw (`None`: no
 /// certificate came): a chain webpki refused gets its verdict (incomplete chain, self-signed,
 /// wrong name, ...); a failure after a chain that verified is blamed on a weak leaf key when
-/// there is one. Used by [`tls_client::handshake`], so the `auth` probe says what this one says.
+/// there is one. Used by [`client::handshake`], so the `auth` probe says what this one says.
 pub(crate) fn name_handshake_failure(
     failure: Failure,
     seen: Option<Seen>,
@@ -981,7 +983,7 @@ mod tests {
     }
 
     fn rsa1024() -> CertInfo {
-        let pem = include_str!("../tests/fixtures/weak-rsa1024.pem");
+        let pem = include_str!("../../tests/fixtures/weak-rsa1024.pem");
         let der = rustls_pemfile::certs(&mut pem.as_bytes())
             .next()
             .unwrap()
