@@ -3,7 +3,8 @@
 
 use super::options::TlsOptions;
 use super::verdict::{self, Seen, Verdict};
-use crate::certs::{self, CertInfo, IssuerPath};
+use crate::certs::path::IssuerPath;
+use crate::certs::{self, CertInfo};
 use crate::Failure;
 use mailbeat_sdk::{CheckResult, ProbeContext, Target};
 use rustls::pki_types::CertificateDer;

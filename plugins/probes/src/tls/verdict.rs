@@ -14,7 +14,8 @@
 //! handshake the same way for the `auth` probe's [`super::client::handshake`].
 
 use super::options::TlsOptions;
-use crate::certs::{self, CertInfo, IssuerPath, PathEnd};
+use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
+use crate::certs::{self, CertInfo};
 use crate::{net, Failure};
 use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
 use rustls::pki_types::CertificateDer;
@@ -39,7 +40,7 @@ pub(super) fn judge_seen(
     let presented: Vec<Option<CertInfo>> =
         seen.chain.iter().map(|c| certs::parse(c).ok()).collect();
     let anchors: Vec<&[u8]> = ctx.roots.roots.iter().map(|a| a.subject.as_ref()).collect();
-    let path = certs::issuer_path(&presented, &anchors);
+    let path = issuer_path(&presented, &anchors);
     let verdict = judge(
         &presented,
         path.as_ref(),
