@@ -2,9 +2,9 @@
 //!
 //! - [`QuickAck`], every probe's TCP connection: acknowledges reads at once, so a server's second
 //!   small write is not held back 40 ms by Nagle waiting for our delayed ACK.
-//! - [`FirstBytes`], the `tls` probe's stream under the handshake: keeps the first bytes the server
+//! - `FirstBytes`, the `tls` probe's stream under the handshake: keeps the first bytes the server
 //!   sent, so a failed handshake can say what came instead of TLS.
-//! - [`Capped`], the IMAP login's stream: bounds what async-imap reads (in all, and per announced
+//! - `Capped`, the IMAP login's stream: bounds what async-imap reads (in all, and per announced
 //!   literal), since async-imap itself would buffer without limit.
 
 use std::io;

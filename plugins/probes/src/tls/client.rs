@@ -4,7 +4,7 @@
 //! The `auth` probe logs in over the session this returns. The `tls` probe shares the steps
 //! before the handshake ([`before_handshake`]) and the [`RecordingVerifier`]; here the verifier
 //! ends the handshake on a bad chain as any client would, and the chain it recorded is then named
-//! by the `tls` probe's own judgement ([`verdict`]), so both probes give a broken chain the same
+//! by the `tls` probe's own judgement (`verdict.rs`), so both probes give a broken chain the same
 //! reason.
 
 use super::verdict::{self, Seen};

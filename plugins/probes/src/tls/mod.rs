@@ -14,8 +14,8 @@
 //! judged critical. The `auth` probe's handshake ([`client::handshake`]) refuses a bad chain
 //! instead, and names it with the same judgement ([`verdict::name_handshake_failure`]).
 //!
-//! How a chain is judged, and the openssl verify code each verdict carries, is [`verdict`]; what is
-//! reported of a handshake (certificate metrics and details) is [`report`]; the options (expiry
+//! How a chain is judged, and the openssl verify code each verdict carries, is `verdict.rs`; what is
+//! reported of a handshake (certificate metrics and details) is `report.rs`; the options (expiry
 //! limits, `check_service`) are [`TlsOptions`].
 //!
 //! A server that finishes the handshake but never greets is `server_timeout`, with the TLS facts
