@@ -4,13 +4,14 @@
 //! was, so "the firewall drops SYNs" (`connection_timeout`) is told apart from "the server accepted
 //! and said nothing" (`server_timeout`).
 
+use crate::io::QuickAck;
 use crate::Failure;
 use mailbeat_sdk::{ProbeContext, Reason, Status, Target};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 
 /// A TCP connection and how long it took to set up.
 #[derive(Debug)]
@@ -189,80 +190,11 @@ pub fn classify_connect_error(addr: SocketAddr, e: &io::Error) -> Failure {
     Failure::critical(reason, format!("connect to {addr} failed: {e}"))
 }
 
-/// A probe's TCP connection, which acknowledges what it reads at once (`TCP_QUICKACK`, Linux).
-///
-/// Why: a probe is a short dialogue of small messages, and a server that writes twice before it
-/// reads again, without `TCP_NODELAY`, has its second write held back by Nagle until our ACK of
-/// the first comes; a delayed ACK comes 40 ms later. Postfix after STARTTLS does exactly that
-/// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply): measured on loopback, half of the
-/// SMTP STARTTLS checks took 43 ms instead of 2. The kernel leaves quick-ack mode by itself, so it
-/// is asked again after every read that brought data.
-#[derive(Debug)]
-pub struct QuickAck(pub TcpStream);
-
-impl QuickAck {
-    fn ack_now(&self) {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let _ = self.0.set_quickack(true);
-    }
-}
-
-impl tokio::io::AsyncRead for QuickAck {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut this.0).poll_read(cx, buf);
-        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.ack_now();
-        }
-        polled
-    }
-}
-
-impl tokio::io::AsyncWrite for QuickAck {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        data: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, data)
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use tokio::net::TcpStream;
 
     fn ctx(timeout: Duration) -> ProbeContext {
         ProbeContext::new(timeout, Arc::new(rustls::RootCertStore::empty()))

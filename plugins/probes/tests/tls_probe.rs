@@ -4,8 +4,8 @@
 //! Every target is 127.0.0.1 with `tls_server_name: mail.test`, the way a migration target is
 //! configured (connect to an address, verify a name), unless a test says otherwise.
 
+use mailbeat_probes::tls::client::open_session;
 use mailbeat_probes::tls::TlsProbe;
-use mailbeat_probes::tls_client::open_session;
 use mailbeat_sdk::{
     CheckResult, Probe, ProbeContext, Protocol, Reason, Sample, Status, Target, TlsMode,
 };

@@ -14,7 +14,7 @@
 //! runs under the check's deadline and the stream is capped at [`MAX_BYTES`]. It also sizes its
 //! buffer from a literal's announced size before reading the literal (zero-filling it), so a
 //! 34-byte `* 1 FETCH (BODY[] {500000000}` line would cost ~490 MB: the stream refuses any line
-//! announcing a literal larger than [`MAX_LITERAL`] before async-imap sees it.
+//! announcing a literal larger than [`MAX_LITERAL`] before async-imap sees it ([`Capped`]).
 
 use super::mechanism::{
     self, decode_challenge, imap_quoted_body, Mechanism, Offer, Sasl, Scrubber, MAX_CHALLENGES,
@@ -22,15 +22,13 @@ use super::mechanism::{
 use super::{goodbye_budget, plaintext_refused, refusal, LoggedIn, NotLoggedIn, Plan, Step};
 use crate::classify::Reply;
 use crate::dialogue::{printable, BoxStream};
-use crate::tls_client::open_session;
+use crate::io::{Capped, LiteralTooLarge};
+use crate::tls::client::open_session;
 use crate::{net, Failure};
 use async_imap::imap_proto::{Capability, Response, ResponseCode, Status as ImapStatus};
 use async_imap::Client;
 use mailbeat_sdk::{Protocol, Reason, Status, TlsMode};
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 
 /// Most bytes read from the server in one check; a login dialogue is a few kilobytes.
 pub const MAX_BYTES: usize = 1024 * 1024;
@@ -48,7 +46,7 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
     let tls = session.tls;
     let greeting_caps = greeting_capabilities(&session.greeting);
     let mut imap = Imap {
-        client: Client::new(Capped::new(session.stream, MAX_BYTES)),
+        client: Client::new(Capped::new(session.stream, MAX_BYTES, MAX_LITERAL)),
         ctx,
         scrubber: plan.scrubber,
         next_tag: 0,
@@ -500,182 +498,6 @@ fn quote(s: &str) -> Option<String> {
     Some(format!("\"{}\"", imap_quoted_body(s)))
 }
 
-/// A stream that refuses to read more than a fixed number of bytes, so a peer cannot make
-/// async-imap's buffer grow without bound within the deadline, nor announce a literal larger
-/// than [`MAX_LITERAL`] (which async-imap would allocate before reading it).
-#[derive(Debug)]
-struct Capped<S> {
-    inner: S,
-    left: usize,
-    scratch: Vec<u8>,
-    literals: LiteralGuard,
-}
-
-impl<S> Capped<S> {
-    fn new(inner: S, limit: usize) -> Self {
-        Capped {
-            inner,
-            left: limit,
-            scratch: Vec::new(),
-            literals: LiteralGuard::default(),
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if let Some(size) = this.literals.refused {
-            return Poll::Ready(Err(LiteralTooLarge(size).into()));
-        }
-        if this.left == 0 {
-            return Poll::Ready(Err(io::Error::other(format!(
-                "the server sent more than {MAX_BYTES} bytes during the login"
-            ))));
-        }
-        // Read into a bounded scratch buffer (safe code cannot cap the caller's buffer), and
-        // look at the bytes before async-imap does.
-        let want = buf.remaining().min(this.left).min(16 * 1024);
-        this.scratch.resize(want, 0);
-        let mut limited = ReadBuf::new(&mut this.scratch);
-        match Pin::new(&mut this.inner).poll_read(cx, &mut limited) {
-            Poll::Ready(Ok(())) => {
-                let filled = limited.filled();
-                this.left -= filled.len();
-                if let Err(size) = this.literals.scan(filled) {
-                    return Poll::Ready(Err(LiteralTooLarge(size).into()));
-                }
-                buf.put_slice(filled);
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
-    }
-}
-
-/// The server announced a literal larger than [`MAX_LITERAL`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LiteralTooLarge(u64);
-
-impl std::fmt::Display for LiteralTooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "server announced a {}-byte literal during login", self.0)
-    }
-}
-
-impl std::error::Error for LiteralTooLarge {}
-
-impl From<LiteralTooLarge> for io::Error {
-    fn from(e: LiteralTooLarge) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, e)
-    }
-}
-
-/// Watches the server's bytes, however they are split into reads, for lines that end with a
-/// literal header (`{N}` or `{N+}`, then CR LF). A literal up to [`MAX_LITERAL`] is let through
-/// and its bytes skipped (they are data, not lines); a larger one is refused.
-#[derive(Debug, Default)]
-struct LiteralGuard {
-    /// The end of the current line so far: enough for `{` + 20 digits + `+}` + CR.
-    tail: Vec<u8>,
-    /// Bytes dropped from the front of `tail` since the line began.
-    tail_cut: bool,
-    /// Literal bytes still to come.
-    skip: u64,
-    /// The size of the literal refused, once one was.
-    refused: Option<u64>,
-}
-
-impl LiteralGuard {
-    const TAIL: usize = 24;
-
-    /// Looks at the next bytes from the server; `Err(N)` for a line announcing an N-byte literal
-    /// larger than [`MAX_LITERAL`].
-    fn scan(&mut self, mut bytes: &[u8]) -> Result<(), u64> {
-        while !bytes.is_empty() {
-            if self.skip > 0 {
-                let n = usize::try_from(self.skip)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                self.skip -= n as u64;
-                bytes = &bytes[n..];
-                continue;
-            }
-            let b = bytes[0];
-            bytes = &bytes[1..];
-            if b != b'\n' {
-                if self.tail.len() == Self::TAIL {
-                    self.tail.remove(0);
-                    self.tail_cut = true;
-                }
-                self.tail.push(b);
-                continue;
-            }
-            let announced = literal_size(&self.tail, self.tail_cut);
-            self.tail.clear();
-            self.tail_cut = false;
-            match announced {
-                Some(n) if n > MAX_LITERAL => {
-                    self.refused = Some(n);
-                    return Err(n);
-                }
-                Some(n) => self.skip = n,
-                None => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The size a line (without its LF) announces with a literal header at its end: `{N}` or
-/// `{N+}`, before an optional CR. `cut`: the line began before `tail` did; a run of digits that
-/// reaches back past the cut counts as larger than any limit.
-fn literal_size(tail: &[u8], cut: bool) -> Option<u64> {
-    let line = tail.strip_suffix(b"\r").unwrap_or(tail);
-    let inner = line.strip_suffix(b"}")?;
-    let inner = inner.strip_suffix(b"+").unwrap_or(inner);
-    let digits = inner
-        .iter()
-        .rev()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    if digits == 0 {
-        return None;
-    }
-    let start = inner.len() - digits;
-    if start == 0 {
-        return cut.then_some(u64::MAX);
-    }
-    if inner[start - 1] != b'{' {
-        return None;
-    }
-    Some(inner[start..].iter().fold(0u64, |n, d| {
-        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    }))
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,52 +506,6 @@ mod tests {
     fn quoting() {
         assert_eq!(quote("a\"b\\c").as_deref(), Some("\"a\\\"b\\\\c\""));
         assert_eq!(quote("a\r\nb"), None);
-    }
-
-    /// Feeds `stream` to a fresh guard in pieces of `size` bytes.
-    fn guard(stream: &[u8], size: usize) -> Result<(), u64> {
-        let mut g = LiteralGuard::default();
-        stream.chunks(size).try_for_each(|c| g.scan(c))
-    }
-
-    #[test]
-    fn large_literals_are_refused_however_the_reads_split() {
-        for (stream, want) in [
-            (&b"* 1 FETCH (BODY[] {500000000}\r\n"[..], Err(500_000_000)),
-            (b"* 1 FETCH (BODY[] {500000000+}\r\n", Err(500_000_000)),
-            (b"* OK x\r\n* 1 FETCH (BODY[] {65537}\n", Err(65_537)),
-            (
-                b"* 1 FETCH (BODY[] {99999999999999999999999999999}\r\n",
-                Err(u64::MAX),
-            ),
-            // Small literals pass, and their data is not read as lines.
-            (
-                b"* 1 FETCH (BODY[] {20}\r\n{900000}\r\n{900000}\r\n)\r\n",
-                Ok(()),
-            ),
-            (b"* CAPABILITY IMAP4rev1\r\na1 OK {65536}\r\n", Ok(())),
-            // Not at the end of a line, or not a literal header.
-            (b"a1 NO quota {500000000} exceeded\r\n", Ok(())),
-            (b"a1 NO 500000000}\r\n", Ok(())),
-            (b"a1 NO {}\r\n", Ok(())),
-            (b"a1 NO {12a}\r\n", Ok(())),
-        ] {
-            for size in 1..=stream.len() {
-                assert_eq!(
-                    guard(stream, size),
-                    want,
-                    "{:?} in pieces of {size}",
-                    String::from_utf8_lossy(stream)
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_refused_literal_stays_refused() {
-        let mut g = LiteralGuard::default();
-        assert_eq!(g.scan(b"* 1 FETCH (BODY[] {70000}\r\n"), Err(70_000));
-        assert_eq!(g.refused, Some(70_000));
     }
 
     #[test]

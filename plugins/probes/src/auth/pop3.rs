@@ -10,7 +10,7 @@ use super::{
 };
 use crate::classify::Reply;
 use crate::dialogue::{self, BoxStream, Dialogue};
-use crate::tls_client::open_session;
+use crate::tls::client::open_session;
 use crate::Failure;
 use mailbeat_sdk::{ProbeContext, Protocol, Reason};
 

@@ -12,7 +12,7 @@
 //! - Its timeout covers only the TCP connect; a server that hangs after `AUTH` would hang it.
 //!
 //! The dialogue is short (one AUTH exchange of at most three steps) and runs over the shared
-//! [`crate::tls_client::open_session`] / [`crate::dialogue`] code that the tls probe also uses,
+//! [`crate::tls::client::open_session`] / [`crate::dialogue`] code that the tls probe also uses,
 //! so connect, STARTTLS and certificate failures are named the same way everywhere, and the
 //! multi-line reply reaches the classifier intact.
 
@@ -22,7 +22,7 @@ use super::{
 };
 use crate::classify::Reply;
 use crate::dialogue::{self, BoxStream, Dialogue, SmtpReply};
-use crate::tls_client::open_session;
+use crate::tls::client::open_session;
 use crate::Failure;
 use mailbeat_sdk::{ProbeContext, Protocol, Reason};
 

@@ -4,8 +4,10 @@
 //! The `auth` probe logs in over the session this returns. The `tls` probe shares the steps
 //! before the handshake ([`before_handshake`]) and the [`RecordingVerifier`]; here the verifier
 //! ends the handshake on a bad chain as any client would, and the chain it recorded is then named
-//! by the `tls` probe's own judgement, so both probes give a broken chain the same reason.
+//! by the `tls` probe's own judgement (`verdict.rs`), so both probes give a broken chain the same
+//! reason.
 
+use super::verdict::{self, Seen};
 use crate::dialogue::{self, BoxStream, Dialogue};
 use crate::{net, Failure};
 use mailbeat_sdk::{ProbeContext, Reason, Target, TlsMode};
@@ -95,9 +97,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     let config = client_config_with_verifier(verifier.clone());
     handshake_with(stream, target, ctx, config)
         .await
-        .map_err(|failure| {
-            crate::tls::name_handshake_failure(failure, verifier.take(), target, ctx)
-        })
+        .map_err(|failure| verdict::name_handshake_failure(failure, verifier.take(), target, ctx))
 }
 
 /// Names a failed handshake from the rustls error inside the I/O error.
@@ -123,7 +123,7 @@ pub const WEAK_TLS: &str = "the server offers only TLS older than 1.2 or no mode
      (rustls refuses them); upgrade the server's TLS configuration";
 
 /// Maps a rustls error to a reason. The chain-related ones are refined by
-/// [`crate::tls::name_handshake_failure`] from the chain the verifier recorded.
+/// [`verdict::name_handshake_failure`] from the chain the verifier recorded.
 ///
 /// A server stuck on TLS 1.0/1.1 either answers our ClientHello (TLS 1.2 and 1.3 only) with a
 /// `protocol_version` or `insufficient_security` alert, or picks the old version in its
@@ -167,13 +167,6 @@ pub fn classify_rustls_error(err: &rustls::Error) -> Failure {
         _ => Reason::TlsHandshakeFailed,
     };
     Failure::critical(reason, format!("TLS: {err}"))
-}
-
-/// What the verifier saw: the chain as presented (leaf first) and webpki's objection, if any.
-#[derive(Debug, Clone)]
-pub(crate) struct Seen {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub error: Option<rustls::Error>,
 }
 
 /// A certificate verifier that asks webpki and writes down the answer and the chain. Handshake

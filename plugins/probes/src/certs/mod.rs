@@ -8,6 +8,9 @@
 //! Name matching is done here and not left to webpki because webpki checks the chain before the
 //! name: when the chain does not verify, webpki never says whether the name would have matched, and
 //! "wrong name" is the more useful answer.
+//!
+//! How the presented certificates chain (who issued whom, and the path from the leaf that
+//! matters) is [`path`].
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -15,6 +18,8 @@ use std::net::IpAddr;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
+
+pub mod path;
 
 /// Smallest RSA (and DSA) key that is not weak, in bits.
 pub const MIN_RSA_BITS: u32 = 2048;
@@ -192,22 +197,6 @@ impl CertInfo {
                 (Some(aki), Some(ski)) => aki == ski,
                 _ => true,
             }
-    }
-
-    /// True when `self` is, by name (and key identifier when both carry one), the issuer of
-    /// `child`. The key identifier tells apart a re-keyed CA that kept its name.
-    pub fn is_issuer_of(&self, child: &CertInfo) -> bool {
-        child.issuer_der == self.subject_der
-            && match (&child.authority_key_id, &self.subject_key_id) {
-                (Some(aki), Some(ski)) => aki == ski,
-                _ => true,
-            }
-    }
-
-    /// True when `subject` (the DER content of a Name, without its SEQUENCE header, as rustls'
-    /// `TrustAnchor::subject` holds it) is this certificate's issuer.
-    pub fn issued_by_name(&self, subject: &[u8]) -> bool {
-        self.issuer_der == subject
     }
 
     /// Why this certificate is weak, in words; empty when it is not. The signature of a
@@ -459,78 +448,11 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
-/// How the issuer path from the leaf through the presented certificates ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathEnd {
-    /// The last certificate's issuer is a trust anchor (by name; webpki checks the signature).
-    Anchored,
-    /// The last certificate is self-signed and not a trust anchor.
-    SelfSigned,
-    /// The last certificate's issuer is neither presented nor a trust anchor.
-    MissingIssuer,
-}
-
-/// The certificates that matter: the leaf and the presented certificates it chains through, up to
-/// a trust anchor, a self-signed certificate, or a missing issuer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuerPath {
-    /// Positions in the presented list (0 = leaf), in chain order.
-    pub depths: Vec<usize>,
-    pub end: PathEnd,
-}
-
-impl IssuerPath {
-    /// Position of the last certificate on the path.
-    pub fn last(&self) -> usize {
-        self.depths.last().copied().unwrap_or(0)
-    }
-}
-
-/// Follows issuers from the leaf (`presented[0]`) through the presented certificates, the way a
-/// verifier builds its path, stopping at a name in `anchors` (trust anchor subjects, DER content
-/// as rustls stores them). Certificates that could not be parsed are `None` and never match.
-/// Presented certificates off this path (an old cross-signed root, say) do not matter, so their
-/// expiry is nobody's problem; `None` when the leaf itself could not be parsed.
-pub fn issuer_path(presented: &[Option<CertInfo>], anchors: &[&[u8]]) -> Option<IssuerPath> {
-    let mut current = presented.first()?.as_ref()?;
-    let mut depths = vec![0];
-    loop {
-        if anchors.iter().any(|a| current.issued_by_name(a)) {
-            return Some(IssuerPath {
-                depths,
-                end: PathEnd::Anchored,
-            });
-        }
-        if current.is_self_signed() {
-            return Some(IssuerPath {
-                depths,
-                end: PathEnd::SelfSigned,
-            });
-        }
-        let next = presented.iter().enumerate().find_map(|(i, c)| match c {
-            Some(c) if !depths.contains(&i) && c.is_issuer_of(current) => Some((i, c)),
-            _ => None,
-        });
-        match next {
-            Some((i, cert)) => {
-                depths.push(i);
-                current = cert;
-            }
-            None => {
-                return Some(IssuerPath {
-                    depths,
-                    end: PathEnd::MissingIssuer,
-                })
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pem_der(pem: &str) -> Vec<u8> {
+    pub(super) fn pem_der(pem: &str) -> Vec<u8> {
         let mut reader = std::io::BufReader::new(pem.as_bytes());
         let der = rustls_pemfile::certs(&mut reader)
             .next()
@@ -539,9 +461,9 @@ mod tests {
         der.to_vec()
     }
 
-    const RSA1024: &str = include_str!("../tests/fixtures/weak-rsa1024.pem");
-    const SHA1_LEAF: &str = include_str!("../tests/fixtures/weak-sha1-leaf.pem");
-    const SHA1_CA: &str = include_str!("../tests/fixtures/weak-sha1-ca.pem");
+    const RSA1024: &str = include_str!("../../tests/fixtures/weak-rsa1024.pem");
+    pub(super) const SHA1_LEAF: &str = include_str!("../../tests/fixtures/weak-sha1-leaf.pem");
+    pub(super) const SHA1_CA: &str = include_str!("../../tests/fixtures/weak-sha1-ca.pem");
 
     #[test]
     fn rsa_1024_key_is_weak() {
@@ -708,33 +630,5 @@ mod tests {
         assert_eq!(name_content(&[0x31, 1, 0xaa]), &[0x31, 1, 0xaa]);
         assert_eq!(name_content(&[0x30, 0x84, 0]), &[0x30, 0x84, 0]);
         assert_eq!(name_content(&[]), &[] as &[u8]);
-    }
-
-    #[test]
-    fn issuer_paths() {
-        let leaf = parse(&pem_der(SHA1_LEAF)).unwrap();
-        let ca = parse(&pem_der(SHA1_CA)).unwrap();
-        let ca_subject = ca.subject_der.clone();
-
-        // Leaf alone, issuer unknown: the issuer is missing right after the leaf.
-        let p = issuer_path(&[Some(leaf.clone())], &[]).unwrap();
-        assert_eq!((p.depths.clone(), p.end), (vec![0], PathEnd::MissingIssuer));
-
-        // Leaf alone, its issuer a trust anchor.
-        let p = issuer_path(&[Some(leaf.clone())], &[&ca_subject]).unwrap();
-        assert_eq!((p.depths.clone(), p.end), (vec![0], PathEnd::Anchored));
-
-        // Leaf and an untrusted self-signed root.
-        let p = issuer_path(&[Some(leaf.clone()), None, Some(ca.clone())], &[]).unwrap();
-        assert_eq!((p.depths.clone(), p.end), (vec![0, 2], PathEnd::SelfSigned));
-        assert_eq!(p.last(), 2);
-
-        // A self-signed leaf.
-        let ca_only = issuer_path(&[Some(ca.clone())], &[]).unwrap();
-        assert_eq!(ca_only.end, PathEnd::SelfSigned);
-
-        // An unparseable leaf has no path.
-        assert!(issuer_path(&[None, Some(ca)], &[]).is_none());
-        assert!(issuer_path(&[], &[]).is_none());
     }
 }
