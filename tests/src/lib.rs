@@ -1,6 +1,8 @@
 //! Helpers for the integration tests: finding the harness, writing configs, running checks the
 //! way `mailbeat check --output json` does.
 
+#![forbid(unsafe_code)]
+
 use mailbeat::check::{self, Report};
 use mailbeat::config;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,8 @@
 //! what failed), [`dialogue`] (greetings, EHLO/CAPABILITY/CAPA, STARTTLS), [`certs`] (certificate
 //! facts) and [`classify`] (what a server's refusal means).
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod certs;
 pub mod classify;
