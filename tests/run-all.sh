@@ -5,6 +5,11 @@
 #
 #   bash tests/run-all.sh            # everything
 #   bash tests/run-all.sh -p mailbeat --test e2e    # extra arguments go to `cargo test`
+#   bash tests/run-all.sh -p mailbeat-itest -- --nocapture   # and after `--`, to the test binaries
+#
+# The tests against the real servers are #[ignore]d, so that a plain `cargo test` lists them as
+# ignored instead of passing them without a server; here they run, through `--include-ignored`,
+# and fail if the harness is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +21,19 @@ trap cleanup EXIT
 MAILBEAT_HARNESS_SKIP_INSTALL=1 bash tests/harness/start.sh "$HARNESS_DIR"
 # shellcheck disable=SC1091
 source "$HARNESS_DIR/env.sh"
-# Tests against the real servers fail (rather than skip) when the harness is missing.
-export MAILBEAT_REQUIRE_HARNESS=1
 
-cargo test --workspace --locked "$@"
+# Arguments before the caller's `--` go to cargo, the rest to the test binaries, after
+# `--include-ignored` (which runs the #[ignore]d real-server tests). Cargo ignores `-p` next to
+# `--workspace`, so the whole workspace is selected only when the caller names no package.
+cargo_args=()
+test_args=()
+workspace=(--workspace)
+while (($#)); do
+  case $1 in
+    --) shift; test_args=("$@"); break ;;
+    -p | -p?* | --package | --package=*) workspace=() ;;
+  esac
+  cargo_args+=("$1")
+  shift
+done
+cargo test "${workspace[@]}" --locked "${cargo_args[@]}" -- --include-ignored "${test_args[@]}"

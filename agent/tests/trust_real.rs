@@ -31,10 +31,9 @@ fn reason_of(report: &serde_json::Value, target: &str) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs the real-server harness: run bash tests/run-all.sh"]
 fn the_system_store_is_trusted_only_when_asked() {
-    let Some((ca, _)) = harness("MAILBEAT_TEST_USER", "alice@mail.test") else {
-        return;
-    };
+    let (ca, _) = harness("MAILBEAT_TEST_USER", "alice@mail.test");
     let port = std::env::var("MAILBEAT_A_IMAPS_PORT").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let target = |name: &str, extra: &str| {

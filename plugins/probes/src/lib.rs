@@ -21,6 +21,8 @@
 //! - [`classify`]: what a server's refusal to authenticate means (the reply table).
 //! - [`failure`]: [`Failure`], a failed step's status, reason and words.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod certs;
 pub mod classify;

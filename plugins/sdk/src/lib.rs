@@ -5,6 +5,8 @@
 //! that Prometheus rules, dashboards and webhook receivers depend on. Built-in probes and dynamic
 //! plugins share these shapes (the JSON forms are the plugin wire format).
 
+#![forbid(unsafe_code)]
+
 pub mod metrics;
 pub mod probe;
 pub mod reason;
