@@ -6,12 +6,14 @@
 //! plugins share these shapes (the JSON forms are the plugin wire format).
 
 pub mod probe;
+pub mod provider;
 pub mod reason;
 pub mod remediation;
 pub mod result;
 pub mod target;
 
 pub use probe::{Credentials, Locale, Probe, ProbeContext, Secret, SecretKind};
+pub use provider::Provider;
 pub use reason::{Layer, Reason};
 pub use result::{CheckResult, Sample, Status};
 pub use target::{Account, Protocol, Target, TlsMode};
