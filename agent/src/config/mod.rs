@@ -13,7 +13,7 @@ pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
 
 use crate::schedule::Schedule;
-use mailbeat_sdk::{Account, Locale, Probe, Protocol, Target, TlsMode};
+use mailbeat_sdk::{Account, Locale, Probe, Protocol, SaslMechanism, Target, TlsMode};
 use raw::{RawConfig, RawProbe, RawTarget};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -806,12 +806,11 @@ impl Validator<'_> {
             } else {
                 self.problem(loc(&a.username), &akey, "needs password_file, password (${ENV}) or oauth");
             }
-            let mechanism = a.mechanism.as_ref().and_then(|m| {
-                let lower = m.value.to_ascii_lowercase();
-                if ["plain", "login", "xoauth2", "oauthbearer"].contains(&lower.as_str()) {
-                    Some(lower)
-                } else {
-                    self.problem(loc(m), format!("{akey}.mechanism"), format!("unknown mechanism {:?}; one of plain, login, xoauth2, oauthbearer", m.value));
+            let mechanism = a.mechanism.as_ref().and_then(|m| match SaslMechanism::parse(&m.value) {
+                Ok(mechanism) => Some(mechanism.as_str().to_string()),
+                Err(_) => {
+                    let known = SaslMechanism::ALL.map(SaslMechanism::as_str).join(", ");
+                    self.problem(loc(m), format!("{akey}.mechanism"), format!("unknown mechanism {:?}; one of {known}", m.value));
                     None
                 }
             });

@@ -5,6 +5,7 @@
 //! that Prometheus rules, dashboards and webhook receivers depend on. Built-in probes and dynamic
 //! plugins share these shapes (the JSON forms are the plugin wire format).
 
+pub mod mechanism;
 pub mod probe;
 pub mod provider;
 pub mod reason;
@@ -12,6 +13,7 @@ pub mod remediation;
 pub mod result;
 pub mod target;
 
+pub use mechanism::{SaslMechanism, UnknownMechanism};
 pub use probe::{Credentials, Locale, Probe, ProbeContext, Secret, SecretKind};
 pub use provider::Provider;
 pub use reason::{Layer, Reason};

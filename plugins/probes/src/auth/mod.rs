@@ -34,7 +34,7 @@ use crate::{dialogue, Failure};
 use async_trait::async_trait;
 use backoff::{Backoff, Policy, MAX_BACKOFF};
 use mailbeat_sdk::{
-    CheckResult, Credentials, Probe, ProbeContext, Protocol, Reason, Status, Target,
+    CheckResult, Credentials, Probe, ProbeContext, Protocol, Reason, SaslMechanism, Status, Target,
 };
 use mechanism::{Mechanism, Scrubber};
 use serde::{Deserialize, Deserializer};
@@ -151,9 +151,9 @@ impl AuthOptions {
 }
 
 fn parse_mechanism(name: &str) -> Result<Mechanism, String> {
-    Mechanism::parse(name).ok_or_else(|| {
-        format!("unknown mechanism {name:?} (expected plain, login, xoauth2 or oauthbearer)")
-    })
+    SaslMechanism::parse(name)
+        .map(Mechanism::from)
+        .map_err(|e| e.to_string())
 }
 
 /// The `auth` probe. One instance serves all targets; it remembers the back-off per credential
