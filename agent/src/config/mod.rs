@@ -9,20 +9,20 @@ mod presets;
 mod raw;
 pub mod secrets;
 mod snippet;
+mod trust;
 
 pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
+pub use trust::{system_roots_store, webpki_roots_store};
 
 use crate::schedule::Schedule;
 use mailbeat_sdk::{Account, Locale, Probe, Protocol, SaslMechanism, Target, TlsMode};
 use raw::{RawConfig, RawProbe, RawTarget};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde_saphyr::Spanned;
 use snippet::mask_secret_values;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A validated configuration.
@@ -369,15 +369,7 @@ impl Validator<'_> {
             }
         });
         let allow_inline = g.allow_inline_secrets.unwrap_or(false);
-        let system_roots = match &g.system_roots {
-            Some(s) if s.value => {
-                if let Err(e) = system_roots_store() {
-                    self.problem(loc(s), "global.system_roots", e);
-                }
-                true
-            }
-            _ => false,
-        };
+        let system_roots = self.global_system_roots(g.system_roots.as_ref());
         let global = Global {
             state_dir: self.path(g.state_dir.as_deref().unwrap_or("data")),
             system_roots,
@@ -605,16 +597,7 @@ impl Validator<'_> {
             .unwrap_or(TlsMode::Implicit);
         let port = port.unwrap_or_else(|| presets::default_port(protocol, tls));
 
-        let ca_file = t.ca_file.as_ref().and_then(|f| {
-            let path = self.path(&f.value);
-            match load_ca_file(&path) {
-                Ok(certs) => Some((path, certs)),
-                Err(e) => {
-                    self.problem(loc(f), format!("{key}.ca_file"), e);
-                    None
-                }
-            }
-        });
+        let ca_file = t.ca_file.as_ref().and_then(|f| self.ca_file(f, key));
 
         let mut secret = None;
         let account = t.account.as_ref().map(|a| {
@@ -735,30 +718,12 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|d| self.duration(d, &format!("{key}.timeout")))
             .unwrap_or(global.timeout);
-        let system = match &t.system_roots {
-            Some(s) if s.value && !global.system_roots => match system_roots_store() {
-                Ok(_) => true,
-                Err(e) => {
-                    self.problem(loc(s), format!("{key}.system_roots"), e);
-                    false
-                }
-            },
-            Some(s) => s.value,
-            None => global.system_roots,
-        };
-        // Shared stores where nothing is added, so 10,000 targets do not hold 10,000 copies.
-        let base = match system {
-            true => system_roots_store().unwrap_or_else(|_| webpki_roots_store()),
-            false => webpki_roots_store(),
-        };
-        let roots = match ca_file {
-            Some((_, certs)) => {
-                let mut store = (*base).clone();
-                store.add_parsable_certificates(certs);
-                Arc::new(store)
-            }
-            None => base,
-        };
+        let roots = self.roots(
+            t.system_roots.as_ref(),
+            key,
+            global,
+            ca_file.map(|(_, certs)| certs),
+        );
         if self.problems.len() > before {
             return None;
         }
@@ -860,54 +825,6 @@ fn merge(defaults: Option<&serde_json::Value>, own: &serde_json::Value) -> serde
         (Some(d), serde_json::Value::Null) => d.clone(),
         (_, own) => own.clone(),
     }
-}
-
-/// The public web PKI roots, built once.
-pub fn webpki_roots_store() -> Arc<rustls::RootCertStore> {
-    static STORE: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
-    STORE
-        .get_or_init(|| {
-            Arc::new(rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            })
-        })
-        .clone()
-}
-
-/// The public web PKI roots and the operating system's trust store (as `openssl` finds it, and
-/// `SSL_CERT_FILE` / `SSL_CERT_DIR` override), read once.
-pub fn system_roots_store() -> Result<Arc<rustls::RootCertStore>, String> {
-    static STORE: OnceLock<Result<Arc<rustls::RootCertStore>, String>> = OnceLock::new();
-    STORE
-        .get_or_init(|| {
-            let found = rustls_native_certs::load_native_certs();
-            let mut store = (*webpki_roots_store()).clone();
-            let (added, _) = store.add_parsable_certificates(found.certs);
-            if added == 0 {
-                let why = found
-                    .errors
-                    .first()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "no certificate found in the system trust store{why} (set SSL_CERT_FILE, or use ca_file)"
-                ));
-            }
-            Ok(Arc::new(store))
-        })
-        .clone()
-}
-
-fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    let certs: Vec<_> = iter
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("CA file {} holds no certificate", path.display()));
-    }
-    Ok(certs)
 }
 
 /// The machine's host name when it is a FQDN, else a neutral placeholder (EHLO wants a FQDN).
