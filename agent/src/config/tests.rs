@@ -2,6 +2,7 @@
 //! (`testdata/invalid-*.yml`).
 
 use super::*;
+use mailbeat_sdk::TlsMode;
 
 fn probes() -> Vec<Arc<dyn Probe>> {
     mailbeat_probes::builtin()
