@@ -3,7 +3,8 @@
 
 use super::presets::{self, PROVIDERS};
 use super::raw::{RawAccount, RawProbe, RawTarget};
-use super::{loc, Global, ProbeConfig, SecretSource, TargetConfig, Validator};
+use super::validator::{loc, Validator};
+use super::{Global, ProbeConfig, SecretSource, TargetConfig};
 use mailbeat_sdk::{Account, Protocol, SaslMechanism, Target, TlsMode};
 use std::collections::BTreeMap;
 

@@ -1,8 +1,10 @@
 //! One fixture per validation rule, each with the exact message a user sees
 //! (`testdata/invalid-*.yml`).
 
+use super::snippet::mask_secret_values;
 use super::*;
-use mailbeat_sdk::TlsMode;
+use mailbeat_sdk::{Probe, TlsMode};
+use std::path::Path;
 
 fn probes() -> Vec<Arc<dyn Probe>> {
     mailbeat_probes::builtin()

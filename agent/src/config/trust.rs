@@ -1,7 +1,8 @@
 //! Trust anchors: the root store a target's certificates are verified against, built from the
 //! webpki roots, the operating system's store (`system_roots`) and a target's `ca_file`.
 
-use super::{loc, Global, Validator};
+use super::validator::{loc, Validator};
+use super::Global;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
