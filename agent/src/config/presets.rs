@@ -1,7 +1,7 @@
 //! Provider presets: the endpoints and TLS modes of well-known mail services, so a config needs only
 //! `provider: gmail` and a protocol.
 
-use mailbeat_sdk::{Protocol, TlsMode};
+use mailbeat_sdk::{Protocol, Provider, TlsMode};
 
 /// An endpoint of a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,32 +15,22 @@ const fn ep(host: &'static str, port: u16, tls: TlsMode) -> Option<Endpoint> {
     Some(Endpoint { host, port, tls })
 }
 
-/// Known provider names (after [`canonical`]).
-pub const PROVIDERS: &[&str] = &[
-    "gmail",
-    "office365",
-    "outlook",
-    "yahoo",
-    "zoho",
-    "icloud",
-    "netease",
-    "custom",
-];
+/// Known provider names (after [`canonical`]), in the order messages list them.
+pub const PROVIDERS: &[&str] = &{
+    let mut names = [""; Provider::PRESETS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Provider::PRESETS[i].name;
+        i += 1;
+    }
+    names
+};
 
-/// The canonical preset name for what a user may write.
+/// The canonical preset name for what a user may write. The spellings are the SDK's
+/// ([`Provider::preset`]), so the config accepts exactly what the classifier and the
+/// remediation texts understand.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    Some(match lower.as_str() {
-        "gmail" | "google" | "google_workspace" | "gsuite" => "gmail",
-        "office365" | "microsoft365" | "m365" | "exchange_online" => "office365",
-        "outlook" | "outlook.com" | "hotmail" => "outlook",
-        "yahoo" => "yahoo",
-        "zoho" => "zoho",
-        "icloud" | "apple" => "icloud",
-        "netease" | "163" | "126" => "netease",
-        "custom" => "custom",
-        _ => return None,
-    })
+    Provider::preset(name).map(|p| p.name)
 }
 
 /// The provider's endpoint for a protocol, or `None` when it has none (or for `custom`).
@@ -116,5 +106,39 @@ mod tests {
         for p in PROVIDERS {
             assert_eq!(canonical(p), Some(*p));
         }
+    }
+
+    /// The config keeps the canonical name in `Target::provider`; the classifier and the
+    /// remediation texts read that. Whatever a user wrote, they must see the provider the
+    /// spelling meant.
+    #[test]
+    fn every_alias_the_config_accepts_means_the_provider_remediation_uses() {
+        for preset in Provider::PRESETS {
+            for alias in std::iter::once(&preset.name).chain(preset.aliases) {
+                for spelling in [
+                    alias.to_string(),
+                    alias.to_ascii_uppercase(),
+                    alias.replace('_', "-"),
+                ] {
+                    let stored =
+                        canonical(&spelling).unwrap_or_else(|| panic!("{spelling} rejected"));
+                    assert_eq!(stored, preset.name, "{spelling}");
+                    assert_eq!(
+                        Provider::from_preset(Some(stored)),
+                        Provider::from_preset(Some(&spelling)),
+                        "{spelling}"
+                    );
+                    assert_eq!(
+                        Provider::from_preset(Some(stored)),
+                        preset.provider,
+                        "{spelling}"
+                    );
+                }
+            }
+        }
+        // Presets whose names differ, and that the remediation treats as one provider.
+        assert_eq!(canonical("hotmail"), Some("outlook"));
+        assert_eq!(Provider::from_preset(Some("outlook")), Provider::Microsoft);
+        assert_eq!(canonical("m365"), Some("office365"));
     }
 }

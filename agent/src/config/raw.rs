@@ -1,6 +1,6 @@
 //! The YAML file as written: serde structs with source spans where validation needs to point.
 //!
-//! Nothing here is trusted yet; `super::validate` turns it into a [`super::Config`].
+//! Nothing here is trusted yet; `super::load` turns it into a [`super::Config`].
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;

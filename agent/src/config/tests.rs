@@ -1,7 +1,10 @@
 //! One fixture per validation rule, each with the exact message a user sees
 //! (`testdata/invalid-*.yml`).
 
+use super::snippet::mask_secret_values;
 use super::*;
+use mailbeat_sdk::{Probe, TlsMode};
+use std::path::Path;
 
 fn probes() -> Vec<Arc<dyn Probe>> {
     mailbeat_probes::builtin()
@@ -61,6 +64,7 @@ const INVALID_CASES: &[(&str, &str)] = &[
         ("invalid-ca-file.yml", "invalid-ca-file.yml:5:14: targets[0].ca_file: CA file "),
         ("invalid-tls-server-name.yml", "invalid-tls-server-name.yml:5:22: targets[0].tls_server_name: \"imap example.com\" is not a DNS name or IP address"),
         ("invalid-source-address.yml", "invalid-source-address.yml:5:21: targets[0].source_address: \"eth0\" is not an IP address"),
+        ("invalid-mechanism.yml", "invalid-mechanism.yml:8:18: targets[0].account.mechanism: unknown mechanism \"cram-md5\"; one of plain, login, xoauth2, oauthbearer"),
         ("invalid-label.yml", "invalid-label.yml:2:11: targets[0].labels.target: not a valid or free Prometheus label name"),
 ];
 
@@ -226,6 +230,27 @@ fn presets_fill_host_port_and_tls() {
     assert_eq!(inferred.verify_name(), "imap.example.com");
     let plain = t("relay");
     assert_eq!((plain.port, plain.tls), (25, TlsMode::None));
+}
+
+#[test]
+fn a_mechanism_is_kept_in_its_configured_spelling() {
+    for (written, kept) in [
+        ("PLAIN", "plain"),
+        (" XOAuth2 ", "xoauth2"),
+        ("user", "login"),
+    ] {
+        let oauth = if kept == "xoauth2" {
+            "oauth: {client_id: c, access_token_file: token.txt}"
+        } else {
+            "password_file: pw.txt"
+        };
+        let text = format!(
+            "targets:\n  - name: a\n    protocol: pop3\n    host: x\n    account: {{username: u, mechanism: \"{written}\", {oauth}}}\n"
+        );
+        let c = parse(&text, "m.yml", &testdata(), &probes()).unwrap_or_else(|e| panic!("{e}"));
+        let account = c.targets[0].target.account.as_ref().unwrap();
+        assert_eq!(account.mechanism.as_deref(), Some(kept), "{written}");
+    }
 }
 
 #[test]

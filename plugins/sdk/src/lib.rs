@@ -7,19 +7,23 @@
 
 #![forbid(unsafe_code)]
 
+pub mod mechanism;
 pub mod metrics;
 pub mod probe;
+pub mod provider;
 pub mod reason;
 pub mod remediation;
 pub mod result;
 pub mod target;
 pub mod wire;
 
+pub use mechanism::{SaslMechanism, UnknownMechanism};
 pub use metrics::{BlackboxName, MetricDesc};
 pub use probe::{
     check_once, parse_options, Check, Credentials, Locale, OptionsError, Probe, ProbeContext,
     Secret, SecretKind,
 };
+pub use provider::Provider;
 pub use reason::{Layer, Reason};
 pub use result::{CheckResult, CredentialVerdict, Sample, Status};
 pub use wire::CheckRequest;

@@ -9,7 +9,7 @@
 use crate::Failure;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use mailbeat_sdk::{Credentials, Protocol, Reason, Secret, SecretKind, Status};
+use mailbeat_sdk::{Credentials, Protocol, Reason, SaslMechanism, Secret, SecretKind, Status};
 use std::fmt;
 
 /// Most server challenges (IMAP/POP3 `+`, SMTP `334`) answered in one login before it is
@@ -19,6 +19,9 @@ pub const MAX_CHALLENGES: usize = 4;
 
 /// A way to log in. `Login` is the protocol's own password command where one exists (IMAP
 /// `LOGIN`, POP3 `USER`/`PASS`) and SASL `LOGIN` on SMTP, which has no other.
+///
+/// The configurable names are the SDK's [`SaslMechanism`] (one to one with this type); what this
+/// type adds is the wire: SASL names, POP3's `USER` label, which ones need advertising.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mechanism {
     Plain,
@@ -30,22 +33,16 @@ pub enum Mechanism {
 impl Mechanism {
     /// Every mechanism, in the order the configuration documents them.
     pub const ALL: [Mechanism; 4] = [
-        Mechanism::Plain,
-        Mechanism::Login,
-        Mechanism::Xoauth2,
-        Mechanism::Oauthbearer,
+        Mechanism::from_sdk(SaslMechanism::ALL[0]),
+        Mechanism::from_sdk(SaslMechanism::ALL[1]),
+        Mechanism::from_sdk(SaslMechanism::ALL[2]),
+        Mechanism::from_sdk(SaslMechanism::ALL[3]),
     ];
 
-    /// Reads a configured name, case-insensitively. `user` is accepted for `login` because that
-    /// is what POP3 calls it.
+    /// Reads a configured name the SDK's way ([`SaslMechanism::parse`]): case-insensitively, and
+    /// `user` for `login` because that is what POP3 calls it.
     pub fn parse(name: &str) -> Option<Mechanism> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "plain" => Some(Mechanism::Plain),
-            "login" | "user" => Some(Mechanism::Login),
-            "xoauth2" => Some(Mechanism::Xoauth2),
-            "oauthbearer" => Some(Mechanism::Oauthbearer),
-            _ => None,
-        }
+        SaslMechanism::parse(name).ok().map(Mechanism::from)
     }
 
     /// The SASL name as servers advertise it.
@@ -69,13 +66,41 @@ impl Mechanism {
 
     /// True for the mechanisms that carry an OAuth2 access token instead of a password.
     pub fn is_oauth(self) -> bool {
-        matches!(self, Mechanism::Xoauth2 | Mechanism::Oauthbearer)
+        SaslMechanism::from(self).is_oauth()
     }
 
     /// True when the mechanism is a SASL mechanism the server must advertise on this protocol
     /// (IMAP `LOGIN` and POP3 `USER` are commands, not SASL, and are governed differently).
     fn is_sasl_on(self, protocol: Protocol) -> bool {
         !(self == Mechanism::Login && protocol != Protocol::Smtp)
+    }
+}
+
+impl Mechanism {
+    const fn from_sdk(m: SaslMechanism) -> Mechanism {
+        match m {
+            SaslMechanism::Plain => Mechanism::Plain,
+            SaslMechanism::Login => Mechanism::Login,
+            SaslMechanism::Xoauth2 => Mechanism::Xoauth2,
+            SaslMechanism::Oauthbearer => Mechanism::Oauthbearer,
+        }
+    }
+}
+
+impl From<SaslMechanism> for Mechanism {
+    fn from(m: SaslMechanism) -> Mechanism {
+        Mechanism::from_sdk(m)
+    }
+}
+
+impl From<Mechanism> for SaslMechanism {
+    fn from(m: Mechanism) -> SaslMechanism {
+        match m {
+            Mechanism::Plain => SaslMechanism::Plain,
+            Mechanism::Login => SaslMechanism::Login,
+            Mechanism::Xoauth2 => SaslMechanism::Xoauth2,
+            Mechanism::Oauthbearer => SaslMechanism::Oauthbearer,
+        }
     }
 }
 
@@ -358,6 +383,13 @@ mod tests {
         assert_eq!(Mechanism::parse("cram-md5"), None);
         assert_eq!(Mechanism::Login.label(Protocol::Pop3), "USER");
         assert_eq!(Mechanism::Login.label(Protocol::Imap), "LOGIN");
+        for m in Mechanism::ALL {
+            assert_eq!(Mechanism::from(SaslMechanism::from(m)), m);
+            assert_eq!(
+                SaslMechanism::from(m).as_str(),
+                m.sasl_name().to_ascii_lowercase()
+            );
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::{dialogue, require_mail, Failure};
 use async_trait::async_trait;
 use mailbeat_sdk::{
     parse_options, Check, CheckResult, CredentialVerdict, Credentials, MetricDesc, OptionsError,
-    Probe, ProbeContext, Protocol, Reason, Status, Target,
+    Probe, ProbeContext, Protocol, Reason, SaslMechanism, Status, Target,
 };
 use mechanism::{Mechanism, Scrubber};
 use serde::Deserialize;
@@ -74,11 +74,9 @@ impl AuthOptions {
 }
 
 fn parse_mechanism(name: &str) -> Result<Mechanism, OptionsError> {
-    Mechanism::parse(name).ok_or_else(|| {
-        OptionsError(format!(
-            "unknown mechanism {name:?} (expected plain, login, xoauth2 or oauthbearer)"
-        ))
-    })
+    SaslMechanism::parse(name)
+        .map(Mechanism::from)
+        .map_err(|e| OptionsError(e.to_string()))
 }
 
 /// The `auth` probe.

@@ -1,0 +1,235 @@
+//! Loading: read the file, parse the YAML (a syntax or type error becomes one
+//! `FILE:LINE:COLUMN` error with a masked snippet), and validate it into a [`Config`].
+
+use super::raw::RawConfig;
+use super::snippet::mask_secret_values;
+use super::validator::{loc, Validator};
+use super::{keypath, Config, ConfigError, Global, Webhook, WEBHOOK_EVENTS};
+use crate::schedule::Schedule;
+use mailbeat_sdk::Probe;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads and validates a config file. `probes` are the known probes (their option validation
+/// runs too).
+pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: shown.clone(),
+        error,
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    parse(&text, &shown, &base, probes).map(|mut c| {
+        c.path = path.to_path_buf();
+        c
+    })
+}
+
+/// Parses and validates config text; `shown` names it in errors, `base` resolves relative paths.
+pub fn parse(
+    text: &str,
+    shown: &str,
+    base: &Path,
+    probes: &[Arc<dyn Probe>],
+) -> Result<Config, ConfigError> {
+    let raw: RawConfig = if text.trim().is_empty() {
+        RawConfig::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| parse_error(shown, text, &e))?
+    };
+    let mut v = Validator {
+        base,
+        problems: Vec::new(),
+        probes,
+    };
+    let config = v.config(raw);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid {
+            path: shown.to_string(),
+            problems: v.problems,
+        })
+    }
+}
+
+/// A YAML or type error in the same `FILE:LINE:COLUMN: key.path: message` form as validation
+/// errors, followed by the library's source snippet.
+fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let tidy = |s: &str| {
+        s.replace(&format!(" at line {line}, column {column}"), "")
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+            .replace("invalid u16", "must be a whole number between 1 and 65535")
+    };
+    let plain = e.without_snippet().to_string();
+    // The library's own text starts with "error: line L column C: "; we say that in front.
+    let message = plain
+        .split_once(&format!("line {line} column {column}: "))
+        .map(|(_, rest)| tidy(rest))
+        .unwrap_or_else(|| tidy(&plain));
+    let snippet = e
+        .to_string()
+        .lines()
+        .skip(1)
+        .map(|l| mask_secret_values(&tidy(&l.replace("<input>", shown))))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ConfigError::Parse {
+        path: shown.to_string(),
+        line,
+        column,
+        key: keypath::key_path_at(text, line as usize),
+        message,
+        snippet,
+    }
+}
+
+impl Validator<'_> {
+    /// The whole file: `global`, `probe_defaults`, each target, each webhook.
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let g = &raw.global;
+        let schedule = self
+            .schedule(g.schedule.as_ref(), g.every.as_ref(), "global.")
+            .unwrap_or_else(|| Schedule::Every(Duration::from_secs(300)));
+        let timeout = g
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "global.timeout"))
+            .unwrap_or(Duration::from_secs(15));
+        let concurrency = match &g.concurrency {
+            Some(c) if c.value == 0 => {
+                self.problem(loc(c), "global.concurrency", "must be at least 1");
+                1
+            }
+            Some(c) => c.value as usize,
+            None => 64,
+        };
+        let spread = g.spread.as_ref().and_then(|s| {
+            if s.value.trim() == "0s" || s.value.trim() == "0" {
+                Some(Duration::ZERO)
+            } else {
+                self.duration(s, "global.spread")
+            }
+        });
+        let allow_inline = g.allow_inline_secrets.unwrap_or(false);
+        let system_roots = self.global_system_roots(g.system_roots.as_ref());
+        let global = Global {
+            state_dir: self.path(g.state_dir.as_deref().unwrap_or("data")),
+            system_roots,
+            schedule,
+            timeout,
+            concurrency,
+            locale: g.locale.unwrap_or_default(),
+            ehlo_name: g.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
+            spread,
+        };
+
+        for (name, options) in &raw.probe_defaults {
+            if !self.probes.iter().any(|p| p.name() == name) {
+                self.problem((0, 0), format!("probe_defaults.{name}"), "unknown probe");
+            } else if !options.is_object() && !options.is_null() {
+                self.problem(
+                    (0, 0),
+                    format!("probe_defaults.{name}"),
+                    "must be a map of options",
+                );
+            }
+        }
+
+        let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut targets = Vec::new();
+        for (i, t) in raw.targets.iter().enumerate() {
+            let key = format!("targets[{i}]");
+            if let Some(first) = seen.get(&t.name.value) {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.name"),
+                    format!(
+                        "duplicate target name {:?} (first defined at line {})",
+                        t.name.value, first.0
+                    ),
+                );
+            } else {
+                seen.insert(t.name.value.clone(), loc(&t.name));
+            }
+            if let Some(tc) = self.target(t, &key, &global, &raw.probe_defaults, allow_inline) {
+                targets.push(tc);
+            }
+        }
+
+        let mut webhooks = Vec::new();
+        let mut seen_hooks = HashSet::new();
+        for (i, w) in raw.webhooks.iter().enumerate() {
+            let key = format!("webhooks[{i}]");
+            if !seen_hooks.insert(w.name.value.clone()) {
+                self.problem(
+                    loc(&w.name),
+                    format!("{key}.name"),
+                    format!("duplicate webhook name {:?}", w.name.value),
+                );
+            }
+            let url = w.url.value.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.problem(
+                    loc(&w.url),
+                    format!("{key}.url"),
+                    "must be an http:// or https:// URL",
+                );
+            }
+            let secret = w
+                .secret_file
+                .as_ref()
+                .and_then(|f| self.secret_file(f, &format!("{key}.secret_file")));
+            let mut events = Vec::new();
+            for (j, e) in w.events.iter().enumerate() {
+                if WEBHOOK_EVENTS.contains(&e.value.as_str()) {
+                    events.push(e.value.clone());
+                } else {
+                    self.problem(
+                        loc(e),
+                        format!("{key}.events[{j}]"),
+                        format!(
+                            "unknown event {:?}; one of {}",
+                            e.value,
+                            WEBHOOK_EVENTS.join(", ")
+                        ),
+                    );
+                }
+            }
+            if w.events.is_empty() {
+                events = WEBHOOK_EVENTS.iter().map(|s| s.to_string()).collect();
+            }
+            webhooks.push(Webhook {
+                name: w.name.value.clone(),
+                url: url.to_string(),
+                secret,
+                events,
+            });
+        }
+
+        Config {
+            path: PathBuf::new(),
+            global,
+            targets,
+            webhooks,
+        }
+    }
+}
+
+/// The machine's host name when it is a FQDN, else a neutral placeholder (EHLO wants a FQDN).
+fn default_ehlo_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| h.contains('.'))
+        .unwrap_or_else(|| "mailbeat.localdomain".to_string())
+}

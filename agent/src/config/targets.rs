@@ -1,0 +1,421 @@
+//! One target: provider preset, protocol, TLS mode and port, host, account and mechanism,
+//! labels, `tls_server_name`, `source_address`, and its probes with their options.
+
+use super::presets::{self, PROVIDERS};
+use crate::guard::BackoffOptions;
+use super::raw::{RawAccount, RawProbe, RawTarget};
+use super::validator::{loc, Validator};
+use super::{Global, ProbeConfig, SecretSource, TargetConfig};
+use mailbeat_sdk::{Account, Protocol, SaslMechanism, Target, TlsMode};
+use std::collections::BTreeMap;
+
+impl Validator<'_> {
+    /// One target, resolved: presets applied, defaults filled, every field checked. `None` when
+    /// anything about it was wrong (the problems say what).
+    pub(super) fn target(
+        &mut self,
+        t: &RawTarget,
+        key: &str,
+        global: &Global,
+        defaults: &BTreeMap<String, serde_json::Value>,
+        allow_inline: bool,
+    ) -> Option<TargetConfig> {
+        let name = t.name.value.trim().to_string();
+        let before = self.problems.len();
+        if name.is_empty() || name.chars().any(char::is_control) {
+            self.problem(
+                loc(&t.name),
+                format!("{key}.name"),
+                "must be a non-empty name without control characters",
+            );
+        }
+        let provider = match &t.provider {
+            Some(p) => match presets::canonical(&p.value) {
+                Some(c) => Some(c),
+                None => {
+                    self.problem(
+                        loc(p),
+                        format!("{key}.provider"),
+                        format!(
+                            "unknown provider {:?}; one of {}",
+                            p.value,
+                            PROVIDERS.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let protocol = match &t.protocol {
+            Some(p) => match p.value.to_ascii_lowercase().as_str() {
+                "imap" => Some(Protocol::Imap),
+                "pop3" | "pop" => Some(Protocol::Pop3),
+                "smtp" | "submission" => Some(Protocol::Smtp),
+                other => {
+                    self.problem(
+                        loc(p),
+                        format!("{key}.protocol"),
+                        format!("unknown protocol {other:?}; one of imap, pop3, smtp"),
+                    );
+                    None
+                }
+            },
+            // A target checked only by the probes it lists (plugins: an EWS URL, a Nagios
+            // check) needs no mail protocol; a probe that does says so when it is configured.
+            None if t.probes.is_some() => None,
+            None => {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.protocol"),
+                    "missing (imap, pop3 or smtp)",
+                );
+                None
+            }
+        };
+        let protocol_given = t.protocol.is_some();
+        let tls = match &t.tls {
+            Some(v) => match v.value.to_ascii_lowercase().as_str() {
+                "implicit" | "tls" | "ssl" => Some(TlsMode::Implicit),
+                "starttls" => Some(TlsMode::Starttls),
+                "none" | "plain" => Some(TlsMode::None),
+                other => {
+                    self.problem(
+                        loc(v),
+                        format!("{key}.tls"),
+                        format!("unknown TLS mode {other:?}; one of implicit, starttls, none"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(p) = &t.port {
+            if p.value == 0 {
+                self.problem(
+                    loc(p),
+                    format!("{key}.port"),
+                    "port must be between 1 and 65535",
+                );
+            }
+        }
+        if protocol_given && protocol.is_none() {
+            return None;
+        }
+        let preset = provider.zip(protocol).and_then(|(p, m)| presets::endpoint(p, m));
+        if provider.is_some() && provider != Some("custom") && preset.is_none() && t.host.is_none()
+        {
+            self.problem(
+                loc(&t.name),
+                format!("{key}.host"),
+                format!(
+                    "provider {} has no {} endpoint; set host",
+                    provider.unwrap_or_default(),
+                    protocol.map(|p| p.as_str()).unwrap_or("mail")
+                ),
+            );
+        }
+        let host = match (&t.host, preset) {
+            (Some(h), _) if h.value.trim().is_empty() => {
+                self.problem(loc(h), format!("{key}.host"), "must not be empty");
+                None
+            }
+            (Some(h), _) => Some(h.value.trim().to_string()),
+            (None, Some(p)) => Some(p.host.to_string()),
+            (None, None) => {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.host"),
+                    "missing (or set a provider)",
+                );
+                None
+            }
+        };
+        let port = t.port.as_ref().map(|p| p.value).or_else(|| {
+            // A preset's port only applies with the preset's TLS mode (or none given).
+            preset
+                .filter(|p| tls.is_none_or(|m| m == p.tls))
+                .map(|p| p.port)
+        });
+        let tls = tls
+            .or_else(|| port.and_then(presets::tls_for_port))
+            .or(preset.map(|p| p.tls))
+            .unwrap_or(TlsMode::Implicit);
+        let port = port.or_else(|| protocol.map(|p| presets::default_port(p, tls)));
+
+        let ca_file = t.ca_file.as_ref().and_then(|f| self.ca_file(f, key));
+
+        let (account, secret) = match &t.account {
+            Some(a) => {
+                let (account, secret) = self.account(a, &format!("{key}.account"), allow_inline);
+                (Some(account), secret)
+            }
+            None => (None, None),
+        };
+
+        for label in t.labels.keys() {
+            let valid = label
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !label.starts_with("__");
+            let reserved = [
+                "target", "protocol", "host", "port", "tls", "provider", "account",
+            ];
+            if !valid || reserved.contains(&label.as_str()) {
+                self.problem(
+                    loc(&t.name),
+                    format!("{key}.labels.{label}"),
+                    "not a valid or free Prometheus label name",
+                );
+            }
+        }
+
+        if let Some(n) = &t.tls_server_name {
+            let name = mailbeat_probes::net::bare_host(&n.value);
+            if rustls::pki_types::ServerName::try_from(name).is_err() {
+                self.problem(
+                    loc(n),
+                    format!("{key}.tls_server_name"),
+                    format!("{:?} is not a DNS name or IP address", n.value),
+                );
+            }
+        }
+
+        let source_address = t.source_address.as_ref().and_then(|a| {
+            let parsed = a.value.trim().parse::<std::net::IpAddr>();
+            if parsed.is_err() {
+                self.problem(
+                    loc(a),
+                    format!("{key}.source_address"),
+                    format!("{:?} is not an IP address", a.value),
+                );
+            }
+            parsed.ok()
+        });
+
+        let target = Target {
+            name: name.clone(),
+            protocol,
+            host: host?,
+            port,
+            tls,
+            tls_server_name: t.tls_server_name.as_ref().map(|n| n.value.clone()),
+            ca_file: ca_file.as_ref().map(|(p, _)| p.clone()),
+            source_address,
+            provider: provider.map(str::to_string),
+            account,
+            labels: t.labels.clone(),
+        };
+
+        let probes = self.probes_of(t, key, &target, defaults);
+        let schedule = self
+            .schedule(t.schedule.as_ref(), t.every.as_ref(), &format!("{key}."))
+            .unwrap_or_else(|| global.schedule.clone());
+        let timeout = t
+            .timeout
+            .as_ref()
+            .and_then(|d| self.duration(d, &format!("{key}.timeout")))
+            .unwrap_or(global.timeout);
+        let roots = self.roots(
+            t.system_roots.as_ref(),
+            key,
+            global,
+            ca_file.map(|(_, certs)| certs),
+        );
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(TargetConfig {
+            target,
+            probes,
+            schedule,
+            timeout,
+            secret,
+            roots,
+        })
+    }
+
+    /// A target's `account:`: the public side for the probes, and where its secret is.
+    fn account(
+        &mut self,
+        a: &RawAccount,
+        akey: &str,
+        allow_inline: bool,
+    ) -> (Account, Option<SecretSource>) {
+        let mut secret = None;
+        let oauth = a.oauth.is_some();
+        let sources = [
+            a.password_file.as_ref().map(|_| "password_file"),
+            a.password.as_ref().map(|_| "password"),
+            a.oauth.as_ref().map(|_| "oauth"),
+        ];
+        let given: Vec<&str> = sources.iter().flatten().copied().collect();
+        if given.len() > 1 {
+            self.problem(
+                loc(&a.username),
+                akey,
+                format!("set only one of {}", given.join(", ")),
+            );
+        }
+        if let Some(f) = &a.password_file {
+            secret = self.secret_file(f, &format!("{akey}.password_file"));
+        } else if let Some(p) = &a.password {
+            secret = self.secret(p, &format!("{akey}.password"), allow_inline);
+        } else if let Some(o) = &a.oauth {
+            let okey = format!("{akey}.oauth");
+            if let Some(f) = &o.client_secret_file {
+                self.secret_file(f, &format!("{okey}.client_secret_file"));
+            }
+            if let Some(s) = &o.client_secret {
+                self.secret(s, &format!("{okey}.client_secret"), allow_inline);
+            }
+            if let Some(f) = &o.access_token_file {
+                secret = self.secret_file(f, &format!("{okey}.access_token_file"));
+            } else if let Some(s) = &o.access_token {
+                secret = self.secret(s, &format!("{okey}.access_token"), allow_inline);
+            } else {
+                self.problem(
+                    loc(&a.username),
+                    okey,
+                    "needs access_token_file or access_token (${ENV}) until the token store of `mailbeat reauth` is available",
+                );
+            }
+        } else {
+            self.problem(
+                loc(&a.username),
+                akey,
+                "needs password_file, password (${ENV}) or oauth",
+            );
+        }
+        let mechanism = a
+            .mechanism
+            .as_ref()
+            .and_then(|m| match SaslMechanism::parse(&m.value) {
+                Ok(mechanism) => Some(mechanism.as_str().to_string()),
+                Err(_) => {
+                    let known = SaslMechanism::ALL.map(SaslMechanism::as_str).join(", ");
+                    self.problem(
+                        loc(m),
+                        format!("{akey}.mechanism"),
+                        format!("unknown mechanism {:?}; one of {known}", m.value),
+                    );
+                    None
+                }
+            });
+        let account = Account {
+            username: a.username.value.clone(),
+            mechanism,
+            oauth,
+        };
+        (account, secret)
+    }
+
+    /// The target's probes (the default list when none are given), options merged over
+    /// `probe_defaults` and validated by each probe.
+    fn probes_of(
+        &mut self,
+        t: &RawTarget,
+        key: &str,
+        target: &Target,
+        defaults: &BTreeMap<String, serde_json::Value>,
+    ) -> Vec<ProbeConfig> {
+        let entries: Vec<(String, serde_json::Value, (u64, u64))> = match &t.probes {
+            None => {
+                let mut names = vec!["port"];
+                if target.tls != TlsMode::None {
+                    names.push("tls");
+                }
+                if target.account.is_some() {
+                    names.push("auth");
+                }
+                names
+                    .into_iter()
+                    .filter(|n| self.probes.iter().any(|p| p.name() == *n))
+                    .map(|n| (n.to_string(), serde_json::Value::Null, loc(&t.name)))
+                    .collect()
+            }
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| match p {
+                    // Inside an untagged enum serde loses the span (0:0): point at the target.
+                    RawProbe::Name(n) => {
+                        let at = Some(loc(n)).filter(|&at| at != (0, 0));
+                        Some((
+                            n.value.clone(),
+                            serde_json::Value::Null,
+                            at.unwrap_or(loc(&t.name)),
+                        ))
+                    }
+                    RawProbe::WithOptions(map) if map.len() == 1 => {
+                        let (n, o) = map.iter().next()?;
+                        Some((n.clone(), o.clone(), loc(&t.name)))
+                    }
+                    RawProbe::WithOptions(_) => {
+                        self.problem(
+                            loc(&t.name),
+                            format!("{key}.probes[{i}]"),
+                            "a probe with options is a one-key map, e.g. {tls: {warn_days: 30}}",
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let mut out: Vec<ProbeConfig> = Vec::new();
+        for (i, (name, options, at)) in entries.into_iter().enumerate() {
+            let pkey = format!("{key}.probes[{i}]");
+            let Some(probe) = self.probes.iter().find(|p| p.name() == name).cloned() else {
+                let known: Vec<&str> = self.probes.iter().map(|p| p.name()).collect();
+                self.problem(
+                    at,
+                    pkey,
+                    format!("unknown probe {name:?}; one of {}", known.join(", ")),
+                );
+                continue;
+            };
+            if out.iter().any(|p| p.name == name) {
+                self.problem(at, pkey, format!("probe {name:?} listed twice"));
+                continue;
+            }
+            let mut options = merge(defaults.get(&name), &options);
+            // The back-off belongs to the agent's credential guard, for every probe that logs in.
+            let backoff = match probe.uses_credentials() {
+                true => match BackoffOptions::take_from(&mut options) {
+                    Ok(b) => b.policy(),
+                    Err(e) => {
+                        self.problem(at, format!("{pkey}.{name}"), e);
+                        continue;
+                    }
+                },
+                false => BackoffOptions::default().policy(),
+            };
+            match probe.configure(target, &options) {
+                Ok(check) => out.push(ProbeConfig {
+                    name,
+                    options,
+                    check,
+                    uses_credentials: probe.uses_credentials(),
+                    backoff,
+                }),
+                Err(e) => self.problem(at, format!("{pkey}.{name}"), e.to_string()),
+            }
+        }
+        out
+    }
+}
+
+/// Shallow merge: the target's keys override the defaults'.
+fn merge(defaults: Option<&serde_json::Value>, own: &serde_json::Value) -> serde_json::Value {
+    match (defaults, own) {
+        (Some(serde_json::Value::Object(d)), serde_json::Value::Object(o)) => {
+            let mut m = d.clone();
+            m.extend(o.clone());
+            serde_json::Value::Object(m)
+        }
+        (Some(d), serde_json::Value::Null) => d.clone(),
+        (_, own) => own.clone(),
+    }
+}
