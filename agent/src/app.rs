@@ -131,12 +131,11 @@ impl App {
                 // The same limit across a reload, so the checks of the old schedule still running
                 // and those of the new one share `concurrency` instead of getting it twice.
                 let previous = self.loaded();
-                let limit =
-                    if previous.config.global.concurrency == config.global.concurrency {
-                        previous.runner.semaphore.clone()
-                    } else {
-                        Arc::new(Semaphore::new(config.global.concurrency))
-                    };
+                let limit = if previous.config.global.concurrency == config.global.concurrency {
+                    previous.runner.semaphore.clone()
+                } else {
+                    Arc::new(Semaphore::new(config.global.concurrency))
+                };
                 let next = load(config, &self.store, &self.locks, &self.guard, limit);
                 let keep: std::collections::HashSet<_> =
                     next.jobs.iter().map(|j| j.key.clone()).collect();

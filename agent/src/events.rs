@@ -22,7 +22,8 @@ fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition")
 }
 
-static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
+static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
+    Counters {
     checks_failed: counter_vec(
         "mailbeat_checks_failed_total",
         "Checks that ended in a status other than ok, by probe and reason.",
@@ -48,6 +49,7 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| Counters {
         "Configuration reloads, by result (success, failure).",
         &["result"],
     ),
+}
 });
 
 /// Registers the event counters in `registry` (once per registry).
@@ -99,6 +101,11 @@ pub fn check_skipped(target: &str, probe: &str) {
     tracing::debug!(target = %target, probe = %probe, "still running from its last slot; skipped");
 }
 
+/// Slots skipped so far in this process (what `mailbeat_scheduler_skipped_total` shows).
+pub fn skipped_checks() -> u64 {
+    COUNTERS.scheduler_skipped.get()
+}
+
 /// A write to the state database failed.
 pub fn state_write_failed(table: &str, error: &dyn std::fmt::Display) {
     COUNTERS
@@ -110,13 +117,19 @@ pub fn state_write_failed(table: &str, error: &dyn std::fmt::Display) {
 
 /// The configuration was reloaded.
 pub fn config_reloaded(path: &std::path::Path) {
-    COUNTERS.config_reloads.with_label_values(&["success"]).inc();
+    COUNTERS
+        .config_reloads
+        .with_label_values(&["success"])
+        .inc();
     tracing::info!(path = %path.display(), "configuration reloaded");
 }
 
 /// A reload failed; the running configuration stays.
 pub fn config_reload_failed(path: &std::path::Path, error: &dyn std::fmt::Display) {
-    COUNTERS.config_reloads.with_label_values(&["failure"]).inc();
+    COUNTERS
+        .config_reloads
+        .with_label_values(&["failure"])
+        .inc();
     tracing::error!(path = %path.display(), error = %error, "configuration reload failed; keeping the running configuration");
 }
 

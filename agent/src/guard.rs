@@ -310,11 +310,7 @@ impl CredentialGuard {
 
     /// Whether `target` may log in with `creds` now: `Err` with the result to answer instead
     /// while the credential is backing off.
-    pub fn gate(
-        &self,
-        creds: &Credentials,
-        target: &str,
-    ) -> Result<Attempt<'_>, Box<CheckResult>> {
+    pub fn gate(&self, creds: &Credentials, target: &str) -> Result<Attempt<'_>, Box<CheckResult>> {
         self.gate_at(self.fingerprint(creds), target, self.clock.now())
     }
 
@@ -796,7 +792,11 @@ mod tests {
         let r = b
             .gate_at(fp, "t", t0 + Duration::from_secs(60))
             .expect("the wait is over")
-            .record_at(CheckResult::ok("fine"), &POLICY, t0 + Duration::from_secs(60));
+            .record_at(
+                CheckResult::ok("fine"),
+                &POLICY,
+                t0 + Duration::from_secs(60),
+            );
         assert!(r.is_ok());
         assert_eq!(b.len(), 2);
     }
@@ -808,7 +808,11 @@ mod tests {
         assert_eq!(b.initial, Duration::from_millis(200));
         assert_eq!(b.max, Duration::from_secs(86400));
         assert_eq!(b.factor, 2.0);
-        assert_eq!(o, serde_json::json!({"confirm": false}), "the rest is the probe's");
+        assert_eq!(
+            o,
+            serde_json::json!({"confirm": false}),
+            "the rest is the probe's"
+        );
         let mut only = serde_json::json!({"backoff": {"max": "1h"}});
         BackoffOptions::take_from(&mut only).unwrap();
         assert!(only.is_null(), "no options left: the probe's defaults");

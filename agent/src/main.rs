@@ -163,7 +163,11 @@ async fn open_state(guard: &Arc<CredentialGuard>, config: &Config) -> Result<Arc
 
 async fn run(path: &Path, listen: &str) -> ExitCode {
     let guard = Arc::new(CredentialGuard::default());
-    let app = match App::new(path.to_path_buf(), mailbeat_probes::builtin(), guard.clone()) {
+    let app = match App::new(
+        path.to_path_buf(),
+        mailbeat_probes::builtin(),
+        guard.clone(),
+    ) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mailbeat: {e}");

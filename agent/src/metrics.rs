@@ -470,7 +470,12 @@ pub fn render_probe(
                 let labels: Vec<(&str, &str)> = bb
                     .labels
                     .iter()
-                    .map(|l| (l.as_str(), s.labels.get(l).map(String::as_str).unwrap_or("")))
+                    .map(|l| {
+                        (
+                            l.as_str(),
+                            s.labels.get(l).map(String::as_str).unwrap_or(""),
+                        )
+                    })
                     .collect();
                 f.gauge(&bb.name, &bb.help, &labels, s.value);
             }

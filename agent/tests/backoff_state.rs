@@ -2,7 +2,7 @@
 //! Nagios) does not retry a rejected password before its time, and a fixed password is tried at
 //! once. Counted at a loopback IMAP server that refuses every login.
 
-use mailbeat_probes::auth::backoff::Fingerprint;
+use mailbeat::guard::Fingerprint;
 use mailbeat_sdk::{Credentials, Secret, SecretKind};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

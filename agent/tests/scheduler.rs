@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 use mailbeat::config::{self, Config};
-use mailbeat::executor::Executor;
+use mailbeat::jobs::{JobKey, JobLocks};
 use mailbeat::metrics::AgentMetrics;
-use mailbeat::scheduler::{self, Shared};
+use mailbeat::scheduler;
 use mailbeat::store::ResultStore;
-use mailbeat_sdk::{CheckResult, Probe, ProbeContext, Reason, Target};
+use mailbeat_sdk::{Check, CheckResult, OptionsError, Probe, ProbeContext, Reason, Target};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +18,23 @@ use tokio::time::Instant;
 
 /// A probe that takes `delay` (or never finishes) and records what the scheduler did.
 #[derive(Default)]
-struct RecordingProbe {
+struct RecordingProbe(Arc<Recorder>);
+
+impl std::ops::Deref for RecordingProbe {
+    type Target = Recorder;
+    fn deref(&self) -> &Recorder {
+        &self.0
+    }
+}
+
+impl RecordingProbe {
+    fn new(recorder: Recorder) -> Self {
+        RecordingProbe(Arc::new(recorder))
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
     delay: Option<Duration>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -27,13 +43,23 @@ struct RecordingProbe {
     starts: Mutex<Vec<(String, Instant)>>,
 }
 
-#[async_trait]
 impl Probe for RecordingProbe {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "recording"
     }
 
-    async fn check(&self, target: &Target, _ctx: &ProbeContext) -> CheckResult {
+    fn configure(
+        &self,
+        _target: &Target,
+        _options: &serde_json::Value,
+    ) -> Result<Arc<dyn Check>, OptionsError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[async_trait]
+impl Check for Recorder {
+    async fn run(&self, target: &Target, _ctx: &ProbeContext) -> CheckResult {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         {
@@ -86,21 +112,23 @@ struct Running {
 fn start(config: Config, probe: &Arc<RecordingProbe>) -> Running {
     let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
     let store = Arc::new(ResultStore::new());
-    store.set_config(&config);
-    let metrics = Arc::new(AgentMetrics::new(store.clone()));
-    let shared = Arc::new(Shared {
-        executor: Arc::new(Executor::new(
-            &probes,
-            config.global.locale,
-            "test.example".into(),
-        )),
-        store: store.clone(),
-        metrics: metrics.clone(),
-        semaphore: Arc::new(Semaphore::new(config.global.concurrency)),
-        locks: Default::default(),
-    });
+    let metrics = Arc::new(AgentMetrics::new(store.clone(), &probes));
+    let limit = Arc::new(Semaphore::new(config.global.concurrency));
+    let loaded = mailbeat::app::load(
+        Arc::new(config),
+        &store,
+        &Arc::new(JobLocks::default()),
+        &Default::default(),
+        limit,
+    );
     let (stop, rx) = watch::channel(false);
-    tokio::spawn(scheduler::run(Arc::new(config), shared, rx));
+    tokio::spawn(scheduler::run(
+        loaded.config.clone(),
+        loaded.jobs.clone(),
+        loaded.runner.clone(),
+        metrics.scheduler_lag.clone(),
+        rx,
+    ));
     Running {
         store,
         metrics,
@@ -110,10 +138,10 @@ fn start(config: Config, probe: &Arc<RecordingProbe>) -> Running {
 
 #[tokio::test(start_paused = true)]
 async fn checks_of_many_targets_are_spread_over_the_interval() {
-    let probe = Arc::new(RecordingProbe {
+    let probe = Arc::new(RecordingProbe::new(Recorder {
         delay: Some(Duration::from_millis(10)),
         ..Default::default()
-    });
+    }));
     let config = config_for(&probe, "  concurrency: 1000", 200, "60s");
     let t0 = Instant::now();
     let run = start(config, &probe);
@@ -164,17 +192,18 @@ async fn checks_of_many_targets_are_spread_over_the_interval() {
 #[tokio::test(start_paused = true)]
 async fn a_probe_never_overlaps_itself_on_a_target() {
     // Each check takes 25 s (under the 30 s timeout); the schedule asks every 10 s.
-    let probe = Arc::new(RecordingProbe {
+    let probe = Arc::new(RecordingProbe::new(Recorder {
         delay: Some(Duration::from_secs(25)),
         ..Default::default()
-    });
+    }));
     let config = config_for(&probe, "  timeout: 30s", 3, "10s");
+    let skipped_before = mailbeat::events::skipped_checks();
     let run = start(config, &probe);
     tokio::time::sleep(Duration::from_secs(200)).await;
     let _ = run.stop.send(true);
     assert_eq!(probe.max_per_target.load(Ordering::SeqCst), 1);
     assert!(
-        run.metrics.scheduler_skipped.get() > 10,
+        mailbeat::events::skipped_checks() - skipped_before > 10,
         "skipped slots are counted"
     );
     let runs = probe
@@ -196,7 +225,7 @@ async fn a_hung_check_is_cut_off_at_its_timeout() {
     let _ = run.stop.send(true);
     let entry = run
         .store
-        .get("t0", "recording")
+        .get(&JobKey::new("t0", "recording"))
         .expect("a result was recorded");
     assert_eq!(entry.result.reason, Some(Reason::ServerTimeout));
     assert!(
@@ -209,10 +238,10 @@ async fn a_hung_check_is_cut_off_at_its_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn at_most_concurrency_checks_run_at_once() {
-    let probe = Arc::new(RecordingProbe {
+    let probe = Arc::new(RecordingProbe::new(Recorder {
         delay: Some(Duration::from_secs(3)),
         ..Default::default()
-    });
+    }));
     let config = config_for(&probe, "  concurrency: 3\n  timeout: 10s", 20, "1m");
     let run = start(config, &probe);
     // 20 checks of 3 s, three at a time, take 21 s; the next slot is at least 30 s away.

@@ -24,8 +24,8 @@ pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
 pub use trust::{system_roots_store, webpki_roots_store};
 
-use crate::schedule::Schedule;
 use crate::guard::Policy;
+use crate::schedule::Schedule;
 use mailbeat_sdk::{Check, Locale, Target};
 use std::path::PathBuf;
 use std::sync::Arc;

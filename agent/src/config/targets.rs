@@ -2,10 +2,10 @@
 //! labels, `tls_server_name`, `source_address`, and its probes with their options.
 
 use super::presets::{self, PROVIDERS};
-use crate::guard::BackoffOptions;
 use super::raw::{RawAccount, RawProbe, RawTarget};
 use super::validator::{loc, Validator};
 use super::{Global, ProbeConfig, SecretSource, TargetConfig};
+use crate::guard::BackoffOptions;
 use mailbeat_sdk::{Account, Protocol, SaslMechanism, Target, TlsMode};
 use std::collections::BTreeMap;
 
@@ -102,7 +102,9 @@ impl Validator<'_> {
         if protocol_given && protocol.is_none() {
             return None;
         }
-        let preset = provider.zip(protocol).and_then(|(p, m)| presets::endpoint(p, m));
+        let preset = provider
+            .zip(protocol)
+            .and_then(|(p, m)| presets::endpoint(p, m));
         if provider.is_some() && provider != Some("custom") && preset.is_none() && t.host.is_none()
         {
             self.problem(

@@ -217,19 +217,22 @@ fn presets_fill_host_port_and_tls() {
     let gmail = t("nas-gmail");
     assert_eq!(
         (gmail.host.as_str(), gmail.port, gmail.tls),
-        ("smtp.gmail.com", 465, TlsMode::Implicit)
+        ("smtp.gmail.com", Some(465), TlsMode::Implicit)
     );
     assert!(gmail.account.as_ref().unwrap().oauth);
     let o365 = t("o365-smtp");
     assert_eq!(
         (o365.host.as_str(), o365.port, o365.tls),
-        ("smtp.office365.com", 587, TlsMode::Starttls)
+        ("smtp.office365.com", Some(587), TlsMode::Starttls)
     );
     let inferred = t("internal");
-    assert_eq!((inferred.port, inferred.tls), (143, TlsMode::Starttls));
+    assert_eq!(
+        (inferred.port, inferred.tls),
+        (Some(143), TlsMode::Starttls)
+    );
     assert_eq!(inferred.verify_name(), "imap.example.com");
     let plain = t("relay");
-    assert_eq!((plain.port, plain.tls), (25, TlsMode::None));
+    assert_eq!((plain.port, plain.tls), (Some(25), TlsMode::None));
 }
 
 #[test]

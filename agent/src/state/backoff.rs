@@ -234,10 +234,7 @@ mod tests {
     #[test]
     fn a_new_database_gets_its_own_salt_and_is_private() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (ja, jb) = (
-            open_in(a.path()).unwrap(),
-            open_in(b.path()).unwrap(),
-        );
+        let (ja, jb) = (open_in(a.path()).unwrap(), open_in(b.path()).unwrap());
         assert_ne!(ja.salt(), jb.salt());
         #[cfg(unix)]
         {
@@ -263,10 +260,7 @@ mod tests {
     #[test]
     fn two_processes_never_shorten_each_others_backoff() {
         let dir = tempfile::tempdir().unwrap();
-        let (agent, cron) = (
-            open_in(dir.path()).unwrap(),
-            open_in(dir.path()).unwrap(),
-        );
+        let (agent, cron) = (open_in(dir.path()).unwrap(), open_in(dir.path()).unwrap());
         agent.save(entry(1, 3));
         agent.close(); // written before the other process saves
         let mut older = entry(1, 1);

@@ -62,7 +62,11 @@ pub enum StateError {
     #[error(
         "the state database {path} has schema version {found}, newer than this mailbeat knows ({known}); run the newer mailbeat or point global.state_dir elsewhere"
     )]
-    TooNew { path: PathBuf, found: u32, known: u32 },
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
     #[error("the system gave no random bytes for the state's salt")]
     Random,
     #[error("cannot start the state writer thread: {0}")]
@@ -397,9 +401,14 @@ mod tests {
     fn an_async_caller_waits_for_the_commit() {
         let dir = tempfile::tempdir().unwrap();
         let db = StateDb::open(dir.path()).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let n = rt
-            .block_on(db.transaction(|t| t.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))).wait())
+            .block_on(
+                db.transaction(|t| t.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0)))
+                    .wait(),
+            )
             .unwrap();
         assert_eq!(n, 42);
     }

@@ -3,8 +3,7 @@
 mod auth_support;
 
 use auth_support::*;
-use mailbeat_probes::auth::AuthProbe;
-use mailbeat_sdk::{CheckResult, Credentials, Layer, Probe, Protocol, Reason, Status, TlsMode};
+use mailbeat_sdk::{CheckResult, Credentials, Layer, Protocol, Reason, Status, TlsMode};
 use std::time::{Duration, Instant};
 
 const DOVECOT_GREETING: &str =
@@ -31,7 +30,7 @@ async fn run(script: &str, provider: Option<&str>, creds: Credentials) -> (Scrip
     let oauth = creds.kind == mailbeat_sdk::SecretKind::AccessToken;
     let mut t = target(Protocol::Imap, &server, TlsMode::None, oauth);
     t.provider = provider.map(str::to_string);
-    let result = AuthProbe::new().check(&t, &ctx(creds)).await;
+    let result = check(&t, &ctx(creds)).await;
     (server, result)
 }
 
@@ -459,9 +458,7 @@ async fn login_over_implicit_tls_with_the_targets_ca() {
     );
     let server = serve(&script, ServerTls::Implicit(acceptor)).await;
     let t = target(Protocol::Imap, &server, TlsMode::Implicit, false);
-    let r = AuthProbe::new()
-        .check(&t, &ctx_with(password(), Duration::from_secs(5), roots))
-        .await;
+    let r = check(&t, &ctx_with(password(), Duration::from_secs(5), roots)).await;
     server.assert_followed();
     assert_eq!(r.status, Status::Ok, "{r:?}");
     assert_eq!(
@@ -475,7 +472,7 @@ async fn untrusted_certificate_fails_before_any_secret_is_sent() {
     let (acceptor, _roots) = pki();
     let server = serve(DOVECOT_GREETING, ServerTls::Implicit(acceptor)).await;
     let t = target(Protocol::Imap, &server, TlsMode::Implicit, false);
-    let r = AuthProbe::new().check(&t, &ctx(password())).await;
+    let r = check(&t, &ctx(password())).await;
     // Which certificate reason is the tls code's to say (untrusted root, self-signed, …).
     assert_eq!(r.reason.map(Reason::layer), Some(Layer::Tls), "{r:?}");
     assert_eq!(r.details["protocol_step"], "connect");

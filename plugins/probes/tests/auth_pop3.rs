@@ -3,8 +3,7 @@
 mod auth_support;
 
 use auth_support::*;
-use mailbeat_probes::auth::AuthProbe;
-use mailbeat_sdk::{CheckResult, Credentials, Probe, Protocol, Reason, Secret, Status, TlsMode};
+use mailbeat_sdk::{CheckResult, Credentials, Protocol, Reason, Secret, Status, TlsMode};
 
 const DOVECOT_CAPA: &str = "
     S: +OK Dovecot ready.
@@ -28,7 +27,7 @@ async fn run(script: &str, creds: Credentials) -> (Scripted, CheckResult) {
     let server = serve(script, ServerTls::Plain).await;
     let oauth = creds.kind == mailbeat_sdk::SecretKind::AccessToken;
     let t = target(Protocol::Pop3, &server, TlsMode::None, oauth);
-    let result = AuthProbe::new().check(&t, &ctx(creds)).await;
+    let result = check(&t, &ctx(creds)).await;
     (server, result)
 }
 
@@ -185,7 +184,12 @@ async fn qmail_authorization_failed_is_bad_credentials() {
     server.assert_followed();
     assert_eq!(r.reason, Some(Reason::AuthBadCredentials), "{r:?}");
     assert_eq!(r.message, "-ERR authorization failed");
-    assert_eq!(r.details["backoff"]["failures"], 1, "{r:?}");
+    // The verdict the agent's credential guard backs off on (agent/tests/credential_guard.rs).
+    assert_eq!(
+        r.credential,
+        Some(mailbeat_sdk::CredentialVerdict::Rejected),
+        "{r:?}"
+    );
     assert_eq!(r.observations["auth_success"], 0.0);
 }
 

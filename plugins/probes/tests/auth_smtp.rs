@@ -3,9 +3,8 @@
 mod auth_support;
 
 use auth_support::*;
-use mailbeat_probes::auth::AuthProbe;
 use mailbeat_sdk::remediation::remediation;
-use mailbeat_sdk::{Locale, Probe, Protocol, Reason, Status, TlsMode};
+use mailbeat_sdk::{Locale, Protocol, Reason, Status, TlsMode};
 use std::time::{Duration, Instant};
 
 const EHLO_POSTFIX: &str = "
@@ -41,7 +40,7 @@ async fn run(
         creds.kind == mailbeat_sdk::SecretKind::AccessToken,
     );
     t.provider = provider.map(str::to_string);
-    let result = AuthProbe::new().check(&t, &ctx(creds)).await;
+    let result = check(&t, &ctx(creds)).await;
     (server, result)
 }
 
@@ -116,7 +115,7 @@ async fn xoauth2_success_over_starttls_with_the_targets_ca() {
     let server = serve(script, ServerTls::Starttls(acceptor)).await;
     let t = target(Protocol::Smtp, &server, TlsMode::Starttls, true);
     let ctx = ctx_with(token(), Duration::from_secs(5), roots);
-    let r = AuthProbe::new().check(&t, &ctx).await;
+    let r = check(&t, &ctx).await;
     server.assert_followed();
     assert_eq!(r.status, Status::Ok, "{r:?}");
     assert_eq!(
@@ -324,7 +323,7 @@ async fn server_hanging_after_auth_is_server_timeout_within_the_deadline() {
         std::sync::Arc::new(rustls::RootCertStore::empty()),
     );
     let started = Instant::now();
-    let r = AuthProbe::new().check(&t, &ctx).await;
+    let r = check(&t, &ctx).await;
     assert!(
         started.elapsed() < Duration::from_millis(1500),
         "{:?}",

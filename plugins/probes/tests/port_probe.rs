@@ -2,7 +2,7 @@
 //! accepts and says nothing, a peer that sends garbage, a refusal greeting, an unresolvable name.
 
 use mailbeat_probes::port::PortProbe;
-use mailbeat_sdk::{Probe, ProbeContext, Protocol, Reason, Status, Target, TlsMode};
+use mailbeat_sdk::{CheckResult, ProbeContext, Protocol, Reason, Status, Target, TlsMode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 fn target(protocol: Protocol, host: &str, port: u16, tls: TlsMode) -> Target {
     Target {
         name: "t".into(),
-        protocol,
+        protocol: Some(protocol),
         host: host.into(),
-        port,
+        port: Some(port),
         tls,
         tls_server_name: None,
         ca_file: None,
@@ -22,6 +22,11 @@ fn target(protocol: Protocol, host: &str, port: u16, tls: TlsMode) -> Target {
         account: None,
         labels: Default::default(),
     }
+}
+
+/// Runs the `port` probe once, with no options.
+async fn port_check(t: &Target, ctx: &ProbeContext) -> CheckResult {
+    mailbeat_sdk::check_once(&PortProbe, t, &serde_json::Value::Null, ctx).await
 }
 
 fn ctx(timeout: Duration) -> ProbeContext {
@@ -55,12 +60,11 @@ async fn open_port_with_greeting_is_ok_and_timed() {
         (Protocol::Pop3, &b"+OK POP3 ready\r\n"[..]),
     ] {
         let port = server(Some(greeting)).await;
-        let r = PortProbe
-            .check(
-                &target(protocol, "127.0.0.1", port, TlsMode::Starttls),
-                &ctx(Duration::from_secs(2)),
-            )
-            .await;
+        let r = port_check(
+            &target(protocol, "127.0.0.1", port, TlsMode::Starttls),
+            &ctx(Duration::from_secs(2)),
+        )
+        .await;
         assert_eq!(r.status, Status::Ok, "{protocol}: {r:?}");
         assert!(r.observations["port_connect_duration_seconds"] >= 0.0);
         assert!(r.message.contains("greeting"), "{}", r.message);
@@ -73,12 +77,11 @@ async fn closed_port_is_connection_refused() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let r = PortProbe
-        .check(
-            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit),
-            &ctx(Duration::from_secs(2)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit),
+        &ctx(Duration::from_secs(2)),
+    )
+    .await;
     assert_eq!(
         (r.status, r.reason),
         (Status::Critical, Some(Reason::ConnectionRefused)),
@@ -90,12 +93,11 @@ async fn closed_port_is_connection_refused() {
 async fn silent_peer_is_server_timeout_within_the_deadline() {
     let port = server(None).await;
     let started = Instant::now();
-    let r = PortProbe
-        .check(
-            &target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls),
-            &ctx(Duration::from_millis(500)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls),
+        &ctx(Duration::from_millis(500)),
+    )
+    .await;
     assert_eq!(r.reason, Some(Reason::ServerTimeout), "{r:?}");
     assert!(r.message.contains("said nothing"), "{}", r.message);
     assert!(started.elapsed() < Duration::from_millis(1500));
@@ -106,41 +108,37 @@ async fn silent_peer_is_server_timeout_within_the_deadline() {
 #[tokio::test]
 async fn implicit_tls_port_is_not_expected_to_greet_in_plaintext() {
     let port = server(None).await;
-    let r = PortProbe
-        .check(
-            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit),
-            &ctx(Duration::from_millis(500)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Implicit),
+        &ctx(Duration::from_millis(500)),
+    )
+    .await;
     assert_eq!(r.status, Status::Ok, "{r:?}");
 }
 
 #[tokio::test]
 async fn garbage_and_refusals_are_named() {
     let port = server(Some(b"\x16\x03\x01\x00\xff garbage\r\n")).await;
-    let r = PortProbe
-        .check(
-            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Starttls),
-            &ctx(Duration::from_secs(2)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Imap, "127.0.0.1", port, TlsMode::Starttls),
+        &ctx(Duration::from_secs(2)),
+    )
+    .await;
     assert_eq!(r.reason, Some(Reason::BadGreeting), "{r:?}");
     let port = server(Some(b"554 5.3.2 mail.test no service for you\r\n")).await;
-    let r = PortProbe
-        .check(
-            &target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls),
-            &ctx(Duration::from_secs(2)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Smtp, "127.0.0.1", port, TlsMode::Starttls),
+        &ctx(Duration::from_secs(2)),
+    )
+    .await;
     assert_eq!(r.reason, Some(Reason::ServerUnavailable), "{r:?}");
     assert!(r.message.contains("554 5.3.2"));
     let port = server(Some(b"* BYE too many connections\r\n")).await;
-    let r = PortProbe
-        .check(
-            &target(Protocol::Imap, "127.0.0.1", port, TlsMode::None),
-            &ctx(Duration::from_secs(2)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Imap, "127.0.0.1", port, TlsMode::None),
+        &ctx(Duration::from_secs(2)),
+    )
+    .await;
     assert_eq!(r.reason, Some(Reason::ServerUnavailable), "{r:?}");
 }
 
@@ -153,28 +151,26 @@ async fn peer_that_closes_at_once_is_a_bad_greeting() {
             drop(s);
         }
     });
-    let r = PortProbe
-        .check(
-            &target(Protocol::Pop3, "127.0.0.1", port, TlsMode::Starttls),
-            &ctx(Duration::from_secs(2)),
-        )
-        .await;
+    let r = port_check(
+        &target(Protocol::Pop3, "127.0.0.1", port, TlsMode::Starttls),
+        &ctx(Duration::from_secs(2)),
+    )
+    .await;
     assert_eq!(r.reason, Some(Reason::BadGreeting), "{r:?}");
 }
 
 #[tokio::test]
 async fn unresolvable_name_is_dns_failure() {
-    let r = PortProbe
-        .check(
-            &target(
-                Protocol::Smtp,
-                "does-not-exist.invalid",
-                25,
-                TlsMode::Starttls,
-            ),
-            &ctx(Duration::from_secs(5)),
-        )
-        .await;
+    let r = port_check(
+        &target(
+            Protocol::Smtp,
+            "does-not-exist.invalid",
+            25,
+            TlsMode::Starttls,
+        ),
+        &ctx(Duration::from_secs(5)),
+    )
+    .await;
     assert_eq!(r.reason, Some(Reason::DnsFailure), "{r:?}");
 }
 
@@ -192,12 +188,11 @@ async fn ipv6_loopback_works_when_available() {
     });
     // Bare or in brackets, as a URL would write it.
     for host in ["::1", "[::1]"] {
-        let r = PortProbe
-            .check(
-                &target(Protocol::Pop3, host, port, TlsMode::Starttls),
-                &ctx(Duration::from_secs(2)),
-            )
-            .await;
+        let r = port_check(
+            &target(Protocol::Pop3, host, port, TlsMode::Starttls),
+            &ctx(Duration::from_secs(2)),
+        )
+        .await;
         assert_eq!(r.status, Status::Ok, "{host}: {r:?}");
     }
 }

@@ -26,5 +26,5 @@ pub use probe::{
 pub use provider::Provider;
 pub use reason::{Layer, Reason};
 pub use result::{CheckResult, CredentialVerdict, Sample, Status};
-pub use wire::CheckRequest;
 pub use target::{Account, MailEndpoint, Protocol, Target, TlsMode};
+pub use wire::CheckRequest;

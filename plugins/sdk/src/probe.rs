@@ -192,6 +192,11 @@ pub trait Probe: Send + Sync {
         target: &Target,
         options: &serde_json::Value,
     ) -> Result<Arc<dyn Check>, OptionsError>;
+
+    /// Whether `options` are good for `target`: [`Probe::configure`] with the check dropped.
+    fn validate(&self, target: &Target, options: &serde_json::Value) -> Result<(), OptionsError> {
+        self.configure(target, options).map(drop)
+    }
 }
 
 /// One probe configured for one target: what the agent runs on schedule.

@@ -95,7 +95,10 @@ pub enum CredentialVerdict {
 impl CredentialVerdict {
     /// True when the secret must wait before it is tried again.
     pub fn backs_off(self) -> bool {
-        matches!(self, CredentialVerdict::Rejected | CredentialVerdict::Throttled)
+        matches!(
+            self,
+            CredentialVerdict::Rejected | CredentialVerdict::Throttled
+        )
     }
 
     /// The `auth_success` value it stands for: 1 accepted, 0 refused or unusable, none when the

@@ -50,10 +50,7 @@ impl CheckRequest {
     }
 }
 
-fn expose_credentials<S: Serializer>(
-    creds: &Option<Credentials>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn expose_credentials<S: Serializer>(creds: &Option<Credentials>, s: S) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct Exposed<'a> {
         username: &'a str,
@@ -107,6 +104,9 @@ mod tests {
         assert!(json["timeout_ms"].as_u64().unwrap() <= 5000);
         let back: CheckRequest = serde_json::from_value(json).unwrap();
         assert_eq!(back.credentials.unwrap().secret.expose(), "hunter2");
-        assert!(!format!("{req:?}").contains("hunter2"), "Debug stays redacted");
+        assert!(
+            !format!("{req:?}").contains("hunter2"),
+            "Debug stays redacted"
+        );
     }
 }

@@ -512,7 +512,10 @@ mod tests {
         let e = AuthOptions::from_json(&json!({"mechanism": "cram-md5"})).unwrap_err();
         assert!(e.0.contains("cram-md5"), "{e}");
         let e = AuthOptions::from_json(&json!({"backoff": {"initial": "1s"}})).unwrap_err();
-        assert!(e.0.contains("backoff"), "the agent takes backoff out first: {e}");
+        assert!(
+            e.0.contains("backoff"),
+            "the agent takes backoff out first: {e}"
+        );
     }
 
     fn failed(step: Step, reason: Reason, refused: bool) -> NotLoggedIn {
@@ -537,7 +540,12 @@ mod tests {
             (Step::Confirm, AuthProtocolDisabled, true, Some(Rejected)),
             (Step::Confirm, Unknown, true, Some(Unusable)),
             (Step::Capabilities, StarttlsRequired, false, Some(Unusable)),
-            (Step::Capabilities, AuthMechanismUnsupported, false, Some(Unusable)),
+            (
+                Step::Capabilities,
+                AuthMechanismUnsupported,
+                false,
+                Some(Unusable),
+            ),
             (Step::Auth, AuthMechanismUnsupported, true, Some(Unusable)),
             (Step::Auth, StarttlsRequired, true, Some(Unusable)),
             (Step::Auth, RateLimited, true, Some(Throttled)),

@@ -116,7 +116,10 @@ impl Observed {
             if verified {
                 // blackbox_exporter's "last chain expiry": when the verified chain stops working.
                 result = result
-                    .observe("tls_verified_chain_expiry_timestamp_seconds", earliest as f64)
+                    .observe(
+                        "tls_verified_chain_expiry_timestamp_seconds",
+                        earliest as f64,
+                    )
                     .detail("verified_chain_expiry_timestamp_seconds", earliest);
             }
         }

@@ -16,7 +16,7 @@
 #![allow(dead_code)]
 
 use mailbeat_sdk::{
-    Account, Credentials, ProbeContext, Protocol, Secret, SecretKind, Target, TlsMode,
+    Account, CheckResult, Credentials, ProbeContext, Protocol, Secret, SecretKind, Target, TlsMode,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -205,9 +205,9 @@ async fn read_line(io: &mut BufReader<Box<dyn Io>>) -> Option<String> {
 pub fn target(protocol: Protocol, server: &Scripted, tls: TlsMode, oauth: bool) -> Target {
     Target {
         name: format!("test-{protocol}"),
-        protocol,
+        protocol: Some(protocol),
         host: "127.0.0.1".into(),
-        port: server.addr.port(),
+        port: Some(server.addr.port()),
         tls,
         tls_server_name: Some("mail.test".into()),
         ca_file: None,
@@ -220,6 +220,17 @@ pub fn target(protocol: Protocol, server: &Scripted, tls: TlsMode, oauth: bool) 
         }),
         labels: Default::default(),
     }
+}
+
+/// Runs the `auth` probe once on `t`, with no options.
+pub async fn check(t: &Target, ctx: &ProbeContext) -> CheckResult {
+    mailbeat_sdk::check_once(
+        &mailbeat_probes::auth::AuthProbe,
+        t,
+        &serde_json::Value::Null,
+        ctx,
+    )
+    .await
 }
 
 /// Password credentials.

@@ -7,9 +7,7 @@
 #![allow(dead_code)]
 
 use mailbeat_probes::tls::TlsProbe;
-use mailbeat_sdk::{
-    CheckResult, Probe, ProbeContext, Protocol, Reason, Sample, Status, Target, TlsMode,
-};
+use mailbeat_sdk::{CheckResult, ProbeContext, Protocol, Reason, Sample, Status, Target, TlsMode};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -375,9 +373,9 @@ where
 pub fn target(addr: SocketAddr, protocol: Protocol, mode: TlsMode) -> Target {
     Target {
         name: "t".into(),
-        protocol,
+        protocol: Some(protocol),
         host: addr.ip().to_string(),
-        port: addr.port(),
+        port: Some(addr.port()),
         tls: mode,
         tls_server_name: Some(NAME.into()),
         ca_file: None,
@@ -399,8 +397,8 @@ pub async fn run_with(
     options: serde_json::Value,
 ) -> CheckResult {
     let _ = provider();
-    let ctx = ProbeContext::new(timeout, Arc::new(roots)).with_options(options);
-    TlsProbe.check(target, &ctx).await
+    let ctx = ProbeContext::new(timeout, Arc::new(roots));
+    mailbeat_sdk::check_once(&TlsProbe, target, &options, &ctx).await
 }
 
 #[track_caller]

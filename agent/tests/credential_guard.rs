@@ -1,15 +1,67 @@
-//! Account safety and secrecy: the `auth` probe backs off after a rejected credential (counted
-//! at the server), across every target that uses it, and never lets a secret into a result or
-//! a Debug print.
+//! Account safety and secrecy: the agent's credential guard backs the `auth` probe off after a
+//! rejected credential (counted at the server), across every target that uses it, and neither
+//! lets a secret into a result or a Debug print.
+//!
+//! The scripted servers are the probe crate's (`auth_support`); the guard is driven the way the
+//! executor drives it: gate, run the configured check, record.
 
+#[path = "../../plugins/probes/tests/auth_support/mod.rs"]
 mod auth_support;
 
 use auth_support::*;
 use base64::Engine;
+use mailbeat::guard::{BackoffOptions, CredentialGuard, Policy};
 use mailbeat_probes::auth::AuthProbe;
-use mailbeat_sdk::{Credentials, Probe, ProbeContext, Protocol, Reason, Secret, Status, TlsMode};
+use mailbeat_sdk::{
+    check_once, CheckResult, Credentials, Probe, ProbeContext, Protocol, Reason, Secret, Status,
+    Target, TlsMode,
+};
 use serde_json::json;
 use std::time::Duration;
+
+/// The auth probe behind a credential guard, run as the executor runs a check.
+#[derive(Debug)]
+struct Guarded {
+    guard: CredentialGuard,
+    policy: Policy,
+    options: serde_json::Value,
+}
+
+impl Guarded {
+    /// `options` as a target would write them, `backoff` included.
+    fn new(options: serde_json::Value) -> Result<Guarded, String> {
+        let mut options = options;
+        let policy = BackoffOptions::take_from(&mut options)?.policy();
+        Ok(Guarded {
+            guard: CredentialGuard::default(),
+            policy,
+            options,
+        })
+    }
+
+    /// A short back-off, so tests can wait it out.
+    fn fast() -> Guarded {
+        Guarded::new(json!({"backoff": {"initial": "200ms", "max": "1s", "factor": 2}})).unwrap()
+    }
+
+    /// What `mailbeat validate` says of these options on `t`.
+    fn validate(t: &Target, options: &serde_json::Value) -> Result<(), String> {
+        let mut options = options.clone();
+        BackoffOptions::take_from(&mut options)?;
+        AuthProbe.configure(t, &options).map(drop).map_err(|e| e.0)
+    }
+
+    async fn check(&self, t: &Target, ctx: &ProbeContext) -> CheckResult {
+        let run = || check_once(&AuthProbe, t, &self.options, ctx);
+        match &ctx.credentials {
+            None => run().await,
+            Some(creds) => match self.guard.gate(creds, &t.name) {
+                Ok(attempt) => attempt.record(run().await, &self.policy),
+                Err(answer) => *answer,
+            },
+        }
+    }
+}
 
 const REJECT: &str = "
     S: 220 mail.test ESMTP Postfix
@@ -30,14 +82,14 @@ const ACCEPT: &str = "
     S: 250 2.0.0 Ok";
 
 fn fast_backoff(creds: Credentials) -> ProbeContext {
-    ctx(creds).with_options(json!({"backoff": {"initial": "200ms", "max": "1s", "factor": 2}}))
+    ctx(creds)
 }
 
 #[tokio::test]
 async fn repeated_failures_do_not_hammer_the_server() {
     let server = serve(REJECT, ServerTls::Plain).await;
     let t = target(Protocol::Smtp, &server, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
 
     let first = probe.check(&t, &fast_backoff(password())).await;
     assert_eq!(first.reason, Some(Reason::AuthBadCredentials), "{first:?}");
@@ -86,7 +138,7 @@ async fn repeated_failures_do_not_hammer_the_server() {
 async fn a_changed_secret_is_tried_at_once() {
     let server = serve(REJECT, ServerTls::Plain).await;
     let t = target(Protocol::Smtp, &server, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
     probe.check(&t, &fast_backoff(password())).await;
     let fixed = Credentials {
         secret: Secret::new("the-new-password"),
@@ -103,15 +155,15 @@ async fn a_success_resets_the_count() {
     let good = serve(ACCEPT, ServerTls::Plain).await;
     // One credential (the back-off key) tried at either server.
     let mut t = target(Protocol::Smtp, &bad, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
     probe.check(&t, &fast_backoff(password())).await;
     tokio::time::sleep(Duration::from_millis(250)).await;
     probe.check(&t, &fast_backoff(password())).await;
     tokio::time::sleep(Duration::from_millis(450)).await;
-    t.port = good.addr.port();
+    t.port = Some(good.addr.port());
     let ok = probe.check(&t, &fast_backoff(password())).await;
     assert_eq!(ok.status, Status::Ok, "{ok:?}");
-    t.port = bad.addr.port();
+    t.port = Some(bad.addr.port());
     let r = probe.check(&t, &fast_backoff(password())).await;
     assert_eq!(r.details["backoff"]["failures"], 1, "{r:?}");
     assert_eq!(bad.count("AUTH"), 3);
@@ -125,7 +177,7 @@ async fn failures_that_are_not_about_the_secret_do_not_back_off() {
     )
     .await;
     let t = target(Protocol::Smtp, &server, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
     for _ in 0..2 {
         let r = probe.check(&t, &fast_backoff(password())).await;
         assert_eq!(r.reason, Some(Reason::ServerUnavailable), "{r:?}");
@@ -167,7 +219,7 @@ async fn secrets_never_reach_results_or_debug_output() {
         C:
         S: 535 5.7.8 rejected {xoauth_blob}"
     );
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
     let mut outputs = Vec::new();
     for (script, creds, name) in [(echo_plain, password(), "pw"), (echo_token, token(), "tok")] {
         let server = serve(&script, ServerTls::Plain).await;
@@ -212,7 +264,7 @@ async fn no_credentials_is_a_config_error() {
         Duration::from_secs(1),
         std::sync::Arc::new(rustls::RootCertStore::empty()),
     );
-    let r = AuthProbe::new().check(&t, &ctx).await;
+    let r = Guarded::fast().check(&t, &ctx).await;
     assert_eq!(r.status, Status::Unknown);
     assert_eq!(r.reason, Some(Reason::ConfigError));
     assert_eq!(r.message, "no credentials");
@@ -222,20 +274,15 @@ async fn no_credentials_is_a_config_error() {
 #[tokio::test]
 async fn validate_names_config_mistakes() {
     let server = serve(REJECT, ServerTls::Plain).await;
-    let probe = AuthProbe::new();
     let mut t = target(Protocol::Smtp, &server, TlsMode::None, false);
-    assert!(probe.validate(&t, &serde_json::Value::Null).is_ok());
-    assert!(probe
-        .validate(&t, &json!({"backoff": {"initial": "1m", "max": "1h"}}))
-        .is_ok());
-    let e = probe.validate(&t, &json!({"confrim": true})).unwrap_err();
+    assert!(Guarded::validate(&t, &serde_json::Value::Null).is_ok());
+    assert!(Guarded::validate(&t, &json!({"backoff": {"initial": "1m", "max": "1h"}})).is_ok());
+    let e = Guarded::validate(&t, &json!({"confrim": true})).unwrap_err();
     assert!(e.contains("confrim"), "{e}");
-    let e = probe
-        .validate(&t, &json!({"mechanism": "xoauth2"}))
-        .unwrap_err();
+    let e = Guarded::validate(&t, &json!({"mechanism": "xoauth2"})).unwrap_err();
     assert!(e.contains("OAuth"), "{e}");
     t.account = None;
-    let e = probe.validate(&t, &serde_json::Value::Null).unwrap_err();
+    let e = Guarded::validate(&t, &serde_json::Value::Null).unwrap_err();
     assert!(e.contains("account"), "{e}");
 }
 
@@ -250,7 +297,7 @@ async fn targets_sharing_a_credential_share_one_backoff() {
     let smtp = serve(REJECT, ServerTls::Plain).await;
     let imap_target = target(Protocol::Imap, &imap, TlsMode::None, false);
     let smtp_target = target(Protocol::Smtp, &smtp, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
 
     let first = probe.check(&imap_target, &fast_backoff(password())).await;
     assert_eq!(first.reason, Some(Reason::AuthBadCredentials), "{first:?}");
@@ -302,7 +349,7 @@ async fn a_refusal_no_row_knows_still_backs_off() {
         S: -ERR you shall not pass";
     let server = serve(script, ServerTls::Plain).await;
     let t = target(Protocol::Pop3, &server, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
     let first = probe.check(&t, &fast_backoff(password())).await;
     assert_eq!(first.reason, Some(Reason::Unknown), "{first:?}");
     assert_eq!(first.details["backoff"]["failures"], 1, "{first:?}");
@@ -322,7 +369,7 @@ async fn a_dropped_connection_during_auth_does_not_back_off() {
         CLOSE";
     let server = serve(script, ServerTls::Plain).await;
     let t = target(Protocol::Smtp, &server, TlsMode::None, false);
-    let probe = AuthProbe::new();
+    let probe = Guarded::fast();
     for _ in 0..2 {
         let r = probe.check(&t, &fast_backoff(password())).await;
         assert_eq!(r.reason, Some(Reason::ProtocolError), "{r:?}");
@@ -335,14 +382,12 @@ async fn a_dropped_connection_during_auth_does_not_back_off() {
 async fn a_backoff_max_beyond_thirty_days_is_refused() {
     let server = serve(REJECT, ServerTls::Plain).await;
     let t = target(Protocol::Smtp, &server, TlsMode::None, false);
-    let probe = AuthProbe::new();
     let options = json!({"backoff": {"initial": "1s", "max": "500000000000y"}});
-    let e = probe.validate(&t, &options).unwrap_err();
+    let e = Guarded::validate(&t, &options).unwrap_err();
     assert!(e.contains("backoff.max must be at most 30days"), "{e}");
-    let r = probe
-        .check(&t, &ctx(password()).with_options(options))
-        .await;
-    assert_eq!(r.reason, Some(Reason::ConfigError), "{r:?}");
+    // Refused at load, so no check ever runs with it.
+    let e = Guarded::new(options).unwrap_err();
+    assert!(e.contains("backoff.max must be at most 30days"), "{e}");
     assert_eq!(server.connections(), 0);
 }
 
@@ -408,7 +453,7 @@ async fn a_long_echoed_sasl_blob_is_scrubbed_before_it_is_cut() {
     ] {
         let server = serve(&script, ServerTls::Plain).await;
         let t = target(protocol, &server, TlsMode::None, true);
-        let probe = AuthProbe::new();
+        let probe = Guarded::fast();
         let failed = probe.check(&t, &fast_backoff(creds())).await;
         server.assert_followed();
         assert_ne!(failed.status, Status::Ok, "{failed:?}");
@@ -440,7 +485,7 @@ async fn an_echoed_imap_quoted_password_is_scrubbed() {
         secret: Secret::new(pw),
         ..password()
     };
-    let r = AuthProbe::new().check(&t, &fast_backoff(creds)).await;
+    let r = Guarded::fast().check(&t, &fast_backoff(creds)).await;
     server.assert_followed();
     assert!(
         server.received()[1].ends_with(&format!(" LOGIN \"{USER}\" \"{quoted}\"")),
