@@ -1,6 +1,7 @@
 //! `mailbeat check`: run the configured probes once and report, for people (a table), scripts
 //! (`--output json`, DESIGN.md §6) and Nagios (the exit code).
 
+use crate::app::Loaded;
 use crate::config::Config;
 use crate::guard::CredentialGuard;
 use crate::jobs::{self, JobLocks};
@@ -51,20 +52,20 @@ impl Report {
     }
 }
 
-/// Runs every selected job once, at most `concurrency` at a time, in config order, through the
-/// same runner as the agent (`guard` keeps credentials that are backing off from being tried).
-pub async fn run(
-    config: &Arc<Config>,
-    guard: Arc<CredentialGuard>,
-    target: Option<&str>,
-    probe: Option<&str>,
-) -> Report {
+/// `config` made ready for one run: its jobs, and a runner of its own over a fresh store and
+/// `concurrency` slots (`guard` keeps credentials that are backing off from being tried).
+pub fn prepare(config: Arc<Config>, guard: &Arc<CredentialGuard>) -> Loaded {
     let store = Arc::new(ResultStore::new());
     let locks = Arc::new(JobLocks::default());
     let limit = Arc::new(Semaphore::new(config.global.concurrency));
-    let loaded = crate::app::load(config.clone(), &store, &locks, &guard, limit);
+    crate::app::load(config, &store, &locks, guard, limit)
+}
+
+/// Runs every selected job once, at most `concurrency` at a time, in config order, through the
+/// same runner as the agent.
+pub async fn run(loaded: &Loaded, target: Option<&str>, probe: Option<&str>) -> Report {
     let runs = jobs::select(&loaded.jobs, target, probe).filter_map(|job| {
-        let (t, p) = job.in_config(config)?;
+        let (t, p) = job.in_config(&loaded.config)?;
         let runner = &loaded.runner;
         Some(async move {
             Row {

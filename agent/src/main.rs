@@ -90,9 +90,10 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     }
-    let all = jobs::jobs_of(&config);
+    let guard = Arc::new(CredentialGuard::default());
+    let loaded = check::prepare(config.clone(), &guard);
     let selected: Vec<_> =
-        jobs::select(&all, args.target.as_deref(), args.probe.as_deref()).collect();
+        jobs::select(&loaded.jobs, args.target.as_deref(), args.probe.as_deref()).collect();
     if selected.is_empty() {
         // An empty report would exit 0, which Nagios reads as OK.
         let what = match (&args.target, &args.probe) {
@@ -106,7 +107,6 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     }
     // A rejected password must wait out its back-off across runs too, or cron would retry it
     // every time.
-    let guard = Arc::new(CredentialGuard::default());
     let logs_in = selected
         .iter()
         .filter_map(|j| j.in_config(&config))
@@ -122,13 +122,7 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     } else {
         None
     };
-    let report = check::run(
-        &config,
-        guard,
-        args.target.as_deref(),
-        args.probe.as_deref(),
-    )
-    .await;
+    let report = check::run(&loaded, args.target.as_deref(), args.probe.as_deref()).await;
     if let Some(db) = state {
         let _ = tokio::task::spawn_blocking(move || db.close()).await;
     }

@@ -57,7 +57,8 @@ pub async fn check_yaml(dir: &Path, yaml: &str) -> Report {
     let path = write(dir, "mailbeat.yaml", yaml);
     let probes = mailbeat_probes::builtin();
     let config = config::load(&path, &probes).unwrap_or_else(|e| panic!("{e}"));
-    check::run(&std::sync::Arc::new(config), Default::default(), None, None).await
+    let loaded = check::prepare(std::sync::Arc::new(config), &Default::default());
+    check::run(&loaded, None, None).await
 }
 
 /// The result of `target`/`probe` in a report, as the JSON `check` prints.

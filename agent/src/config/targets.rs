@@ -324,20 +324,13 @@ impl Validator<'_> {
         defaults: &BTreeMap<String, serde_json::Value>,
     ) -> Vec<ProbeConfig> {
         let entries: Vec<(String, serde_json::Value, (u64, u64))> = match &t.probes {
-            None => {
-                let mut names = vec!["port"];
-                if target.tls != TlsMode::None {
-                    names.push("tls");
-                }
-                if target.account.is_some() {
-                    names.push("auth");
-                }
-                names
-                    .into_iter()
-                    .filter(|n| self.probes.iter().any(|p| p.name() == *n))
-                    .map(|n| (n.to_string(), serde_json::Value::Null, loc(&t.name)))
-                    .collect()
-            }
+            // No list: every probe that is a default for this target, in the probes' order.
+            None => self
+                .probes
+                .iter()
+                .filter(|p| p.is_default_for(target))
+                .map(|p| (p.name().to_string(), serde_json::Value::Null, loc(&t.name)))
+                .collect(),
             Some(list) => list
                 .iter()
                 .enumerate()

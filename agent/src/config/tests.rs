@@ -66,7 +66,41 @@ const INVALID_CASES: &[(&str, &str)] = &[
         ("invalid-source-address.yml", "invalid-source-address.yml:5:21: targets[0].source_address: \"eth0\" is not an IP address"),
         ("invalid-mechanism.yml", "invalid-mechanism.yml:8:18: targets[0].account.mechanism: unknown mechanism \"cram-md5\"; one of plain, login, xoauth2, oauthbearer"),
         ("invalid-label.yml", "invalid-label.yml:2:11: targets[0].labels.target: not a valid or free Prometheus label name"),
+        ("invalid-no-protocol.yml", "invalid-no-protocol.yml:2:11: targets[0].protocol: missing (imap, pop3 or smtp)"),
+        ("invalid-no-protocol-for-a-mail-probe.yml", "invalid-no-protocol-for-a-mail-probe.yml:2:11: targets[0].probes[0].port: the port probe needs a mail target: set protocol (imap, pop3 or smtp)"),
 ];
+
+/// A probe that checks any target, mail or not (what a plugin is).
+struct AnyTarget;
+
+impl Probe for AnyTarget {
+    fn name(&self) -> &str {
+        "anything"
+    }
+    fn configure(
+        &self,
+        _target: &mailbeat_sdk::Target,
+        _options: &serde_json::Value,
+    ) -> Result<Arc<dyn mailbeat_sdk::Check>, mailbeat_sdk::OptionsError> {
+        Err(mailbeat_sdk::OptionsError::new(
+            "configured (a test stops here)",
+        ))
+    }
+}
+
+#[test]
+fn a_target_without_a_mail_protocol_reaches_the_probes_it_lists() {
+    let yaml = "targets:\n  - {name: ews, host: mail.example.com, probes: [anything]}\n";
+    let probes: Vec<Arc<dyn Probe>> = vec![Arc::new(AnyTarget)];
+    let err = parse(yaml, "t.yml", Path::new("."), &probes)
+        .unwrap_err()
+        .to_string();
+    // The probe was asked, with a target that has neither protocol nor port.
+    assert!(
+        err.contains("targets[0].probes[0].anything: configured (a test stops here)"),
+        "{err}"
+    );
+}
 
 #[test]
 fn every_fixture_has_a_case() {

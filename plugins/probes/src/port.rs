@@ -31,6 +31,10 @@ impl Probe for PortProbe {
         "port"
     }
 
+    fn is_default_for(&self, target: &Target) -> bool {
+        target.mail().is_some()
+    }
+
     fn metrics(&self) -> Vec<MetricDesc> {
         vec![MetricDesc::new(
             "port_connect_duration_seconds",

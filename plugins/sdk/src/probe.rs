@@ -178,6 +178,11 @@ pub trait Probe: Send + Sync {
         false
     }
 
+    /// True when a target that lists no `probes:` gets this one.
+    fn is_default_for(&self, _target: &Target) -> bool {
+        false
+    }
+
     /// The metrics this probe's results carry (observations and samples), with their help texts
     /// and any blackbox_exporter name for `/probe`. Undeclared observations are still exported,
     /// with a generic help text.

@@ -98,6 +98,10 @@ impl Probe for AuthProbe {
         true
     }
 
+    fn is_default_for(&self, target: &Target) -> bool {
+        target.mail().is_some() && target.account.is_some()
+    }
+
     fn metrics(&self) -> Vec<MetricDesc> {
         vec![MetricDesc::new(
             "auth_success",

@@ -52,6 +52,10 @@ impl Probe for TlsProbe {
         "tls"
     }
 
+    fn is_default_for(&self, target: &Target) -> bool {
+        target.mail().is_some() && target.tls != TlsMode::None
+    }
+
     fn metrics(&self) -> Vec<MetricDesc> {
         report::metrics()
     }
