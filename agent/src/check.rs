@@ -1,5 +1,5 @@
 //! `mailbeat check`: run the configured probes once and report, for people (a table), scripts
-//! (`--output json`, DESIGN.md §6) and Nagios (the exit code).
+//! (`--output json`, docs/architecture.md §5) and Nagios (the exit code).
 
 use crate::app::Loaded;
 use crate::config::Config;

@@ -55,6 +55,10 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
 /// Registers the event counters in `registry` (once per registry).
 pub fn register(registry: &Registry) -> prometheus::Result<()> {
     let c = &*COUNTERS;
+    // Both outcomes exist from the start, so `increase()` sees the first reload.
+    for result in ["success", "failure"] {
+        c.config_reloads.with_label_values(&[result]);
+    }
     registry.register(Box::new(c.checks_failed.clone()))?;
     registry.register(Box::new(c.checks_backing_off.clone()))?;
     registry.register(Box::new(c.scheduler_skipped.clone()))?;

@@ -175,7 +175,7 @@ impl Validator<'_> {
         }
 
         if let Some(n) = &t.tls_server_name {
-            let name = mailbeat_probes::net::bare_host(&n.value);
+            let name = mailbeat_sdk::target::bare_host(&n.value);
             if rustls::pki_types::ServerName::try_from(name).is_err() {
                 self.problem(
                     loc(n),

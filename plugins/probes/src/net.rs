@@ -35,13 +35,7 @@ pub async fn within<T>(
         .map_err(|_| Failure::critical(reason, format!("timed out {what}")))
 }
 
-/// A host name or address without the brackets of an IPv6 literal (`[::1]` → `::1`), as resolvers,
-/// TLS server names and certificate SANs want it.
-pub fn bare_host(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-}
+pub use mailbeat_sdk::target::bare_host;
 
 /// Resolves the target's host; an error or an empty answer is `dns_failure`.
 pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAddr>, Failure> {

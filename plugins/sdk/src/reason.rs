@@ -1,6 +1,6 @@
 //! Failure reasons: stable snake_case names used in metric labels, JSON and webhooks.
 //!
-//! The names are a public contract (DESIGN.md §4): add new ones, never rename. Policy that depends on
+//! The names are a public contract (docs/architecture.md §5): add new ones, never rename. Policy that depends on
 //! a reason (does a person have to re-authorize? is it worth retrying soon?) is decided here, once.
 
 use serde::{Deserialize, Serialize};

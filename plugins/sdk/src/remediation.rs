@@ -3,7 +3,7 @@
 //! Every [`Reason`] has a generic text ([`generic`]); where the fix differs by provider (where to
 //! create an app password, which admin switch turns SMTP AUTH on) a provider-specific text replaces
 //! it ([`for_provider`]). Both tables are plain `match` arms, one per case, read top to bottom in the
-//! order of DESIGN.md §4.
+//! order of the reason table (`crate::reason`).
 //!
 //! Texts name the target as `TARGET` (as in `mailbeat reauth TARGET`); a caller that knows the
 //! target's name may replace [`TARGET_PLACEHOLDER`] with it. Commands, URLs and settings are the

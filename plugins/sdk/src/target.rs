@@ -112,6 +112,14 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A host name or address without the brackets of an IPv6 literal (`[::1]` → `::1`), as resolvers,
+/// TLS server names and certificate SANs want it.
+pub fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 /// The mail side of a [`Target`]: its protocol and port, both present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailEndpoint {
