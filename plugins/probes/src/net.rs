@@ -37,6 +37,14 @@ pub async fn within<T>(
 
 pub use mailbeat_sdk::target::bare_host;
 
+/// The `port_connect_duration_seconds` observation every probe that connects reports.
+pub fn connect_duration_metric() -> mailbeat_sdk::MetricDesc {
+    mailbeat_sdk::MetricDesc::new(
+        "port_connect_duration_seconds",
+        "Time to establish the TCP connection to the target.",
+    )
+}
+
 /// Resolves the target's host; an error or an empty answer is `dns_failure`.
 pub async fn resolve(target: &Target, ctx: &ProbeContext) -> Result<Vec<SocketAddr>, Failure> {
     let host = bare_host(&target.host);

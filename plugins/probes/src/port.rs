@@ -36,10 +36,7 @@ impl Probe for PortProbe {
     }
 
     fn metrics(&self) -> Vec<MetricDesc> {
-        vec![MetricDesc::new(
-            "port_connect_duration_seconds",
-            "Time to establish the TCP connection to the target.",
-        )]
+        vec![net::connect_duration_metric()]
     }
 
     fn configure(

@@ -191,10 +191,7 @@ fn certificates_json(
 /// The metrics the `tls` probe's results carry.
 pub(super) fn metrics() -> Vec<MetricDesc> {
     vec![
-        MetricDesc::new(
-            "port_connect_duration_seconds",
-            "Time to establish the TCP connection to the target.",
-        ),
+        crate::net::connect_duration_metric(),
         MetricDesc::new(
             "tls_chain_verified",
             "1 if the presented certificate chain verified (openssl verify code 0), else 0.",
