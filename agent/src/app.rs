@@ -7,7 +7,7 @@ use crate::executor::Executor;
 use crate::guard::CredentialGuard;
 use crate::jobs::{jobs_of, Job, JobLocks};
 use crate::metrics::AgentMetrics;
-use crate::runner::Runner;
+use crate::runner::{HostLimits, Runner};
 use crate::scheduler;
 use crate::store::ResultStore;
 use mailbeat_sdk::Probe;
@@ -31,6 +31,8 @@ pub struct App {
     pub metrics: Arc<AgentMetrics>,
     /// Kept across reloads: a reload must not forget which credentials are backing off.
     pub guard: Arc<CredentialGuard>,
+    /// The next slot of every job, kept across reloads so unchanged jobs keep their schedule.
+    plan: Arc<scheduler::DuePlan>,
     loaded: RwLock<Arc<Loaded>>,
     locks: Arc<JobLocks>,
     stop_scheduler: Mutex<Option<watch::Sender<bool>>>,
@@ -51,13 +53,15 @@ impl App {
         metrics.config_last_reload_success_timestamp.set(unix_now());
         let locks = Arc::new(JobLocks::default());
         let limit = Arc::new(Semaphore::new(config.global.concurrency));
-        let loaded = load(config, &store, &locks, &guard, limit);
+        let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
+        let loaded = load(config, &store, &locks, &guard, limit, hosts);
         Ok(Arc::new(App {
             config_path,
             probes,
             store,
             metrics,
             guard,
+            plan: Arc::default(),
             loaded: RwLock::new(Arc::new(loaded)),
             locks,
             stop_scheduler: Mutex::new(None),
@@ -99,6 +103,7 @@ impl App {
             loaded.config.clone(),
             loaded.jobs.clone(),
             loaded.runner.clone(),
+            self.plan.clone(),
             self.metrics.scheduler_lag.clone(),
             rx,
         ));
@@ -136,7 +141,12 @@ impl App {
                 } else {
                     Arc::new(Semaphore::new(config.global.concurrency))
                 };
-                let next = load(config, &self.store, &self.locks, &self.guard, limit);
+                let hosts = if previous.runner.hosts.limit() == config.global.per_host_concurrency {
+                    previous.runner.hosts.clone()
+                } else {
+                    Arc::new(HostLimits::new(config.global.per_host_concurrency))
+                };
+                let next = load(config, &self.store, &self.locks, &self.guard, limit, hosts);
                 let keep: std::collections::HashSet<_> =
                     next.jobs.iter().map(|j| j.key.clone()).collect();
                 self.locks.retain(|k| keep.contains(k));
@@ -165,6 +175,7 @@ pub fn load(
     locks: &Arc<JobLocks>,
     guard: &Arc<CredentialGuard>,
     semaphore: Arc<Semaphore>,
+    hosts: Arc<HostLimits>,
 ) -> Loaded {
     let jobs = Arc::new(jobs_of(&config));
     let targets: Vec<_> = config.targets.iter().map(|t| t.target.clone()).collect();
@@ -179,6 +190,7 @@ pub fn load(
         store: store.clone(),
         semaphore,
         locks: locks.clone(),
+        hosts,
     };
     Loaded {
         config,

@@ -5,6 +5,7 @@ use crate::app::Loaded;
 use crate::config::Config;
 use crate::guard::CredentialGuard;
 use crate::jobs::{self, JobLocks};
+use crate::runner::HostLimits;
 use crate::store::ResultStore;
 use mailbeat_sdk::{CheckResult, Status};
 use serde::Serialize;
@@ -58,7 +59,8 @@ pub fn prepare(config: Arc<Config>, guard: &Arc<CredentialGuard>) -> Loaded {
     let store = Arc::new(ResultStore::new());
     let locks = Arc::new(JobLocks::default());
     let limit = Arc::new(Semaphore::new(config.global.concurrency));
-    crate::app::load(config, &store, &locks, guard, limit)
+    let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
+    crate::app::load(config, &store, &locks, guard, limit, hosts)
 }
 
 /// Runs every selected job once, at most `concurrency` at a time, in config order, through the

@@ -6,7 +6,7 @@
 
 use crate::config::{ProbeConfig, TargetConfig};
 use crate::guard::CredentialGuard;
-use base64::Engine;
+use crate::redact::redact;
 use mailbeat_sdk::remediation::{remediation, TARGET_PLACEHOLDER};
 use mailbeat_sdk::{CheckResult, Credentials, Locale, ProbeContext, Reason, SecretKind, Status};
 use std::sync::Arc;
@@ -62,7 +62,11 @@ impl Executor {
         let mut backing_off = false;
         let mut result = match (&secret, &credentials) {
             (Some(Err(e)), _) => CheckResult::unknown(Reason::ConfigError, e.to_string()),
-            (_, Some(creds)) => match self.guard.gate(creds, &target.target.name) {
+            (_, Some(creds)) => match self.guard.gate(
+                &crate::guard::realm_of(&target.target),
+                creds,
+                &target.target.name,
+            ) {
                 Ok(attempt) => {
                     let result = self.run_probe(target, probe, credentials.clone()).await;
                     attempt.record(result, &probe.backoff)
@@ -148,54 +152,4 @@ pub struct Executed {
     pub result: CheckResult,
     /// True when the credential guard answered from the last result instead of running it.
     pub backing_off: bool,
-}
-
-/// Replaces every occurrence of `secret` in the result's texts, also in the base64 forms a
-/// server may echo back (some answer an unknown `AUTH PLAIN <base64>` line by quoting it).
-pub fn redact(result: &mut CheckResult, secret: &str, username: Option<&str>) {
-    if secret.len() < 4 {
-        return;
-    }
-    const MASK: &str = "<redacted>";
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut forms = vec![secret.to_string(), b64.encode(secret)];
-    if let Some(user) = username {
-        forms.push(b64.encode(format!("\0{user}\0{secret}")));
-        forms.push(b64.encode(format!("user={user}\x01auth=Bearer {secret}\x01\x01")));
-    }
-    for form in &forms {
-        if result.message.contains(form.as_str()) {
-            result.message = result.message.replace(form.as_str(), MASK);
-        }
-        let details = result.details.to_string();
-        if details.contains(form.as_str()) {
-            result.details = serde_json::from_str(&details.replace(form.as_str(), MASK))
-                .unwrap_or(serde_json::Value::Null);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_and_their_base64_echoes_are_redacted() {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let plain = b64.encode("\0alice@example.com\0hunter2-secret");
-        let mut r = CheckResult::unknown(
-            Reason::Unknown,
-            format!("500 5.5.1 Command unrecognized: \"AUTH PLAIN {plain}\" (hunter2-secret)"),
-        )
-        .detail(
-            "reply",
-            format!("{} / {plain}", b64.encode("hunter2-secret")),
-        );
-        redact(&mut r, "hunter2-secret", Some("alice@example.com"));
-        let all = serde_json::to_string(&r).unwrap();
-        assert!(!all.contains("hunter2-secret"), "{all}");
-        assert!(!all.contains(&plain), "{all}");
-        assert!(!all.contains(&b64.encode("hunter2-secret")), "{all}");
-        assert!(r.message.contains("<redacted>"));
-    }
 }

@@ -40,6 +40,10 @@ pub struct Job {
     pub target: usize,
     /// Index into that target's `probes`.
     pub probe: usize,
+    /// A digest of everything configured about the job (target, probe options, schedule,
+    /// timeout, where the secret comes from): equal across a reload exactly when the job did not
+    /// change, so its schedule can carry on instead of logging in again at once.
+    pub identity: u64,
 }
 
 impl Job {
@@ -61,9 +65,23 @@ pub fn jobs_of(config: &Config) -> Vec<Job> {
                 key: JobKey::new(&t.target.name, &p.name),
                 target: ti,
                 probe: pi,
+                identity: identity(t, p),
             })
         })
         .collect()
+}
+
+fn identity(t: &TargetConfig, p: &ProbeConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // Debug forms: every part is printable and none prints a secret (SecretSource hides inline
+    // values). The hasher's keys are fixed, and the digest never leaves the process.
+    let mut h = std::hash::DefaultHasher::new();
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}",
+        t.target, p, t.schedule, t.timeout, t.secret
+    )
+    .hash(&mut h);
+    h.finish()
 }
 
 /// The jobs that `--target` / `?target=` and `--probe` / `&probe=` select, in config order.

@@ -1,6 +1,12 @@
 //! The one way to run a check, for the scheduler, `/probe` and `mailbeat check` alike: claim the
-//! job (so a probe never overlaps itself on a target), wait for a slot under the concurrency
-//! limit, execute, emit the event, record the result and hand back what changed.
+//! job (so a probe never overlaps itself on a target), wait for a slot of its host and then a
+//! slot under the global concurrency limit, execute, emit the event, record the result and hand
+//! back what changed.
+//!
+//! The host slot comes first and is the fairness rule: a provider that accepts connections and
+//! then says nothing holds at most `per_host_concurrency` slots for a timeout each, and its
+//! waiting checks wait outside the global limit, so checks of every other host keep their
+//! schedule.
 
 use crate::config::{ProbeConfig, TargetConfig};
 use crate::events;
@@ -8,7 +14,8 @@ use crate::executor::Executor;
 use crate::jobs::{JobKey, JobLocks};
 use crate::store::{ResultStore, Transition};
 use mailbeat_sdk::CheckResult;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
@@ -20,6 +27,40 @@ pub struct Runner {
     pub semaphore: Arc<Semaphore>,
     /// Per-job locks, kept across reloads so a reload cannot make a job overlap itself.
     pub locks: Arc<JobLocks>,
+    /// One limit per host; kept across reloads while the limit is unchanged.
+    pub hosts: Arc<HostLimits>,
+}
+
+/// The per-host limits: a semaphore of `limit` slots for each host name, made on first use.
+#[derive(Debug)]
+pub struct HostLimits {
+    limit: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl HostLimits {
+    pub fn new(limit: usize) -> Self {
+        HostLimits {
+            limit: limit.max(1),
+            hosts: Mutex::default(),
+        }
+    }
+
+    /// Slots per host.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The semaphore of `host` (names compare without case and IPv6 brackets).
+    fn of(&self, host: &str) -> Arc<Semaphore> {
+        let key = mailbeat_sdk::target::bare_host(host).to_ascii_lowercase();
+        self.hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone()
+    }
 }
 
 /// The right to run one job now: nobody else runs it until this is dropped.
@@ -67,8 +108,9 @@ impl Runner {
         }
     }
 
-    /// Runs a claimed job: waits for a slot, calls `started` when it has one (the scheduler
-    /// measures its lag there), executes, emits the event and records the result.
+    /// Runs a claimed job: waits for a slot of its host, then one under the global limit, calls
+    /// `started` when it has both (the scheduler measures its lag there), executes, emits the
+    /// event and records the result.
     pub async fn run(
         &self,
         claim: Claim,
@@ -76,6 +118,8 @@ impl Runner {
         probe: &ProbeConfig,
         started: impl FnOnce(),
     ) -> Ran {
+        let host = self.hosts.of(&target.target.host);
+        let _host_permit = host.acquire().await;
         let _permit = self.semaphore.acquire().await;
         started();
         let executed = self.executor.run(target, probe).await;

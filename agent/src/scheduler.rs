@@ -2,8 +2,9 @@
 //!
 //! - Each job's next run follows its schedule shifted by a stable per-job offset, so 10,000 targets
 //!   on `*/5 * * * *` are spread over the five minutes instead of starting in the same second.
-//! - At start (and after a reload) every job runs once soon, spread over the first few seconds,
-//!   so metrics are filled without waiting for the first slot.
+//! - At start every job runs once soon, spread over the first few seconds, so metrics are filled
+//!   without waiting for the first slot. After a reload only new or changed jobs do: a job whose
+//!   configuration is the same keeps its next slot ([`DuePlan`]), so a reload is no login storm.
 //! - A global semaphore bounds how many checks run at once; lag (due time → start) is measured.
 //! - The same probe never overlaps itself on the same target: a due job that is still running is
 //!   skipped and counted.
@@ -12,14 +13,14 @@
 //! hours of schedule in milliseconds with paused time.
 
 use crate::config::Config;
-use crate::jobs::Job;
+use crate::jobs::{Job, JobKey};
 use crate::runner::Runner;
 use crate::schedule::stable_fraction;
 use chrono::{DateTime, Utc};
 use prometheus::Histogram;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::Arc;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -56,6 +57,35 @@ impl Clock {
     }
 }
 
+/// The next slot of every scheduled job, by key, with the identity of the job it was computed
+/// for. Kept by the agent across scheduler generations (reloads).
+#[derive(Debug, Default)]
+pub struct DuePlan {
+    next: Mutex<HashMap<JobKey, (u64, DateTime<Utc>)>>,
+}
+
+impl DuePlan {
+    /// The next slot of `job` as an earlier generation planned it, if the job is unchanged.
+    fn carried(&self, job: &Job) -> Option<DateTime<Utc>> {
+        let next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        next.get(&job.key)
+            .filter(|(identity, _)| *identity == job.identity)
+            .map(|(_, due)| *due)
+    }
+
+    fn plan(&self, job: &Job, due: DateTime<Utc>) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        next.insert(job.key.clone(), (job.identity, due));
+    }
+
+    /// Forgets jobs that are no longer configured.
+    fn retain(&self, jobs: &[Job]) {
+        let keep: HashSet<&JobKey> = jobs.iter().map(|j| &j.key).collect();
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        next.retain(|k, _| keep.contains(k));
+    }
+}
+
 /// A job on the schedule: its place in the config and its stable offset within an interval.
 struct Scheduled<'a> {
     job: &'a Job,
@@ -67,10 +97,12 @@ pub async fn run(
     config: Arc<Config>,
     jobs: Arc<Vec<Job>>,
     runner: Arc<Runner>,
+    plan: Arc<DuePlan>,
     lag: Histogram,
     mut stop: watch::Receiver<bool>,
 ) {
     let clock = Clock::start();
+    plan.retain(&jobs);
     let jobs: Vec<Scheduled<'_>> = jobs
         .iter()
         .map(|job| Scheduled {
@@ -83,6 +115,9 @@ pub async fn run(
         .iter()
         .enumerate()
         .map(|(i, job)| {
+            if let Some(due) = plan.carried(job.job) {
+                return Reverse((due, i, false));
+            }
             let window = config.targets[job.job.target]
                 .schedule
                 .interval(start)
@@ -124,6 +159,7 @@ pub async fn run(
             .schedule
             .next_run(after, job.fraction, config.global.spread)
         {
+            plan.plan(job.job, next);
             heap.push(Reverse((next, idx, false)));
         }
         let Some(claim) = runner.try_claim(&job.job.key) else {

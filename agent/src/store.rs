@@ -156,6 +156,7 @@ mod tests {
             key: key.clone(),
             target: 0,
             probe: 0,
+            identity: 0,
         };
         store.set_jobs(&[], &[job]);
         store

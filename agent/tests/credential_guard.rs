@@ -10,7 +10,7 @@ mod auth_support;
 
 use auth_support::*;
 use base64::Engine;
-use mailbeat::guard::{BackoffOptions, CredentialGuard, Policy};
+use mailbeat::guard::{realm_of, BackoffOptions, CredentialGuard, Policy};
 use mailbeat_probes::auth::AuthProbe;
 use mailbeat_sdk::{
     check_once, CheckResult, Credentials, Probe, ProbeContext, Protocol, Reason, Secret, Status,
@@ -55,7 +55,7 @@ impl Guarded {
         let run = || check_once(&AuthProbe, t, &self.options, ctx);
         match &ctx.credentials {
             None => run().await,
-            Some(creds) => match self.guard.gate(creds, &t.name) {
+            Some(creds) => match self.guard.gate(&realm_of(t), creds, &t.name) {
                 Ok(attempt) => attempt.record(run().await, &self.policy),
                 Err(answer) => *answer,
             },
@@ -290,6 +290,50 @@ const IMAP_REJECT: &str = "
     S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] Dovecot ready.
     C: AUTHENTICATE PLAIN
     S: {tag} NO [AUTHENTICATIONFAILED] Authentication failed.";
+
+#[tokio::test]
+async fn the_same_password_on_unrelated_servers_is_two_credentials() {
+    let refusing = serve(IMAP_REJECT, ServerTls::Plain).await;
+    let accepting = serve(ACCEPT, ServerTls::Plain).await;
+    let mut at_refusing = target(Protocol::Imap, &refusing, TlsMode::None, false);
+    at_refusing.name = "old-host".into();
+    at_refusing.tls_server_name = Some("imap.old.example".into());
+    let mut at_accepting = target(Protocol::Smtp, &accepting, TlsMode::None, false);
+    at_accepting.name = "new-relay".into();
+    at_accepting.tls_server_name = Some("smtp.new.example".into());
+    let probe = Guarded::fast();
+
+    let refused = probe.check(&at_refusing, &ctx(password())).await;
+    assert_eq!(
+        refused.reason,
+        Some(Reason::AuthBadCredentials),
+        "{refused:?}"
+    );
+    // The other server is asked, and answers for itself.
+    let r = probe.check(&at_accepting, &ctx(password())).await;
+    assert_eq!(r.status, Status::Ok, "{r:?}");
+    assert_eq!(accepting.count("AUTH"), 1);
+    // While the first backs off, it reports its own last answer.
+    let again = probe.check(&at_refusing, &ctx(password())).await;
+    assert!(again.message.starts_with("backing off"), "{again:?}");
+    assert!(
+        again
+            .message
+            .contains("last tried by target old-host; last answer: NO [AUTHENTICATIONFAILED]"),
+        "{}",
+        again.message
+    );
+    assert_eq!(refusing.count("a1 AUTHENTICATE"), 1);
+
+    // One provider is one realm: the IMAP and SMTP of one Gmail account share the back-off
+    // whatever host names they were given.
+    let mut gmail_imap = at_refusing.clone();
+    gmail_imap.provider = Some("gmail".into());
+    let mut gmail_smtp = at_accepting.clone();
+    gmail_smtp.provider = Some("google-workspace".into());
+    assert_eq!(realm_of(&gmail_imap), realm_of(&gmail_smtp));
+    assert_ne!(realm_of(&at_refusing), realm_of(&at_accepting));
+}
 
 #[tokio::test]
 async fn targets_sharing_a_credential_share_one_backoff() {

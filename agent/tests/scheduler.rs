@@ -36,6 +36,8 @@ impl RecordingProbe {
 #[derive(Default)]
 struct Recorder {
     delay: Option<Duration>,
+    /// Checks of targets on this host never finish (a provider that accepts and says nothing).
+    hung_host: Option<String>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     per_target_in_flight: Mutex<HashMap<String, usize>>,
@@ -72,9 +74,10 @@ impl Check for Recorder {
             .lock()
             .unwrap()
             .push((target.name.clone(), Instant::now()));
+        let hangs = self.hung_host.as_deref() == Some(target.host.as_str());
         match self.delay {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending::<()>().await,
+            Some(d) if !hangs => tokio::time::sleep(d).await,
+            _ => std::future::pending::<()>().await,
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         *self
@@ -110,22 +113,36 @@ struct Running {
 }
 
 fn start(config: Config, probe: &Arc<RecordingProbe>) -> Running {
+    start_with_plan(config, probe, Default::default())
+}
+
+/// [`start`] carrying on from the slots an earlier generation planned (a reload).
+fn start_with_plan(
+    config: Config,
+    probe: &Arc<RecordingProbe>,
+    plan: Arc<scheduler::DuePlan>,
+) -> Running {
     let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
     let store = Arc::new(ResultStore::new());
     let metrics = Arc::new(AgentMetrics::new(store.clone(), &probes));
     let limit = Arc::new(Semaphore::new(config.global.concurrency));
+    let hosts = Arc::new(mailbeat::runner::HostLimits::new(
+        config.global.per_host_concurrency,
+    ));
     let loaded = mailbeat::app::load(
         Arc::new(config),
         &store,
         &Arc::new(JobLocks::default()),
         &Default::default(),
         limit,
+        hosts,
     );
     let (stop, rx) = watch::channel(false);
     tokio::spawn(scheduler::run(
         loaded.config.clone(),
         loaded.jobs.clone(),
         loaded.runner.clone(),
+        plan,
         metrics.scheduler_lag.clone(),
         rx,
     ));
@@ -242,7 +259,12 @@ async fn at_most_concurrency_checks_run_at_once() {
         delay: Some(Duration::from_secs(3)),
         ..Default::default()
     }));
-    let config = config_for(&probe, "  concurrency: 3\n  timeout: 10s", 20, "1m");
+    let config = config_for(
+        &probe,
+        "  concurrency: 3\n  per_host_concurrency: 3\n  timeout: 10s",
+        20,
+        "1m",
+    );
     let run = start(config, &probe);
     // 20 checks of 3 s, three at a time, take 21 s; the next slot is at least 30 s away.
     tokio::time::sleep(Duration::from_secs(29)).await;
@@ -255,4 +277,91 @@ async fn at_most_concurrency_checks_run_at_once() {
     );
     let lag = run.metrics.scheduler_lag.get_sample_sum();
     assert!(lag > 10.0, "queued checks show up as scheduler lag ({lag})");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_provider_does_not_starve_the_other_hosts() {
+    // 1,000 targets at a host whose checks never finish, 20 healthy ones elsewhere, every 10 s
+    // with a 5 s timeout and the default limits (64 at once, 16 per host).
+    let probe = Arc::new(RecordingProbe::new(Recorder {
+        delay: Some(Duration::from_millis(50)),
+        hung_host: Some("127.0.0.1".into()),
+        ..Default::default()
+    }));
+    let mut yaml = "global:\n  timeout: 5s\ntargets:\n".to_string();
+    for i in 0..1000 {
+        yaml.push_str(&format!(
+            "  - {{name: hung{i}, protocol: imap, host: 127.0.0.1, tls: none, every: 10s, probes: [recording]}}\n"
+        ));
+    }
+    for i in 0..20 {
+        yaml.push_str(&format!(
+            "  - {{name: ok{i}, protocol: imap, host: 127.0.0.2, tls: none, every: 10s, probes: [recording]}}\n"
+        ));
+    }
+    let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
+    let config = config::parse(&yaml, "test.yml", Path::new("."), &probes).unwrap();
+    assert_eq!(config.global.per_host_concurrency, 16);
+    let t0 = Instant::now();
+    let run = start(config, &probe);
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    let _ = run.stop.send(true);
+
+    let starts = probe.starts.lock().unwrap().clone();
+    for i in 0..20 {
+        let name = format!("ok{i}");
+        let times: Vec<Duration> = starts
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, at)| *at - t0)
+            .collect();
+        // The start-up run within 10 s, its first regular slot at most one and a half
+        // intervals later (never twice in a row), then one every 10 s: none late.
+        assert!(
+            times.len() >= 4,
+            "{name} ran {} times: {times:?}",
+            times.len()
+        );
+        assert!(times[0] <= Duration::from_secs(10), "{name}: {times:?}");
+        assert!(
+            times[1] - times[0] <= Duration::from_secs(15),
+            "{name}: {times:?}"
+        );
+        for pair in times[1..].windows(2) {
+            assert!(
+                pair[1] - pair[0] <= Duration::from_millis(10_500),
+                "{name} was late: {times:?}"
+            );
+        }
+    }
+    // The hung host is still checked, 16 at a time, each cut off after 5 s (and its grace).
+    let hung = starts.iter().filter(|(n, _)| n.starts_with("hung")).count();
+    assert!((16..=16 * 10).contains(&hung), "{hung} hung checks started");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_keeps_the_schedule_of_unchanged_jobs() {
+    let probe = Arc::new(RecordingProbe::new(Recorder {
+        delay: Some(Duration::from_millis(10)),
+        ..Default::default()
+    }));
+    let plan = Arc::new(scheduler::DuePlan::default());
+    let config = config_for(&probe, "  timeout: 10s", 5, "1h");
+    let first = start_with_plan(config, &probe, plan.clone());
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let _ = first.stop.send(true);
+    assert_eq!(probe.starts.lock().unwrap().len(), 5, "the start-up round");
+
+    // The same file reloaded, except that t4's timeout changed.
+    let mut changed = config_for(&probe, "  timeout: 10s", 5, "1h");
+    changed.targets[4].timeout = Duration::from_secs(3);
+    let second = start_with_plan(changed, &probe, plan);
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let _ = second.stop.send(true);
+    let starts = probe.starts.lock().unwrap().clone();
+    let runs = |name: &str| starts.iter().filter(|(n, _)| n == name).count();
+    for unchanged in ["t0", "t1", "t2", "t3"] {
+        assert_eq!(runs(unchanged), 1, "{unchanged} kept its slot: {starts:?}");
+    }
+    assert_eq!(runs("t4"), 2, "a changed job runs soon");
 }

@@ -113,6 +113,15 @@ impl Validator<'_> {
             Some(c) => c.value as usize,
             None => 64,
         };
+        // A hanging provider must not take every slot: by default one host gets a quarter.
+        let per_host_concurrency = match &g.per_host_concurrency {
+            Some(c) if c.value == 0 => {
+                self.problem(loc(c), "global.per_host_concurrency", "must be at least 1");
+                1
+            }
+            Some(c) => (c.value as usize).min(concurrency),
+            None => (concurrency / 4).max(1),
+        };
         let spread = g.spread.as_ref().and_then(|s| {
             if s.value.trim() == "0s" || s.value.trim() == "0" {
                 Some(Duration::ZERO)
@@ -128,6 +137,7 @@ impl Validator<'_> {
             schedule,
             timeout,
             concurrency,
+            per_host_concurrency,
             locale: g.locale.unwrap_or_default(),
             ehlo_name: g.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
             spread,

@@ -50,6 +50,8 @@ pub struct Global {
     pub schedule: Schedule,
     pub timeout: Duration,
     pub concurrency: usize,
+    /// How many checks may talk to one host (a target's `host`) at once.
+    pub per_host_concurrency: usize,
     pub locale: Locale,
     pub ehlo_name: String,
     /// Longest window a schedule's checks are spread over (`None`: the whole interval).

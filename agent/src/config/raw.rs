@@ -34,6 +34,8 @@ pub struct RawGlobal {
     pub timeout: Option<Spanned<String>>,
     /// How many checks may run at once.
     pub concurrency: Option<Spanned<u32>>,
+    /// How many of them may talk to one host at once.
+    pub per_host_concurrency: Option<Spanned<u32>>,
     /// Language of remediation texts: `en` or `ja`.
     pub locale: Option<mailbeat_sdk::Locale>,
     /// Name sent in SMTP EHLO.

@@ -10,6 +10,7 @@ const SHOWABLE_KEYS: &[&str] = &[
     "every",
     "timeout",
     "concurrency",
+    "per_host_concurrency",
     "locale",
     "ehlo_name",
     "spread",

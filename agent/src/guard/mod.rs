@@ -7,9 +7,13 @@
 //! plugins alike), gated before the check and fed after it by the check's own
 //! [`CredentialVerdict`]: no probe name is special, and no probe keeps this state itself.
 //!
-//! The state is keyed by a fingerprint of the credential (user name, kind of secret, secret),
-//! not by target: the `imap` and `smtp` targets of one mailbox share its password, and a stale
-//! password must cost one failed login per interval, not one per target. A different secret
+//! The state is keyed by a fingerprint of the credential (its realm, user name, kind of secret,
+//! secret), not by target: the `imap` and `smtp` targets of one mailbox share its password, and a
+//! stale password must cost one failed login per interval, not one per target. The realm
+//! ([`realm_of`]) is the account's authentication domain: the provider preset when there is one
+//! (IMAP and SMTP of one Gmail account share it), otherwise the server's name. Two unrelated
+//! servers that happen to have the same user name and password are two credentials: one's
+//! refusal neither holds the other back nor lends it its answer. A different secret
 //! (the person fixed it) is a different fingerprint and so starts afresh; a successful login
 //! with the credential clears its state. While one target retries a credential that is backing
 //! off, the others wait for its answer rather than try alongside it.
@@ -31,7 +35,7 @@ mod policy;
 
 pub use policy::{BackoffOptions, Policy, MAX_BACKOFF};
 
-use mailbeat_sdk::{CheckResult, CredentialVerdict, Credentials, SecretKind};
+use mailbeat_sdk::{CheckResult, CredentialVerdict, Credentials, Provider, SecretKind, Target};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
@@ -58,21 +62,35 @@ impl Clock for SystemClock {
     }
 }
 
-/// A fingerprint of who logs in with what. Compared, never shown.
+/// The authentication realm of `target`'s account: its provider preset's canonical name
+/// (`gmail`, `office365`, …) when it has a known one, else the server's name (`tls_server_name`,
+/// else `host`), without case.
+pub fn realm_of(target: &Target) -> String {
+    match Provider::from_preset(target.provider.as_deref()) {
+        Provider::Custom => {
+            mailbeat_sdk::target::bare_host(target.verify_name()).to_ascii_lowercase()
+        }
+        provider => format!("provider:{}", provider.as_str()),
+    }
+}
+
+/// A fingerprint of who logs in with what, where. Compared, never shown.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint([u8; 32]);
 
 impl Fingerprint {
     /// Fingerprints the user name, the kind and the secret together, so changing any of them
     /// counts as "a different credential". Access tokens included: see the module docs.
-    pub fn of(creds: &Credentials) -> Fingerprint {
-        Fingerprint::salted(&[], creds)
+    pub fn of(realm: &str, creds: &Credentials) -> Fingerprint {
+        Fingerprint::salted(&[], realm, creds)
     }
 
     /// [`Fingerprint::of`] with `salt` hashed in first.
-    pub fn salted(salt: &[u8], creds: &Credentials) -> Fingerprint {
+    pub fn salted(salt: &[u8], realm: &str, creds: &Credentials) -> Fingerprint {
         let mut h = Sha256::new();
         h.update(salt);
+        h.update(realm.as_bytes());
+        h.update([0]);
         h.update(creds.username.as_bytes());
         h.update([0]);
         h.update(match creds.kind {
@@ -204,8 +222,13 @@ impl CredentialGuard {
 
     /// Whether `target` may log in with `creds` now: `Err` with the result to answer instead
     /// while the credential is backing off.
-    pub fn gate(&self, creds: &Credentials, target: &str) -> Result<Attempt<'_>, Box<CheckResult>> {
-        self.gate_at(self.fingerprint(creds), target, self.clock.now())
+    pub fn gate(
+        &self,
+        realm: &str,
+        creds: &Credentials,
+        target: &str,
+    ) -> Result<Attempt<'_>, Box<CheckResult>> {
+        self.gate_at(self.fingerprint(realm, creds), target, self.clock.now())
     }
 
     /// Whether `target` may log in with this credential at `now`: `Err` with the result to
@@ -298,10 +321,10 @@ impl CredentialGuard {
     }
 
     /// The fingerprint of `creds` here (salted by the journal, if one is attached).
-    pub fn fingerprint(&self, creds: &Credentials) -> Fingerprint {
+    pub fn fingerprint(&self, realm: &str, creds: &Credentials) -> Fingerprint {
         match self.journal.get() {
-            Some(j) => Fingerprint::salted(&j.salt(), creds),
-            None => Fingerprint::of(creds),
+            Some(j) => Fingerprint::salted(&j.salt(), realm, creds),
+            None => Fingerprint::of(realm, creds),
         }
     }
 

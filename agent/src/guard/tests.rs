@@ -53,7 +53,7 @@ fn a_huge_max_neither_overflows_nor_panics() {
     };
     assert_eq!(huge.delay(u32::MAX), MAX_BACKOFF);
     let b = CredentialGuard::default();
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let t0 = Instant::now();
     for failures in 1..=70u32 {
         let now = t0 + Duration::from_secs(u64::from(failures) * 40 * 24 * 3600);
@@ -68,7 +68,7 @@ fn a_huge_max_neither_overflows_nor_panics() {
 #[test]
 fn rejection_gates_until_the_interval_passes() {
     let b = CredentialGuard::default();
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let t0 = Instant::now();
     let r = attempt(&b, fp, "t", bad(), t0);
     assert_eq!(r.details["backoff"]["failures"], 1);
@@ -98,7 +98,7 @@ fn rejection_gates_until_the_interval_passes() {
 #[test]
 fn targets_sharing_a_credential_share_its_backoff() {
     let b = CredentialGuard::default();
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let t0 = Instant::now();
     attempt(&b, fp, "mailbox-imap", bad(), t0);
     let gated = b
@@ -112,17 +112,20 @@ fn targets_sharing_a_credential_share_its_backoff() {
     );
     assert_eq!(gated.details["backoff"]["last_target"], "mailbox-imap");
     // Another user with the same password is another credential.
-    let bob = Fingerprint::of(&Credentials {
-        username: "bob".into(),
-        ..creds("pw")
-    });
+    let bob = Fingerprint::of(
+        "mail.test",
+        &Credentials {
+            username: "bob".into(),
+            ..creds("pw")
+        },
+    );
     assert!(b.gate_at(bob, "bob-imap", t0).is_ok());
 }
 
 #[test]
 fn one_target_retries_while_the_others_wait() {
     let b = CredentialGuard::default();
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let t0 = Instant::now();
     attempt(&b, fp, "imap", bad(), t0);
     let t1 = t0 + Duration::from_secs(60);
@@ -150,12 +153,13 @@ fn one_target_retries_while_the_others_wait() {
 #[test]
 fn new_secret_or_success_resets() {
     let b = CredentialGuard::default();
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let t0 = Instant::now();
     attempt(&b, fp, "t", bad(), t0);
     assert!(b.gate_at(fp, "t", t0).is_err());
     assert!(
-        b.gate_at(Fingerprint::of(&creds("pw2")), "t", t0).is_ok(),
+        b.gate_at(Fingerprint::of("mail.test", &creds("pw2")), "t", t0)
+            .is_ok(),
         "a changed secret is a new credential"
     );
     let t1 = t0 + Duration::from_secs(60);
@@ -180,16 +184,22 @@ fn a_new_access_token_is_a_new_attempt() {
     let t0 = Instant::now();
     let refused = CheckResult::critical(Reason::OauthConsentRequired, "NO AUTHENTICATE failed.")
         .with_credential(CredentialVerdict::Rejected);
-    attempt(&b, Fingerprint::of(&token("ya29.first")), "t", refused, t0);
+    attempt(
+        &b,
+        Fingerprint::of("mail.test", &token("ya29.first")),
+        "t",
+        refused,
+        t0,
+    );
     assert!(b
-        .gate_at(Fingerprint::of(&token("ya29.first")), "t", t0)
+        .gate_at(Fingerprint::of("mail.test", &token("ya29.first")), "t", t0)
         .is_err());
     assert!(b
-        .gate_at(Fingerprint::of(&token("ya29.second")), "t", t0)
+        .gate_at(Fingerprint::of("mail.test", &token("ya29.second")), "t", t0)
         .is_ok());
     assert_ne!(
-        Fingerprint::of(&token("same")),
-        Fingerprint::of(&creds("same")),
+        Fingerprint::of("mail.test", &token("same")),
+        Fingerprint::of("mail.test", &creds("same")),
         "the kind is part of the credential"
     );
 }
@@ -201,7 +211,7 @@ fn idle_entries_are_dropped() {
     for i in 0..100 {
         attempt(
             &b,
-            Fingerprint::of(&creds(&format!("pw{i}"))),
+            Fingerprint::of("mail.test", &creds(&format!("pw{i}"))),
             "t",
             bad(),
             t0,
@@ -210,17 +220,29 @@ fn idle_entries_are_dropped() {
     assert_eq!(b.len(), 100);
     // Still within twice the longest wait: kept.
     let t1 = t0 + POLICY.max * 2;
-    attempt(&b, Fingerprint::of(&creds("new")), "t", bad(), t1);
+    attempt(
+        &b,
+        Fingerprint::of("mail.test", &creds("new")),
+        "t",
+        bad(),
+        t1,
+    );
     assert_eq!(b.len(), 101);
     let t2 = t1 + Duration::from_secs(1);
-    attempt(&b, Fingerprint::of(&creds("newer")), "t", bad(), t2);
+    attempt(
+        &b,
+        Fingerprint::of("mail.test", &creds("newer")),
+        "t",
+        bad(),
+        t2,
+    );
     assert_eq!(b.len(), 2);
 }
 
 #[test]
 fn transient_failures_do_not_back_off() {
     let b = CredentialGuard::default();
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let t0 = Instant::now();
     for result in [
         CheckResult::critical(Reason::ServerTimeout, "timed out"),
@@ -253,7 +275,7 @@ fn the_verdict_decides_not_the_reason() {
     let b = CredentialGuard::default();
     let t0 = Instant::now();
     // qmail: "-ERR authorization failed", which no row knew: the probe said rejected.
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     let r = attempt(
         &b,
         fp,
@@ -265,7 +287,7 @@ fn the_verdict_decides_not_the_reason() {
     assert_eq!(r.details["backoff"]["failures"], 1);
     assert!(b.gate_at(fp, "t", t0).is_err());
     // Slow down means slow down.
-    let fp = Fingerprint::of(&creds("other"));
+    let fp = Fingerprint::of("mail.test", &creds("other"));
     attempt(
         &b,
         fp,
@@ -329,7 +351,7 @@ fn backoff_options_are_taken_out_and_checked() {
 
 #[test]
 fn debug_shows_no_fingerprint() {
-    let fp = Fingerprint::of(&creds("pw"));
+    let fp = Fingerprint::of("mail.test", &creds("pw"));
     assert_eq!(format!("{fp:?}"), "Fingerprint(<redacted>)");
 }
 
@@ -361,8 +383,12 @@ fn a_journal_carries_the_backoff_to_the_next_process() {
     let first = CredentialGuard::default();
     assert!(first.attach(journal.clone()));
     assert!(!first.attach(journal.clone()), "one journal per back-off");
-    let fp = first.fingerprint(&creds("pw"));
-    assert_ne!(fp, Fingerprint::of(&creds("pw")), "salted by the journal");
+    let fp = first.fingerprint("mail.test", &creds("pw"));
+    assert_ne!(
+        fp,
+        Fingerprint::of("mail.test", &creds("pw")),
+        "salted by the journal"
+    );
     let t0 = Instant::now();
     attempt(&first, fp, "imap", bad(), t0);
     assert_eq!(journal.saved.lock().unwrap().len(), 1);
@@ -370,7 +396,7 @@ fn a_journal_carries_the_backoff_to_the_next_process() {
     // The next process: the same secret waits, another one goes through.
     let next = CredentialGuard::default();
     next.attach(journal.clone());
-    let fp = next.fingerprint(&creds("pw"));
+    let fp = next.fingerprint("mail.test", &creds("pw"));
     let waiting = next
         .gate_at(fp, "smtp", Instant::now())
         .err()
@@ -381,7 +407,7 @@ fn a_journal_carries_the_backoff_to_the_next_process() {
         waiting.message
     );
     assert_eq!(waiting.details["backoff"]["last_target"], "imap");
-    let other = next.fingerprint(&creds("fixed"));
+    let other = next.fingerprint("mail.test", &creds("fixed"));
     let go = next
         .gate_at(other, "smtp", Instant::now())
         .expect("a new secret is tried");

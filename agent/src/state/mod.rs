@@ -28,18 +28,23 @@ pub const DB_FILE: &str = "mailbeat.db";
 /// The schema, one step per version (`PRAGMA user_version`). Append; never edit a step that has
 /// shipped. Version 1 is the schema the back-off journal created before versions were counted,
 /// hence `IF NOT EXISTS`.
-pub const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-     CREATE TABLE IF NOT EXISTS auth_backoff (
-         fingerprint BLOB PRIMARY KEY,
-         failures INTEGER NOT NULL,
-         next_allowed_unix_ms INTEGER NOT NULL,
-         last_attempt_unix_ms INTEGER NOT NULL,
-         last_target TEXT NOT NULL,
-         last_result TEXT NOT NULL
-     );",
-)];
+pub const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+         CREATE TABLE IF NOT EXISTS auth_backoff (
+             fingerprint BLOB PRIMARY KEY,
+             failures INTEGER NOT NULL,
+             next_allowed_unix_ms INTEGER NOT NULL,
+             last_attempt_unix_ms INTEGER NOT NULL,
+             last_target TEXT NOT NULL,
+             last_result TEXT NOT NULL
+         );",
+    ),
+    // Fingerprints now include the account's realm: the old ones can never match again, and
+    // dropping them costs at most one early retry per credential that was backing off.
+    (2, "DELETE FROM auth_backoff;"),
+];
 
 /// Why the state could not be opened or written.
 #[derive(Debug, thiserror::Error)]
