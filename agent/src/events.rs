@@ -52,18 +52,27 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
 }
 });
 
-/// Registers the event counters in `registry` (once per registry).
-pub fn register(registry: &Registry) -> prometheus::Result<()> {
+/// Registers the event counters in `registry` (once per registry) and returns their names,
+/// which no probe observation may take.
+pub fn register(registry: &Registry) -> prometheus::Result<Vec<String>> {
     let c = &*COUNTERS;
     // Both outcomes exist from the start, so `increase()` sees the first reload.
     for result in ["success", "failure"] {
         c.config_reloads.with_label_values(&[result]);
     }
-    registry.register(Box::new(c.checks_failed.clone()))?;
-    registry.register(Box::new(c.checks_backing_off.clone()))?;
-    registry.register(Box::new(c.scheduler_skipped.clone()))?;
-    registry.register(Box::new(c.state_write_failures.clone()))?;
-    registry.register(Box::new(c.config_reloads.clone()))
+    let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+        Box::new(c.checks_failed.clone()),
+        Box::new(c.checks_backing_off.clone()),
+        Box::new(c.scheduler_skipped.clone()),
+        Box::new(c.state_write_failures.clone()),
+        Box::new(c.config_reloads.clone()),
+    ];
+    let mut names = Vec::new();
+    for collector in collectors {
+        names.extend(collector.desc().iter().map(|d| d.fq_name.clone()));
+        registry.register(collector)?;
+    }
+    Ok(names)
 }
 
 /// A check finished: one line per failed check with target, probe, status, reason and the

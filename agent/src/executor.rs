@@ -5,10 +5,14 @@
 //! Locking, the concurrency limit, logging and recording are the runner's ([`crate::runner`]).
 
 use crate::config::{ProbeConfig, TargetConfig};
-use crate::guard::CredentialGuard;
+use crate::guard::{realm_of, CredentialGuard};
 use crate::redact::redact;
+use futures::FutureExt;
 use mailbeat_sdk::remediation::{remediation, TARGET_PLACEHOLDER};
-use mailbeat_sdk::{CheckResult, Credentials, Locale, ProbeContext, Reason, SecretKind, Status};
+use mailbeat_sdk::{
+    Check, CheckResult, Credentials, Locale, ProbeContext, Reason, Secret, SecretKind, Status,
+    Target,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,8 +51,43 @@ impl Executor {
             (true, Some(source)) => Some(source.read()),
             _ => None,
         };
-        let credentials = match (&target.target.account, &secret) {
-            (Some(account), Some(Ok(secret))) => Some(Credentials {
+        let (mut result, backing_off) = match secret {
+            Some(Err(e)) => (
+                CheckResult::unknown(Reason::ConfigError, e.to_string()),
+                false,
+            ),
+            secret => {
+                // The whole attempt (gate, check, redaction, record) is a task of its own: a
+                // panic in the probe ends that task, not the agent, and a caller that goes away
+                // (a client hanging up on /probe) cannot keep a rejection from being recorded.
+                let attempt = self.attempt(target, probe, secret.and_then(Result::ok));
+                match tokio::spawn(attempt).await {
+                    Ok(done) => done,
+                    Err(_) => (
+                        CheckResult::unknown(Reason::InternalError, "check was cancelled"),
+                        false,
+                    ),
+                }
+            }
+        };
+        result.duration_seconds = started.elapsed().as_secs_f64();
+        Executed {
+            result: self.complete(target, result),
+            backing_off,
+        }
+    }
+
+    /// One attempt, owning all it needs: gate the credential, run the check within its limits,
+    /// redact the secret, record the verdict. `true` when the guard answered instead.
+    fn attempt(
+        &self,
+        tc: &TargetConfig,
+        pc: &ProbeConfig,
+        secret: Option<Secret>,
+    ) -> impl std::future::Future<Output = (CheckResult, bool)> + Send + 'static {
+        let username = tc.target.account.as_ref().map(|a| a.username.clone());
+        let credentials = match (&tc.target.account, &secret) {
+            (Some(account), Some(secret)) => Some(Credentials {
                 username: account.username.clone(),
                 secret: secret.clone(),
                 kind: if account.oauth {
@@ -59,43 +98,6 @@ impl Executor {
             }),
             _ => None,
         };
-        let mut backing_off = false;
-        let mut result = match (&secret, &credentials) {
-            (Some(Err(e)), _) => CheckResult::unknown(Reason::ConfigError, e.to_string()),
-            (_, Some(creds)) => match self.guard.gate(
-                &crate::guard::realm_of(&target.target),
-                creds,
-                &target.target.name,
-            ) {
-                Ok(attempt) => {
-                    let result = self.run_probe(target, probe, credentials.clone()).await;
-                    attempt.record(result, &probe.backoff)
-                }
-                Err(answer) => {
-                    backing_off = true;
-                    *answer
-                }
-            },
-            _ => self.run_probe(target, probe, None).await,
-        };
-        result.duration_seconds = started.elapsed().as_secs_f64();
-        if let Some(Ok(secret)) = &secret {
-            // Defence in depth: a server may echo what it was sent, a probe may format too much.
-            let username = target.target.account.as_ref().map(|a| a.username.as_str());
-            redact(&mut result, secret.expose(), username);
-        }
-        Executed {
-            result: self.complete(target, result),
-            backing_off,
-        }
-    }
-
-    async fn run_probe(
-        &self,
-        tc: &TargetConfig,
-        pc: &ProbeConfig,
-        credentials: Option<Credentials>,
-    ) -> CheckResult {
         let ctx = ProbeContext {
             deadline: Instant::now() + tc.timeout,
             roots: tc.roots.clone(),
@@ -103,26 +105,27 @@ impl Executor {
             ehlo_name: self.ehlo_name.clone(),
             locale: self.locale,
         };
+        let guard = self.guard.clone();
         let target = tc.target.clone();
-        let check = pc.check.clone();
-        // A task of its own: a panic in the probe ends that task, not the agent.
-        let mut task = tokio::spawn(async move { check.run(&target, &ctx).await });
-        match tokio::time::timeout(tc.timeout + DEADLINE_GRACE, &mut task).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) if e.is_panic() => CheckResult::unknown(
-                Reason::InternalError,
-                format!("probe {} panicked; this is a bug in the probe", pc.name),
-            ),
-            Ok(Err(_)) => CheckResult::unknown(Reason::InternalError, "check was cancelled"),
-            Err(_) => {
-                task.abort();
-                CheckResult::critical(
-                    Reason::ServerTimeout,
-                    format!(
-                        "check did not finish within its timeout of {}",
-                        humantime::format_duration(tc.timeout)
-                    ),
-                )
+        let (check, policy, name, timeout) =
+            (pc.check.clone(), pc.backoff, pc.name.clone(), tc.timeout);
+        async move {
+            let attempt = match &ctx.credentials {
+                Some(creds) => match guard.gate(&realm_of(&target), creds, &target.name) {
+                    Ok(attempt) => Some(attempt),
+                    Err(answer) => return (*answer, true),
+                },
+                None => None,
+            };
+            let mut result = within_limits(check.as_ref(), &target, &ctx, timeout, &name).await;
+            if let Some(secret) = &secret {
+                // Before the guard keeps it, on disk too: a server may echo what it was sent, a
+                // probe or plugin may format too much.
+                redact(&mut result, secret.expose(), username.as_deref());
+            }
+            match attempt {
+                Some(attempt) => (attempt.record(result, &policy), false),
+                None => (result, false),
             }
         }
     }
@@ -143,6 +146,31 @@ impl Executor {
             result.remediation = None;
         }
         result
+    }
+}
+
+/// Runs `check` with its hard timeout (plus [`DEADLINE_GRACE`]), a panic caught and named.
+async fn within_limits(
+    check: &dyn Check,
+    target: &Target,
+    ctx: &ProbeContext,
+    timeout: Duration,
+    probe: &str,
+) -> CheckResult {
+    let run = std::panic::AssertUnwindSafe(check.run(target, ctx)).catch_unwind();
+    match tokio::time::timeout(timeout + DEADLINE_GRACE, run).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => CheckResult::unknown(
+            Reason::InternalError,
+            format!("probe {probe} panicked; this is a bug in the probe"),
+        ),
+        Err(_) => CheckResult::critical(
+            Reason::ServerTimeout,
+            format!(
+                "check did not finish within its timeout of {}",
+                humantime::format_duration(timeout)
+            ),
+        ),
     }
 }
 

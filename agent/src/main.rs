@@ -5,7 +5,7 @@ use mailbeat::cli::{Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
 use mailbeat::guard::CredentialGuard;
 use mailbeat::state::backoff::BackoffJournal;
-use mailbeat::state::StateDb;
+use mailbeat::state::{StateDb, StateError};
 use mailbeat::{app::App, check, config, http, jobs};
 use std::path::Path;
 use std::process::ExitCode;
@@ -147,12 +147,16 @@ async fn open_state(guard: &Arc<CredentialGuard>, config: &Config) -> Result<Arc
     let opened = tokio::task::spawn_blocking(move || {
         let db = Arc::new(StateDb::open(&dir)?);
         guard.attach(Arc::new(BackoffJournal::open(db.clone())?));
-        Ok::<_, mailbeat::state::StateError>(db)
+        Ok::<_, StateError>(db)
     })
     .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()));
-    opened.map_err(|e| format!("{e} (set global.state_dir to a writable directory)"))
+    .map_err(|e| e.to_string())?;
+    opened.map_err(|e| match e {
+        StateError::CreateDir { .. } | StateError::Open { .. } | StateError::MoveAside { .. } => {
+            format!("{e} (set global.state_dir to a writable directory)")
+        }
+        other => other.to_string(),
+    })
 }
 
 async fn run(path: &Path, listen: &str) -> ExitCode {

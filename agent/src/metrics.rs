@@ -26,18 +26,16 @@ pub struct Declared {
 }
 
 impl Declared {
-    /// The declarations of `probes`, reserving the names in `registry` and the per-check ones.
-    pub fn new(probes: &[Arc<dyn Probe>], registry: &Registry) -> Self {
+    /// The declarations of `probes`, reserving the agent's own metric names (`agent`, the
+    /// per-check series and blackbox_exporter's two that `/probe` always writes).
+    pub fn new(probes: &[Arc<dyn Probe>], agent: impl IntoIterator<Item = String>) -> Self {
         let mut metrics = HashMap::new();
         for desc in probes.iter().flat_map(|p| p.metrics()) {
             metrics.entry(desc.name.clone()).or_insert(desc);
         }
-        let mut reserved: HashSet<String> = registry
-            .gather()
-            .iter()
-            .map(|f| f.name().to_string())
-            .collect();
+        let mut reserved: HashSet<String> = agent.into_iter().collect();
         reserved.extend(PER_CHECK.iter().map(|(n, _, _)| n.to_string()));
+        reserved.extend(["probe_success", "probe_duration_seconds"].map(String::from));
         Declared { metrics, reserved }
     }
 
@@ -98,17 +96,19 @@ impl AgentMetrics {
             Box::new(config_last_reload_success_timestamp.clone()),
             Box::new(scheduler_lag.clone()),
         ];
+        let mut names: Vec<String> = Vec::new();
         for c in regs {
+            names.extend(c.desc().iter().map(|d| d.fq_name.clone()));
             registry.register(c).expect("metric names are unique");
         }
-        crate::events::register(&registry).expect("event counter names are unique");
+        names.extend(crate::events::register(&registry).expect("event counter names are unique"));
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .expect("process collector registers once");
-        let declared = Declared::new(probes, &registry);
+        let declared = Declared::new(probes, names);
         AgentMetrics {
             registry,
             config_last_reload_successful,
@@ -462,11 +462,17 @@ pub fn render_probe(
     for (_, r) in results {
         for (key, value) in &r.observations {
             if let Some(bb) = declared.get(key).and_then(|d| d.blackbox.as_ref()) {
-                f.gauge(&bb.name, &bb.help, &[], *value);
+                if !declared.reserved.contains(&bb.name) {
+                    f.gauge(&bb.name, &bb.help, &[], *value);
+                }
             }
         }
         for s in &r.samples {
-            if let Some(bb) = declared.get(&s.name).and_then(|d| d.blackbox.as_ref()) {
+            if let Some(bb) = declared
+                .get(&s.name)
+                .and_then(|d| d.blackbox.as_ref())
+                .filter(|bb| !declared.reserved.contains(&bb.name))
+            {
                 let labels: Vec<(&str, &str)> = bb
                     .labels
                     .iter()
@@ -572,10 +578,15 @@ mod tests {
             .observe("probe_success", 1.0)
             .observe("widgets", 3.0);
         let registry = Registry::new();
-        crate::events::register(&registry).unwrap();
-        observation_series(&mut f, "t", &r, &Declared::new(&[], &registry));
+        let names = crate::events::register(&registry).unwrap();
+        let r = r.observe("checks_failed_total", 2.0);
+        observation_series(&mut f, "t", &r, &Declared::new(&[], names));
         let text = f.into_text();
         assert!(!text.contains("mailbeat_scheduler_skipped_total"), "{text}");
+        assert!(
+            !text.contains("mailbeat_checks_failed_total"),
+            "reserved before it has a sample: {text}"
+        );
         assert!(!text.contains("mailbeat_probe_success"), "{text}");
         assert!(text.contains("mailbeat_widgets{target=\"t\"} 3"), "{text}");
     }

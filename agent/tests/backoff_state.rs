@@ -132,11 +132,14 @@ fn repeated_checks_wait_out_the_backoff_and_a_fixed_password_goes_through_at_onc
     let db = std::fs::read(dir.path().join("data").join("mailbeat.db")).unwrap();
     let wal = std::fs::read(dir.path().join("data").join("mailbeat.db-wal")).unwrap_or_default();
     let unsalted = |pw: &str| {
-        Fingerprint::of("127.0.0.1", &Credentials {
-            username: "alice".into(),
-            secret: Secret::new(pw),
-            kind: SecretKind::Password,
-        })
+        Fingerprint::of(
+            "127.0.0.1",
+            &Credentials {
+                username: "alice".into(),
+                secret: Secret::new(pw),
+                kind: SecretKind::Password,
+            },
+        )
         .to_bytes()
     };
     for bytes in [&db, &wal] {

@@ -543,3 +543,69 @@ async fn an_echoed_imap_quoted_password_is_scrubbed() {
     let json = serde_json::to_string(&r).unwrap();
     assert!(!json.contains("Tr0ub4dor"), "{json}");
 }
+
+/// A login that takes 300 ms to be refused, counted.
+#[derive(Default)]
+struct SlowRefusal {
+    logins: std::sync::atomic::AtomicUsize,
+}
+
+struct SlowRefusalProbe(std::sync::Arc<SlowRefusal>);
+
+impl Probe for SlowRefusalProbe {
+    fn name(&self) -> &str {
+        "slow-login"
+    }
+    fn uses_credentials(&self) -> bool {
+        true
+    }
+    fn configure(
+        &self,
+        _: &Target,
+        _: &serde_json::Value,
+    ) -> Result<std::sync::Arc<dyn mailbeat_sdk::Check>, mailbeat_sdk::OptionsError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl mailbeat_sdk::Check for SlowRefusal {
+    async fn run(&self, _: &Target, _: &ProbeContext) -> CheckResult {
+        self.logins
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        CheckResult::critical(Reason::AuthBadCredentials, "535 no")
+            .with_credential(mailbeat_sdk::CredentialVerdict::Rejected)
+    }
+}
+
+#[tokio::test]
+async fn a_caller_that_hangs_up_does_not_lose_the_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "a-wrong-password").unwrap();
+    let probe = std::sync::Arc::new(SlowRefusal::default());
+    let probes: Vec<std::sync::Arc<dyn Probe>> =
+        vec![std::sync::Arc::new(SlowRefusalProbe(probe.clone()))];
+    let yaml = "targets:\n  - {name: box, protocol: imap, host: 127.0.0.1, tls: none, account: {username: alice, password_file: pw}, probes: [slow-login]}\n";
+    let config = mailbeat::config::parse(yaml, "t.yml", dir.path(), &probes).unwrap();
+    let loaded = mailbeat::check::prepare(std::sync::Arc::new(config), &Default::default());
+    let (tc, pc) = loaded.jobs[0].in_config(&loaded.config).unwrap();
+    // The caller gives up after 100 ms (a /probe client whose scrape timed out).
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(100), loaded.runner.run_now(tc, pc)).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The next ones are answered by the guard, at once.
+    for _ in 0..3 {
+        let next =
+            tokio::time::timeout(Duration::from_millis(100), loaded.runner.run_now(tc, pc)).await;
+        let next = next.expect("the guard answers without logging in").result;
+        assert!(next.message.starts_with("backing off"), "{next:?}");
+        assert_eq!(next.credential, None, "no verdict was observed by this run");
+    }
+    assert_eq!(
+        probe.logins.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one login, its rejection kept although nobody waited for it"
+    );
+}

@@ -3,8 +3,8 @@
 //! Providers lock accounts (or an IP) after a run of failed logins; a monitor that retries a bad
 //! password every minute is the thing that locks it. After a rejection the agent remembers, per
 //! credential, when it may try again, and until then answers with the last result instead of
-//! running the check. It guards every probe that declares it uses credentials (`auth`, `token`,
-//! plugins alike), gated before the check and fed after it by the check's own
+//! running the check. It guards every probe that declares it uses credentials (`auth` today, and
+//! the token probe and plugins that log in alike), gated before the check and fed after it by the check's own
 //! [`CredentialVerdict`]: no probe name is special, and no probe keeps this state itself.
 //!
 //! The state is keyed by a fingerprint of the credential (its realm, user name, kind of secret,
@@ -274,6 +274,8 @@ impl CredentialGuard {
             return Ok(attempt());
         };
         let mut result = entry.last.clone();
+        // This run observed nothing about the credential; the last one did.
+        result.credential = None;
         result.message = message;
         result.remediation = None;
         result.duration_seconds = 0.0;

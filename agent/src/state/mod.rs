@@ -16,7 +16,7 @@
 
 pub mod backoff;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 use std::thread::JoinHandle;
@@ -114,9 +114,10 @@ impl<R> Receipt<R> {
     }
 
     /// Waits for the commit from a thread that is not running async code (start-up, a
-    /// `spawn_blocking` task).
+    /// `spawn_blocking` task). Called on an async worker it blocks that worker, but does not
+    /// panic as tokio's `blocking_recv` would.
     pub fn wait_blocking(self) -> Result<R, StateError> {
-        self.rx.blocking_recv().unwrap_or(Err(StateError::Closed))
+        futures::executor::block_on(self.rx).unwrap_or(Err(StateError::Closed))
     }
 }
 
@@ -177,7 +178,7 @@ impl StateDb {
         let path = self.path.clone();
         let run: Job = Box::new(move |conn: &mut Connection| {
             let outcome = conn
-                .transaction()
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .and_then(|t| {
                     let r = job(&t)?;
                     t.commit()?;
@@ -203,10 +204,12 @@ impl StateDb {
     ) {
         let path = self.path.clone();
         let run: Job = Box::new(move |conn: &mut Connection| {
-            let outcome = conn.transaction().and_then(|t| {
-                job(&t)?;
-                t.commit()
-            });
+            let outcome = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .and_then(|t| {
+                    job(&t)?;
+                    t.commit()
+                });
             if let Err(source) = outcome {
                 crate::events::state_write_failed(table, &StateError::Sql { path, source });
             }
@@ -278,18 +281,34 @@ fn open_and_migrate(path: &Path) -> Result<Connection, Opened> {
     create_private(path);
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    // A newer mailbeat's file is left exactly as it is.
     let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > schema_version() {
         return Err(Opened::TooNew(found));
     }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Reads every page: damage anywhere is found now, when the file can still be moved aside,
+    // not at the first query of some table.
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(Opened::Sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some(check),
+        )));
+    }
+    // One process migrates; one starting beside it (a cron `check`) waits, then finds the
+    // version already current.
+    let t = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: u32 = t.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > schema_version() {
+        return Err(Opened::TooNew(found));
+    }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
-        let t = conn.transaction()?;
         t.execute_batch(sql)?;
         t.pragma_update(None, "user_version", version)?;
-        t.commit()?;
     }
+    t.commit()?;
     Ok(conn)
 }
 
@@ -390,7 +409,19 @@ mod tests {
     fn an_unversioned_database_of_the_first_release_is_adopted() {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        // The schema the back-off journal of the first release wrote, frozen here.
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS auth_backoff (
+                 fingerprint BLOB PRIMARY KEY,
+                 failures INTEGER NOT NULL,
+                 next_allowed_unix_ms INTEGER NOT NULL,
+                 last_attempt_unix_ms INTEGER NOT NULL,
+                 last_target TEXT NOT NULL,
+                 last_result TEXT NOT NULL
+             );",
+        )
+        .unwrap();
         conn.execute("INSERT INTO meta (key, value) VALUES ('kept', x'01')", [])
             .unwrap();
         drop(conn);
@@ -400,6 +431,64 @@ mod tests {
             .wait_blocking()
             .unwrap();
         assert_eq!(kept, 1);
+    }
+
+    #[test]
+    fn damage_inside_the_tables_is_found_at_open_and_the_file_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        db.transaction(|t| {
+            for i in 0..200 {
+                t.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, randomblob(500))",
+                    [format!("k{i}")],
+                )?;
+            }
+            Ok(())
+        })
+        .wait_blocking()
+        .unwrap();
+        db.close();
+        drop(db);
+        // Checkpointed into the main file by the close; now garbage over its later pages,
+        // the header left intact.
+        let path = dir.path().join(DB_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 16_384, "{}", bytes.len());
+        for b in &mut bytes[8_192..] {
+            *b = 0xA5;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("mailbeat.db-wal"));
+        let db = StateDb::open(dir.path()).expect("a damaged file is moved aside, not fatal");
+        let n: i64 = db
+            .transaction(|t| t.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)))
+            .wait_blocking()
+            .unwrap();
+        assert_eq!(n, 0, "a fresh database");
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("mailbeat.db.corrupt-")
+            });
+        assert!(aside);
+    }
+
+    #[test]
+    fn wait_blocking_on_an_async_worker_does_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let n = rt.block_on(async {
+            db.transaction(|t| t.query_row("SELECT 7", [], |r| r.get::<_, i64>(0)))
+                .wait_blocking()
+        });
+        assert_eq!(n.unwrap(), 7);
     }
 
     #[test]

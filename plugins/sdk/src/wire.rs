@@ -2,27 +2,23 @@
 //! run, beside the same [`crate::CheckResult`] shape it answers with.
 
 use crate::{Credentials, Locale, ProbeContext, SecretKind, Target};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The version of the request shape; a plugin refuses one it does not know.
 pub const REQUEST_VERSION: u32 = 1;
 
-/// One check, as a plugin receives it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One check, as a plugin receives it. Not `Serialize`: it carries the secret, so the one way
+/// to write it is [`CheckRequest::to_wire`], on purpose, for the plugin and nowhere else.
+#[derive(Debug, Clone, Deserialize)]
 pub struct CheckRequest {
     pub version: u32,
     pub target: Target,
     /// The probe's options for this target, as configured.
     #[serde(default)]
     pub options: serde_json::Value,
-    /// The account's credentials, for a plugin that declares it uses them. This is the one
-    /// place a secret is serialised: the request goes to the plugin and nowhere else.
-    #[serde(
-        default,
-        serialize_with = "expose_credentials",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// The account's credentials, for a plugin that declares it uses them.
+    #[serde(default)]
     pub credentials: Option<Credentials>,
     /// Time left for the whole check, in milliseconds.
     pub timeout_ms: u64,
@@ -50,20 +46,40 @@ impl CheckRequest {
     }
 }
 
-fn expose_credentials<S: Serializer>(creds: &Option<Credentials>, s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Exposed<'a> {
-        username: &'a str,
-        secret: &'a str,
-        kind: SecretKind,
-    }
-    match creds {
-        Some(c) => s.serialize_some(&Exposed {
-            username: &c.username,
-            secret: c.secret.expose(),
-            kind: c.kind,
-        }),
-        None => s.serialize_none(),
+impl CheckRequest {
+    /// The JSON a plugin receives, the secret in the clear in `credentials.secret`.
+    pub fn to_wire(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            version: u32,
+            target: &'a Target,
+            options: &'a serde_json::Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            credentials: Option<Exposed<'a>>,
+            timeout_ms: u64,
+            locale: Locale,
+            ehlo_name: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Exposed<'a> {
+            username: &'a str,
+            secret: &'a str,
+            kind: SecretKind,
+        }
+        let wire = Wire {
+            version: self.version,
+            target: &self.target,
+            options: &self.options,
+            credentials: self.credentials.as_ref().map(|c| Exposed {
+                username: &c.username,
+                secret: c.secret.expose(),
+                kind: c.kind,
+            }),
+            timeout_ms: self.timeout_ms,
+            locale: self.locale,
+            ehlo_name: &self.ehlo_name,
+        };
+        serde_json::to_value(wire).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -98,7 +114,7 @@ mod tests {
             kind: SecretKind::Password,
         });
         let req = CheckRequest::new(&target, &serde_json::json!({"x": 1}), &ctx);
-        let json = serde_json::to_value(&req).unwrap();
+        let json = req.to_wire();
         assert_eq!(json["credentials"]["secret"], "hunter2");
         assert_eq!(json["credentials"]["kind"], "password");
         assert!(json["timeout_ms"].as_u64().unwrap() <= 5000);
