@@ -1,10 +1,18 @@
 //! What a server's refusal to authenticate means: from the reply to a [`Classification`].
 //!
-//! The knowledge lives in one table, `RULES`: each row says which replies it covers (protocol,
-//! reply code or response code, words in the text, provider) and what they mean (status, reason).
-//! Rows for the target's provider are tried first, then the generic rows; within each group the
-//! first row that matches wins, so more specific rows come first. Adding a server's new wording is
-//! adding a row, and a test with the real reply string (the tests check that every row is hit).
+//! The knowledge lives in tables of rows: each row says which replies it covers (protocol, reply
+//! code or response code, words in the text, provider) and what they mean (status, reason).
+//! `gathered.rs` holds the rows written from the replies collected in
+//! `tests/fixtures/refusals.tsv` (each with its source); `table.rs` (`RULES`) the rows before
+//! them. Rows for the target's provider are tried first, then the generic rows; within each group
+//! the gathered rows come before `RULES`, and the first row that matches wins, so more specific
+//! rows come first. A `*` in a row's words stands for any text ("user * not found"). Adding a
+//! server's new wording is adding a row, and a test with the real reply string (the tests check
+//! that every row is hit).
+//!
+//! A server can also refuse before any login, in place of its greeting (SMTP 4xx/5xx, IMAP
+//! `* BYE` or `* NO`, POP3 `-ERR` at connect): [`classify_greeting`] reads those, with a table of
+//! its own (`greeting.rs`).
 //!
 //! Statuses, chosen for the person on call:
 //! - a refusal of the credential or of the account (bad password, app password needed, protocol
@@ -71,20 +79,30 @@ pub fn classify(reply: &Reply<'_>, provider: Option<&str>) -> Classification {
     }
 }
 
-/// The first row that covers the reply: the provider's rows first, then the generic ones.
+/// The first row that covers the reply: the provider's rows first, then the generic ones; in
+/// each group the gathered rows before `RULES`.
 fn matching_rule(reply: &Reply<'_>, provider: Option<&str>) -> Option<&'static Rule> {
     let provider = Provider::from_preset(provider);
     let facts = Facts::read(reply);
-    let own = RULES.iter().filter(|r| r.provider == Some(provider));
-    let generic = RULES.iter().filter(|r| r.provider.is_none());
+    let rows = || GATHERED.iter().chain(RULES.iter());
+    let own = rows().filter(|r| r.provider == Some(provider));
+    let generic = rows().filter(|r| r.provider.is_none());
     own.chain(generic).find(|r| r.matches(&facts))
 }
 
+mod gathered;
+mod greeting;
 mod table;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;
 
+use gathered::GATHERED;
+pub use greeting::{classify_greeting, Greeting};
 use table::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -195,8 +213,21 @@ impl Rule {
     fn matches(&self, f: &Facts) -> bool {
         self.on.covers(f.kind)
             && self.code.matches(f)
-            && (self.text.is_empty() || self.text.iter().any(|needle| f.text.contains(needle)))
+            && (self.text.is_empty() || self.text.iter().any(|needle| contains(&f.text, needle)))
     }
+}
+
+/// True when `text` contains `needle`, where a `*` in the needle stands for any text (the pieces
+/// between the stars must appear in order).
+fn contains(text: &str, needle: &str) -> bool {
+    let mut rest = text;
+    for piece in needle.split('*') {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// At most [`MAX_TEXT`] bytes, cut on a character boundary.

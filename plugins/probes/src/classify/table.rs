@@ -1,6 +1,7 @@
 //! The reply table: which replies a row covers (protocol, reply code or response code, words in
 //! the text, provider) and what they mean (status, reason). See the module documentation of
-//! [`super`] for the order rows are tried in.
+//! [`super`] for the order rows are tried in; `gathered.rs` holds the rows written from the
+//! replies collected in `tests/fixtures/refusals.tsv`, tried before these.
 
 use mailbeat_sdk::remediation::Provider;
 use mailbeat_sdk::{Reason, Status};
