@@ -5,6 +5,7 @@
 //! check's deadline) and in size (a babbling peer cannot make us buffer without limit), and server
 //! bytes are never trusted to be UTF-8.
 
+use crate::classify::{classify_greeting, Greeting};
 use crate::net::within;
 use crate::Failure;
 use mailbeat_sdk::{ProbeContext, Protocol, Reason};
@@ -256,8 +257,11 @@ pub fn printable(text: &str) -> String {
     out
 }
 
-/// Reads the server greeting. Silence is `server_timeout`, a refusal (`554`, `* BYE`, `-ERR`) is
-/// `server_unavailable`, anything else that is not a greeting of this protocol is `bad_greeting`.
+/// Reads the server greeting. Silence is `server_timeout`; a refusal in its place (SMTP 4xx/5xx,
+/// IMAP `* BYE` or `* NO`, POP3 `-ERR`) is what [`classify_greeting`] reads in the server's words
+/// (`rate_limited` for a limit on this client, `server_unavailable` for a server that turns
+/// everyone away, `bad_greeting` for an IMAP `* NO` it does not know), with those words in the
+/// message; anything else that is not a greeting of this protocol is `bad_greeting`.
 pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
     d: &mut Dialogue<S>,
     protocol: Protocol,
@@ -286,13 +290,14 @@ pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
             let reply = d.smtp_reply(ctx, what).await.map_err(closed)?;
             match reply.code {
                 220 => Ok(reply.to_string()),
-                421 | 554 => Err(Failure::critical(
-                    Reason::ServerUnavailable,
-                    format!(
-                        "server refused the session: {}",
-                        printable(&reply.to_string())
-                    ),
-                )),
+                400..=599 => {
+                    let text = reply.text();
+                    let refusal = Greeting::Smtp {
+                        code: reply.code,
+                        text: &text,
+                    };
+                    Err(refused(&refusal, &reply.to_string()))
+                }
                 _ => Err(bad(&reply.to_string())),
             }
         }
@@ -300,11 +305,10 @@ pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
             let line = d.read_line(ctx, what).await.map_err(closed)?;
             if line.starts_with("* OK") || line.starts_with("* PREAUTH") {
                 Ok(line)
-            } else if line.starts_with("* BYE") {
-                Err(Failure::critical(
-                    Reason::ServerUnavailable,
-                    format!("server refused the session: {}", printable(&line)),
-                ))
+            } else if let Some(text) = after_word(&line, "* BYE") {
+                Err(refused(&Greeting::ImapBye { text }, &line))
+            } else if let Some(text) = after_word(&line, "* NO") {
+                Err(refused(&Greeting::ImapNo { text }, &line))
             } else {
                 Err(bad(&line))
             }
@@ -313,16 +317,34 @@ pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
             let line = d.read_line(ctx, what).await.map_err(closed)?;
             if line.starts_with("+OK") {
                 Ok(line)
-            } else if line.starts_with("-ERR") {
-                Err(Failure::critical(
-                    Reason::ServerUnavailable,
-                    format!("server refused the session: {}", printable(&line)),
-                ))
+            } else if let Some(text) = after_word(&line, "-ERR") {
+                Err(refused(&Greeting::Pop3 { text }, &line))
             } else {
                 Err(bad(&line))
             }
         }
     }
+}
+
+/// A refusal in place of the greeting, classified from the server's words, which the message
+/// keeps.
+fn refused(greeting: &Greeting<'_>, shown: &str) -> Failure {
+    let verdict = classify_greeting(greeting);
+    Failure::new(
+        verdict.status,
+        verdict.reason,
+        format!("server refused the session: {}", printable(shown)),
+    )
+}
+
+/// The text after a status word that opens the line (`* BYE`, `* NO`, `-ERR`): `Some("")` for
+/// the bare word, `None` when the line starts with something else (`* NOTE` is not `* NO`).
+fn after_word<'a>(line: &'a str, word: &str) -> Option<&'a str> {
+    let rest = line.strip_prefix(word)?;
+    if rest.is_empty() {
+        return Some(rest);
+    }
+    rest.strip_prefix(' ').map(str::trim_start)
 }
 
 /// Asks for the server's capabilities: SMTP `EHLO` (extension lines), IMAP `CAPABILITY` (atoms),
@@ -549,6 +571,76 @@ mod tests {
         assert_eq!(f.reason, Reason::ServerUnavailable, "{}", f.message);
         assert!(f.message.contains("454 4.7.0"), "{}", f.message);
         drop(server.await);
+    }
+
+    #[test]
+    fn a_status_word_opens_the_line_or_does_not() {
+        assert_eq!(after_word("* BYE", "* BYE"), Some(""));
+        assert_eq!(after_word("* BYE  bye now", "* BYE"), Some("bye now"));
+        assert_eq!(
+            after_word("* NO [UNAVAILABLE] x", "* NO"),
+            Some("[UNAVAILABLE] x")
+        );
+        assert_eq!(after_word("* NOTE x", "* NO"), None);
+        assert_eq!(after_word("-ERRx", "-ERR"), None);
+        assert_eq!(after_word("+OK", "-ERR"), None);
+    }
+
+    async fn greet(protocol: Protocol, wire: &'static [u8]) -> Result<String, Failure> {
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        theirs.write_all(wire).await.unwrap();
+        let result = greeting(&mut Dialogue::new(ours), protocol, &ctx()).await;
+        drop(theirs);
+        result
+    }
+
+    #[tokio::test]
+    async fn refusals_in_place_of_a_greeting_keep_the_servers_words() {
+        use mailbeat_sdk::Status;
+        // Yahoo Small Business (mscdex/node-imap#325): a `* NO` the server means as a refusal.
+        let f = greet(
+            Protocol::Imap,
+            b"* NO [UNAVAILABLE] internal server error (#IS6530)\r\n",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (f.status, f.reason),
+            (Status::Critical, Reason::ServerUnavailable)
+        );
+        assert!(
+            f.message.contains("internal server error (#IS6530)"),
+            "{}",
+            f.message
+        );
+        // A `* NO` with words no row knows is still not a greeting.
+        let f = greet(Protocol::Imap, b"* NO go away\r\n")
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason, Reason::BadGreeting, "{}", f.message);
+        assert!(f.message.contains("go away"), "{}", f.message);
+        // VPOP3's per-address limit (wiki.pscs.co.uk): this client must come back slower.
+        let f = greet(
+            Protocol::Smtp,
+            b"421 4.3.2 VPOP3 Too many connections from your IP address - try later\r\n",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!((f.status, f.reason), (Status::Warning, Reason::RateLimited));
+        // Any 5xx at connect is a refusal, not garbage (Yahoo's 553 for a blocklisted address).
+        let f = greet(
+            Protocol::Smtp,
+            b"553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list;\r\n",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(f.reason, Reason::ServerUnavailable, "{}", f.message);
+        // A code that is no refusal and no greeting stays a bad greeting.
+        let f = greet(Protocol::Smtp, b"250 hello\r\n").await.unwrap_err();
+        assert_eq!(f.reason, Reason::BadGreeting, "{}", f.message);
+        assert!(greet(Protocol::Pop3, b"+OK Dovecot (Debian) ready.\r\n")
+            .await
+            .is_ok());
     }
 
     #[test]
