@@ -13,11 +13,14 @@
 //! The `tls` probe judges every chain it sees; [`name_handshake_failure`] names a refused
 //! handshake the same way for the `auth` probe's [`super::client::handshake`].
 
+mod objection;
+
 use super::options::TlsOptions;
 use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
 use crate::certs::{self, CertInfo};
 use crate::{net, Failure};
 use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
+pub(crate) use objection::Objection;
 use rustls::pki_types::CertificateDer;
 use rustls::CertificateError;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -178,7 +181,10 @@ fn judge(
             Some(e) => Verdict::critical(
                 Reason::TlsHandshakeFailed,
                 1,
-                format!("the server's certificate cannot be parsed: {e}"),
+                format!(
+                    "the server's certificate cannot be parsed: {}",
+                    Objection::of(e).words()
+                ),
             ),
         };
     };
@@ -265,7 +271,7 @@ fn judge_failed(
                 Reason::TlsCertNotYetValid
             },
             if said_expired { 10 } else { 9 },
-            format!("TLS: {error}"),
+            format!("TLS: {}", Objection::of(error).words()),
         );
     }
     let said_name = matches!(
@@ -319,19 +325,32 @@ fn judge_failed(
                     words
                 ),
             ),
-            None => Verdict::critical(Reason::TlsHandshakeFailed, 7, format!("TLS: {error}")),
+            None => Verdict::critical(
+                Reason::TlsHandshakeFailed,
+                7,
+                format!("TLS: {}", Objection::of(error).words()),
+            ),
         },
         Some(CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. }) => {
             Verdict::critical(
                 Reason::TlsHandshakeFailed,
                 26,
-                format!("the certificate is not for TLS servers: {error}"),
+                format!(
+                    "the certificate is not for TLS servers: {}",
+                    Objection::of(error).words()
+                ),
             )
         }
-        Some(CertificateError::Revoked) => {
-            Verdict::critical(Reason::TlsHandshakeFailed, 23, format!("TLS: {error}"))
-        }
-        _ => Verdict::critical(Reason::TlsHandshakeFailed, 1, format!("TLS: {error}")),
+        Some(CertificateError::Revoked) => Verdict::critical(
+            Reason::TlsHandshakeFailed,
+            23,
+            format!("TLS: {}", Objection::of(error).words()),
+        ),
+        _ => Verdict::critical(
+            Reason::TlsHandshakeFailed,
+            1,
+            format!("TLS: {}", Objection::of(error).words()),
+        ),
     }
 }
 
