@@ -158,6 +158,20 @@ impl Objection {
         }
     }
 
+    /// True for what webpki checks on the leaf alone, before it looks for any issuer: when it
+    /// objects to one of these, it never said whether the chain would have verified.
+    pub(crate) fn before_any_issuer(&self) -> bool {
+        matches!(
+            self,
+            Objection::CaAsLeaf
+                | Objection::Purpose(_)
+                | Objection::EmptyPurpose
+                | Objection::CriticalExtension
+                | Objection::Version
+                | Objection::Encoding
+        )
+    }
+
     /// The objection in words, openssl's where it has them.
     pub(crate) fn words(&self) -> String {
         let words = match self {
