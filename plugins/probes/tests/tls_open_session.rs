@@ -82,6 +82,37 @@ async fn open_session_names_other_chain_failures_as_the_tls_probe_does() {
 }
 
 #[tokio::test]
+async fn open_session_names_refused_certificates_as_the_tls_probe_does() {
+    // A self-signed CA:TRUE leaf, as `openssl req -x509` makes it: webpki says CaUsedAsEndEntity.
+    let pki = Pki::new();
+    let leaf = openssl_req_x509(&[NAME], true);
+    let addr = imaps(vec![leaf.cert], leaf.key).await;
+    let t = target(addr, Protocol::Imap, TlsMode::Implicit);
+    let err = open_session(&t, &ctx_with_roots(pki.roots()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsSelfSigned, "{}", err.message);
+    assert!(err.message.contains("CA:TRUE"), "{}", err.message);
+    assert!(!err.message.contains("Other("), "{}", err.message);
+    assert!(err.message.contains("verify code 18"), "{}", err.message);
+
+    // A leaf with an RSA-1024 key: the chain verifies, the handshake signature does not.
+    let leaf = pki.leaf_with_rsa_key_bits(&[NAME], 1024);
+    let addr = imaps(vec![leaf.cert, pki.intermediate()], leaf.key).await;
+    let t = target(addr, Protocol::Imap, TlsMode::Implicit);
+    let err = open_session(&t, &ctx_with_roots(pki.roots()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason, Reason::TlsWeak, "{}", err.message);
+    assert!(
+        err.message
+            .contains("(openssl: verify code 66, EE certificate key too weak)"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
 async fn open_session_names_weak_tls() {
     let addr = raw_server(|mut tcp| async move {
         read_some(&mut tcp).await;

@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
 
 pub mod path;
 
@@ -77,6 +78,21 @@ impl KeyInfo {
             _ => None,
         }
     }
+
+    /// True when `openssl s_client` at its default security level (2 in Debian's and most
+    /// distributions' OpenSSL 3: 112 bits of security) refuses this key with verify code 66 (leaf)
+    /// or 67 (CA): RSA and DSA under 2048 bits, elliptic curves under 224. (A DSA key's size is not
+    /// read; DSA server keys are 1024-bit where they still exist, and no current client speaks
+    /// DSA at all.) A P-224 key is weak to rustls, which verifies no curve under P-256, but not
+    /// to openssl.
+    pub fn openssl_refuses(&self) -> bool {
+        match &self.algorithm {
+            KeyAlgorithm::Rsa => self.bits > 0 && self.bits < MIN_RSA_BITS,
+            KeyAlgorithm::Dsa => true,
+            KeyAlgorithm::Ec(_) => self.bits > 0 && self.bits < 224,
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for KeyInfo {
@@ -115,6 +131,12 @@ pub struct CertInfo {
     pub weak_signature_hash: bool,
     /// basicConstraints CA:TRUE.
     pub is_ca: bool,
+    /// The X.509 version as people count it (1 or 3; `openssl x509 -req` without `-extfile` makes
+    /// a version 1 certificate, which has no extensions at all).
+    pub version: u32,
+    /// Critical extensions that webpki does not process and so refuses the certificate for
+    /// (`certificatePolicies`, or an OID), as `openssl x509 -text` names them.
+    pub unhandled_critical: Vec<String>,
     /// Authority Information Access "CA Issuers" URLs: where the issuer certificate can be fetched.
     pub ca_issuers_urls: Vec<String>,
     subject_der: Vec<u8>,
@@ -141,7 +163,7 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
         sha256_fingerprint: fingerprint_sha256(der),
-        key: key_info(&cert),
+        key: key_info(cert.public_key()),
         signature_algorithm: signature_algorithm_name(
             &cert.signature_algorithm.algorithm.to_id_string(),
         ),
@@ -149,6 +171,8 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
             &cert.signature_algorithm.algorithm.to_id_string(),
         ),
         is_ca: false,
+        version: cert.version().0 + 1,
+        unhandled_critical: Vec::new(),
         ca_issuers_urls: Vec::new(),
         subject_der: name_content(cert.subject().as_raw()).to_vec(),
         issuer_der: name_content(cert.issuer().as_raw()).to_vec(),
@@ -156,6 +180,10 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
         authority_key_id: None,
     };
     for ext in cert.extensions() {
+        let oid = ext.oid.to_id_string();
+        if ext.critical && !WEBPKI_EXTENSIONS.contains(&oid.as_str()) {
+            info.unhandled_critical.push(extension_name(&oid));
+        }
         match ext.parsed_extension() {
             ParsedExtension::SubjectAlternativeName(san) => {
                 info.sans
@@ -180,6 +208,35 @@ pub fn parse(der: &[u8]) -> Result<CertInfo, String> {
         }
     }
     Ok(info)
+}
+
+/// The extensions webpki reads (keyUsage, subjectAltName, basicConstraints, nameConstraints,
+/// cRLDistributionPoints, extKeyUsage): a critical extension of any other kind makes it refuse the
+/// certificate (`UnsupportedCriticalExtension`), as openssl refuses one it does not know (34).
+const WEBPKI_EXTENSIONS: &[&str] = &[
+    "2.5.29.15",
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.30",
+    "2.5.29.31",
+    "2.5.29.37",
+];
+
+/// An extension's name as `openssl x509 -text` prints it, else its OID.
+fn extension_name(oid: &str) -> String {
+    let name = match oid {
+        "2.5.29.14" => "subjectKeyIdentifier",
+        "2.5.29.32" => "certificatePolicies",
+        "2.5.29.33" => "policyMappings",
+        "2.5.29.35" => "authorityKeyIdentifier",
+        "2.5.29.36" => "policyConstraints",
+        "2.5.29.54" => "inhibitAnyPolicy",
+        "1.3.6.1.5.5.7.1.1" => "authorityInfoAccess",
+        "1.3.6.1.5.5.7.1.24" => "TLS Feature (OCSP must-staple)",
+        "1.3.6.1.4.1.11129.2.4.2" => "CT Precertificate SCTs",
+        other => other,
+    };
+    name.to_string()
 }
 
 impl CertInfo {
@@ -252,8 +309,25 @@ fn san_of(name: &GeneralName<'_>) -> Option<San> {
     }
 }
 
-fn key_info(cert: &X509Certificate<'_>) -> KeyInfo {
-    let spki = cert.public_key();
+/// The key in a DER subjectPublicKeyInfo, with or without its SEQUENCE header (rustls keeps a
+/// trust anchor's without): `None` when it cannot be parsed.
+pub fn key_of_spki(spki: &[u8]) -> Option<KeyInfo> {
+    if let Ok((_, parsed)) = SubjectPublicKeyInfo::from_der(spki) {
+        return Some(key_info(&parsed));
+    }
+    let mut wrapped = vec![0x30];
+    match u32::try_from(spki.len()).ok()? {
+        n @ 0..=0x7f => wrapped.push(n as u8),
+        n @ 0x80..=0xff => wrapped.extend([0x81, n as u8]),
+        n @ 0x100..=0xffff => wrapped.extend([0x82, (n >> 8) as u8, n as u8]),
+        _ => return None,
+    }
+    wrapped.extend_from_slice(spki);
+    let (_, parsed) = SubjectPublicKeyInfo::from_der(&wrapped).ok()?;
+    Some(key_info(&parsed))
+}
+
+fn key_info(spki: &SubjectPublicKeyInfo<'_>) -> KeyInfo {
     let oid = spki.algorithm.algorithm.to_id_string();
     match oid.as_str() {
         "1.2.840.113549.1.1.1" => {

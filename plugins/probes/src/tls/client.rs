@@ -166,7 +166,15 @@ pub fn classify_rustls_error(err: &rustls::Error) -> Failure {
         }
         _ => Reason::TlsHandshakeFailed,
     };
-    Failure::critical(reason, format!("TLS: {err}"))
+    let words = match err {
+        // rustls prints most certificate errors with `{:?}` (`Other(OtherError(...))`).
+        InvalidCertificate(_) => format!(
+            "invalid peer certificate: {}",
+            verdict::Objection::of(err).words()
+        ),
+        _ => err.to_string(),
+    };
+    Failure::critical(reason, format!("TLS: {words}"))
 }
 
 /// A certificate verifier that asks webpki and writes down the answer and the chain. Handshake
@@ -346,4 +354,28 @@ pub async fn open_session(target: &Target, ctx: &ProbeContext) -> Result<Session
         greeting,
         tls: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::OtherError;
+
+    #[test]
+    fn a_refused_certificate_is_said_in_words() {
+        let err = rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+            webpki::Error::CaUsedAsEndEntity,
+        ))));
+        let f = classify_rustls_error(&err);
+        assert_eq!(f.reason, Reason::TlsHandshakeFailed);
+        assert_eq!(
+            f.message,
+            "TLS: invalid peer certificate: the server's certificate is a CA certificate \
+             (basicConstraints CA:TRUE), which rustls refuses as a server's own"
+        );
+        let f = classify_rustls_error(&CertificateError::BadSignature.into());
+        assert!(!f.message.contains("BadSignature"), "{}", f.message);
+        let f = classify_rustls_error(&CertificateError::UnknownIssuer.into());
+        assert_eq!(f.reason, Reason::TlsUntrustedRoot);
+    }
 }

@@ -134,9 +134,9 @@ async fn check_tls(
         (Err(f), None) => explain_handshake_failure(f, &lock(&first_bytes), &target.tls),
         // The chain was judged; a certificate problem is the more specific answer.
         (_, Some(v)) if v.status == Status::Critical => v.to_result(),
-        // The chain was fine but the handshake failed afterwards (a handshake signature webpki
-        // could not check: an RSA key under 2048 bits, say).
-        (Err(f), Some(_)) => verdict::handshake_failed_after_chain(f, &observed.presented).into(),
+        // The chain was fine but the handshake failed afterwards. (A leaf key too weak for a
+        // handshake signature, an RSA key under 2048 bits, is already a critical verdict.)
+        (Err(f), Some(_)) => f.clone().into(),
         (Ok(_), Some(v)) => v.to_result(),
         (Ok(_), None) => CheckResult::critical(
             Reason::InternalError,

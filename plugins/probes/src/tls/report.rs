@@ -52,7 +52,7 @@ impl Observed {
     /// Adds the certificate metrics and details to `result`, also (above all) when verification
     /// failed.
     pub(super) fn report(&self, mut result: CheckResult) -> CheckResult {
-        let verified = self.verdict.as_ref().is_some_and(|v| v.code == 0);
+        let verified = self.verdict.as_ref().is_some_and(|v| v.verified);
         result = result
             .observe("tls_chain_verified", if verified { 1.0 } else { 0.0 })
             .observe("tls_presented_certs", self.presented.len() as f64);
@@ -194,7 +194,8 @@ pub(super) fn metrics() -> Vec<MetricDesc> {
         crate::net::connect_duration_metric(),
         MetricDesc::new(
             "tls_chain_verified",
-            "1 if the presented certificate chain verified (openssl verify code 0), else 0.",
+            "1 if the presented chain verified for the server name as rustls and current mail \
+             clients verify it (openssl then says verify code 0 too), else 0.",
         ),
         MetricDesc::new(
             "tls_earliest_cert_expiry_timestamp_seconds",

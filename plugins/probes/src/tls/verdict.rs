@@ -1,25 +1,48 @@
 //! Judging a presented chain: the verdict (status, reason, message) and the openssl verify code
 //! that goes with it.
 //!
-//! webpki checks the chain before the name and stops at the first error, so the verdict is refined
-//! from the certificates themselves ([`certs`]), most specific first: expired, not yet valid, wrong
-//! name, then an unknown issuer told apart into self-signed leaf, incomplete chain (the leaf's
-//! issuer was neither sent nor trusted) and untrusted root. A verified chain can still warn: weak
-//! key or signature, or an expiry closer than `warn_days`/`critical_days`. Each verdict carries the
-//! code and words `openssl s_client` would print for it (`Verify return code: 21 (unable to verify
-//! the first certificate)`); for a wrong name that is only with `-verify_hostname NAME` (or
-//! `-verify_ip`), which the message says, since `-servername` alone checks no name and prints 0.
+//! webpki checks the leaf alone first (dates, basicConstraints, extendedKeyUsage), then the path
+//! to a trust anchor, then the name, and stops at the first error; rustls hands on what webpki said
+//! ([`Objection`] unpacks and words it). The verdict is refined from the certificates themselves
+//! ([`certs`]), and may name more than one fault, the one a person must fix first at its head:
+//!
+//! 1. expired, then not yet valid (whatever else is wrong, nothing works until that is fixed);
+//! 2. a name the certificate does not carry (it says the connection reached the wrong server or
+//!    the wrong certificate; whether that certificate is trusted is moot, and trusting it with
+//!    `ca_file` would not make it valid for this name);
+//! 3. no path to a trusted root, told apart into self-signed leaf, incomplete chain (the leaf's
+//!    issuer was neither sent nor trusted) and untrusted root;
+//! 4. what else webpki refuses: a weak key or signature, a CA certificate as the leaf (what
+//!    `openssl req -x509` makes unless told otherwise), a purpose other than TLS server, a
+//!    critical extension it does not process, an algorithm it does not verify, ...;
+//! 5. the name only in the subject CN (openssl accepts that, rustls and current clients do not);
+//!    an X.509 version 1 certificate (no extensions, so no subjectAltName).
+//!
+//! A verified chain can still fail or warn: a key too weak for rustls to use (an RSA key under
+//! 2048 bits: the handshake then fails, so it is critical), or an expiry closer than
+//! `warn_days`/`critical_days`.
+//!
+//! Each verdict carries the code and words `openssl s_client -connect HOST:PORT -servername NAME`
+//! prints for the same chain (`Verify return code: 21 (unable to verify the first certificate)`),
+//! with OpenSSL 3's default security level 2 (Debian 12): 66 for a leaf RSA key under 2048 bits,
+//! 68 for a SHA-1 signature. For a wrong name that is only with `-verify_hostname NAME` (62) or
+//! `-verify_ip IP` (64), since `-servername` alone checks no name and prints 0; the message says
+//! so. Where openssl accepts what rustls refuses (a name only in the CN, CA:TRUE on the leaf, a
+//! version 1 certificate, an Ed448 signature), the code is 0 and the message says both. Where
+//! mailbeat does not know openssl's code, it reports 1 (unspecified) and says so.
 //!
 //! The `tls` probe judges every chain it sees; [`name_handshake_failure`] names a refused
 //! handshake the same way for the `auth` probe's [`super::client::handshake`].
 
+mod objection;
+
 use super::options::TlsOptions;
 use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
-use crate::certs::{self, CertInfo};
+use crate::certs::{self, CertInfo, KeyInfo};
 use crate::{net, Failure};
 use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
+pub(crate) use objection::Objection;
 use rustls::pki_types::CertificateDer;
-use rustls::CertificateError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What the verifier saw: the chain as presented (leaf first) and webpki's objection, if any.
@@ -27,6 +50,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) struct Seen {
     pub chain: Vec<CertificateDer<'static>>,
     pub error: Option<rustls::Error>,
+}
+
+/// A trust anchor as the verdict needs it: its subject (DER content, as rustls keeps it) and key.
+struct Anchor<'a> {
+    subject: &'a [u8],
+    key: Option<KeyInfo>,
 }
 
 /// Parses and judges what the verifier saw: the presented certificates, the path through them
@@ -39,10 +68,22 @@ pub(super) fn judge_seen(
 ) -> (Vec<Option<CertInfo>>, Option<IssuerPath>, Verdict) {
     let presented: Vec<Option<CertInfo>> =
         seen.chain.iter().map(|c| certs::parse(c).ok()).collect();
-    let anchors: Vec<&[u8]> = ctx.roots.roots.iter().map(|a| a.subject.as_ref()).collect();
-    let path = issuer_path(&presented, &anchors);
+    let anchors: Vec<Anchor<'_>> = ctx
+        .roots
+        .roots
+        .iter()
+        .map(|a| Anchor {
+            subject: a.subject.as_ref(),
+            key: certs::key_of_spki(a.subject_public_key_info.as_ref()),
+        })
+        .collect();
+    let subjects: Vec<&[u8]> = anchors.iter().map(|a| a.subject).collect();
+    let path = issuer_path(&presented, &subjects);
     let verdict = judge(
-        &presented,
+        &Chain {
+            presented: &presented,
+            anchors: &anchors,
+        },
         path.as_ref(),
         seen.error.as_ref(),
         target.verify_name(),
@@ -54,9 +95,9 @@ pub(super) fn judge_seen(
 
 /// Names a failed handshake the way the `tls` probe does, from what the verifier saw (`None`: no
 /// certificate came): a chain webpki refused gets its verdict (incomplete chain, self-signed,
-/// wrong name, ...); a failure after a chain that verified is blamed on a weak leaf key when
-/// there is one. Used by [`super::client::handshake`], so the `auth` probe says what the `tls`
-/// probe says.
+/// wrong name, ...), and so does a verified chain with a key too weak for rustls to use, which is
+/// why the handshake then fails. Used by [`super::client::handshake`], so the `auth` probe says
+/// what the `tls` probe says.
 pub(crate) fn name_handshake_failure(
     failure: Failure,
     seen: Option<Seen>,
@@ -66,12 +107,17 @@ pub(crate) fn name_handshake_failure(
     let Some(seen) = seen else {
         return failure;
     };
-    let (presented, _, verdict) = judge_seen(&seen, target, ctx, &TlsOptions::default());
+    let (_, _, verdict) = judge_seen(&seen, target, ctx, &TlsOptions::default());
     match verdict.reason {
-        Some(reason) if seen.error.is_some() => {
+        Some(reason)
+            if seen.error.is_some()
+                || (reason == Reason::TlsWeak
+                    && verdict.status == Status::Critical
+                    && failure.reason == Reason::TlsHandshakeFailed) =>
+        {
             Failure::new(verdict.status, reason, verdict.message)
         }
-        _ => handshake_failed_after_chain(&failure, &presented),
+        _ => failure,
     }
 }
 
@@ -85,6 +131,9 @@ pub(super) struct Verdict {
     /// The `openssl s_client` option without which it would not print `code` (name checks).
     pub(super) openssl_option: Option<String>,
     pub(super) message: String,
+    /// rustls accepted the chain for the name and its keys (`tls_chain_verified`): the chain
+    /// works for current clients, though it may expire soon.
+    pub(super) verified: bool,
 }
 
 impl Verdict {
@@ -99,6 +148,7 @@ impl Verdict {
             code,
             openssl_option: None,
             message,
+            verified: false,
         }
     }
 
@@ -106,22 +156,90 @@ impl Verdict {
         Verdict::new(Status::Critical, Some(reason), code, message)
     }
 
-    /// A wrong name: openssl checks names only when asked (`-verify_hostname NAME`, 62, or
-    /// `-verify_ip IP`, 64); with `-servername` alone it prints 0.
-    fn name_mismatch(name: &str, message: String) -> Self {
-        let (code, option) = match name.parse::<std::net::IpAddr>() {
-            Ok(_) => (64, format!("-verify_ip {name}")),
-            Err(_) => (62, format!("-verify_hostname {name}")),
+    /// The verdict on `faults`, the first one at its head and the others as notes; the code is
+    /// what `openssl s_client` prints for all of them together.
+    fn of_faults(faults: &[Fault]) -> Self {
+        let Some(head) = faults.first() else {
+            return Verdict::critical(
+                Reason::TlsHandshakeFailed,
+                1,
+                "the certificate was refused".to_string(),
+            );
         };
-        Verdict {
-            status: Status::Critical,
-            reason: Some(Reason::TlsHostnameMismatch),
-            code,
-            message: format!(
-                "{message} (openssl: verify code {code} with {option}, {})",
-                openssl_text(code)
+        let mut message = head.text.clone();
+        for fault in &faults[1..] {
+            message.push_str("; also, ");
+            message.push_str(&fault.note);
+        }
+        // Without -verify_hostname openssl prints the first fault it checks that is not the name;
+        // with it, it reports the name too.
+        let plain = faults
+            .iter()
+            .find(|f| f.option.is_none() && f.code.is_some_and(|c| c != 0));
+        let named = faults.iter().find(|f| f.option.is_some());
+        let unknown = faults.iter().any(|f| f.code.is_none());
+        let (code, option, tail) = match (plain, named) {
+            (Some(p), Some(n)) => {
+                let (code, option, name_code) = (
+                    p.code.unwrap_or(1),
+                    n.option.clone().unwrap_or_default(),
+                    n.code.unwrap_or(1),
+                );
+                (
+                    code,
+                    None,
+                    format!(
+                        " (openssl: verify code {code}, {}; with {option} it also reports \
+                         {name_code}, {})",
+                        openssl_text(code),
+                        openssl_text(name_code)
+                    ),
+                )
+            }
+            (Some(p), None) => {
+                let code = p.code.unwrap_or(1);
+                (
+                    code,
+                    None,
+                    format!(" (openssl: verify code {code}, {})", openssl_text(code)),
+                )
+            }
+            (None, Some(n)) => {
+                let (code, option) = (n.code.unwrap_or(1), n.option.clone().unwrap_or_default());
+                (
+                    code,
+                    Some(option.clone()),
+                    format!(
+                        " (openssl: verify code {code} with {option}, {})",
+                        openssl_text(code)
+                    ),
+                )
+            }
+            (None, None) if unknown => (
+                1,
+                None,
+                " (mailbeat knows no openssl verify code for this and reports 1, unspecified)"
+                    .to_string(),
             ),
-            openssl_option: Some(option),
+            (None, None) => {
+                let tail = match faults.iter().find_map(|f| f.accepted.as_ref()) {
+                    Some((why, refused)) => format!(
+                        "; openssl would accept it (verify code 0, {why}); rustls and current \
+                         mail clients refuse {refused}"
+                    ),
+                    None => " (openssl: verify code 0, ok)".to_string(),
+                };
+                (0, None, tail)
+            }
+        };
+        message.push_str(&tail);
+        Verdict {
+            status: head.status,
+            reason: Some(head.reason),
+            code,
+            openssl_option: option,
+            message,
+            verified: false,
         }
     }
 
@@ -133,69 +251,165 @@ impl Verdict {
     }
 }
 
+/// One thing wrong with a chain, as a verdict names it.
+#[derive(Debug, Clone)]
+struct Fault {
+    status: Status,
+    reason: Reason,
+    /// What `openssl s_client` prints for it: 0 when openssl accepts it, `None` when mailbeat
+    /// does not know.
+    code: Option<u32>,
+    /// The `s_client` option without which openssl checks no name (62, 64).
+    option: Option<String>,
+    /// What is wrong, as the head of a message.
+    text: String,
+    /// The same, as a note after another fault.
+    note: String,
+    /// Where openssl accepts it (code 0): why openssl does, and what rustls refuses.
+    accepted: Option<(String, String)>,
+}
+
+impl Fault {
+    fn critical(reason: Reason, code: Option<u32>, text: String) -> Self {
+        Fault {
+            status: Status::Critical,
+            reason,
+            code,
+            option: None,
+            note: text.clone(),
+            text,
+            accepted: None,
+        }
+    }
+
+    fn with_note(mut self, note: String) -> Self {
+        self.note = note;
+        self
+    }
+
+    /// openssl accepts it (verify code 0): `why`, and what rustls refuses.
+    fn accepted_by_openssl(mut self, why: &str, refused: &str) -> Self {
+        self.code = Some(0);
+        self.accepted = Some((why.to_string(), refused.to_string()));
+        self
+    }
+}
+
 /// The words openssl prints for its `X509_V_ERR_*` codes (OpenSSL 3 spelling).
 pub(super) fn openssl_text(code: u32) -> &'static str {
     match code {
         0 => "ok",
+        3 => "unable to get certificate CRL",
         7 => "certificate signature failure",
         9 => "certificate is not yet valid",
         10 => "certificate has expired",
+        12 => "CRL has expired",
         18 => "self-signed certificate",
         19 => "self-signed certificate in certificate chain",
         20 => "unable to get local issuer certificate",
         21 => "unable to verify the first certificate",
+        22 => "certificate chain too long",
         23 => "certificate revoked",
+        25 => "path length constraint exceeded",
         26 => "unsuitable certificate purpose",
+        28 => "certificate rejected",
+        34 => "unhandled critical extension",
+        47 => "permitted subtree violation",
         62 => "hostname mismatch",
         64 => "IP address mismatch",
         66 => "EE certificate key too weak",
         67 => "CA certificate key too weak",
         68 => "CA signature digest algorithm too weak",
+        79 => "invalid CA certificate",
         _ => "unspecified certificate verification error",
+    }
+}
+
+/// The presented certificates (leaf first; `None` for one that could not be parsed) and the trust
+/// anchors.
+struct Chain<'a> {
+    presented: &'a [Option<CertInfo>],
+    anchors: &'a [Anchor<'a>],
+}
+
+impl Chain<'_> {
+    fn cert(&self, depth: usize) -> Option<&CertInfo> {
+        self.presented.get(depth).and_then(Option::as_ref)
+    }
+
+    /// Every presented certificate that could be parsed, with its position.
+    fn all(&self) -> Vec<(usize, &CertInfo)> {
+        self.presented
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
+            .collect()
+    }
+
+    /// The key of the trust anchor that issued `cert`, by name.
+    fn anchor_key(&self, cert: &CertInfo) -> Option<&KeyInfo> {
+        self.anchors
+            .iter()
+            .find(|a| cert.issued_by_name(a.subject))
+            .and_then(|a| a.key.as_ref())
     }
 }
 
 /// Judges the presented chain from webpki's objection (`error`, `None` when it verified) and the
 /// certificates themselves, most specific reason first.
 fn judge(
-    presented: &[Option<CertInfo>],
+    chain: &Chain<'_>,
     path: Option<&IssuerPath>,
     error: Option<&rustls::Error>,
     name: &str,
     now: i64,
     options: &TlsOptions,
 ) -> Verdict {
-    let (Some(leaf), Some(path)) = (presented.first().and_then(Option::as_ref), path) else {
+    let (Some(leaf), Some(path)) = (chain.cert(0), path) else {
         return match error {
             // webpki is the judge of trust; only the details are missing.
-            None => Verdict::new(
-                Status::Ok,
-                None,
-                0,
-                "certificate chain verified, but the certificate could not be read for details"
-                    .to_string(),
-            ),
-            Some(e) => Verdict::critical(
+            None => Verdict {
+                verified: true,
+                ..Verdict::new(
+                    Status::Ok,
+                    None,
+                    0,
+                    "certificate chain verified, but the certificate could not be read for \
+                     details"
+                        .to_string(),
+                )
+            },
+            Some(e) => Verdict::of_faults(&[Fault::critical(
                 Reason::TlsHandshakeFailed,
-                1,
-                format!("the server's certificate cannot be parsed: {e}"),
-            ),
+                None,
+                format!(
+                    "the server's certificate cannot be parsed: {}",
+                    Objection::of(e).words()
+                ),
+            )]),
         };
     };
     let on_path: Vec<(usize, &CertInfo)> = path
         .depths
         .iter()
-        .filter_map(|&i| Some((i, presented.get(i)?.as_ref()?)))
+        .filter_map(|&i| Some((i, chain.cert(i)?)))
         .collect();
     match error {
-        None => judge_verified(&on_path, now, options),
-        Some(error) => judge_failed(presented, &on_path, leaf, path, error, name, now),
+        None => {
+            let verdict = judge_verified(&on_path, now, options);
+            Verdict {
+                verified: verdict.reason != Some(Reason::TlsWeak),
+                ..verdict
+            }
+        }
+        Some(error) => judge_failed(chain, &on_path, leaf, path, error, name, now),
     }
 }
 
-/// webpki objected: expired, not yet valid, wrong name, then what its objection says.
+/// webpki objected: expired or not yet valid first, then the faults in the order of the module
+/// documentation.
 fn judge_failed(
-    presented: &[Option<CertInfo>],
+    chain: &Chain<'_>,
     on_path: &[(usize, &CertInfo)],
     leaf: &CertInfo,
     path: &IssuerPath,
@@ -203,25 +417,12 @@ fn judge_failed(
     name: &str,
     now: i64,
 ) -> Verdict {
-    let cert_error = match error {
-        rustls::Error::InvalidCertificate(e) => Some(e),
-        _ => None,
-    };
-    let said_expired = matches!(
-        cert_error,
-        Some(CertificateError::Expired | CertificateError::ExpiredContext { .. })
-    );
-    let said_not_yet = matches!(
-        cert_error,
-        Some(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. })
-    );
+    let objection = Objection::of(error);
+    let said_expired = objection == Objection::Expired;
+    let said_not_yet = objection == Objection::NotYetValid;
     // What webpki looked at is the path; if it objected to a date we did not find there, it took
     // another presented certificate, so look at them all.
-    let all: Vec<(usize, &CertInfo)> = presented
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i, c.as_ref()?)))
-        .collect();
+    let all = chain.all();
     let find = |pred: &dyn Fn(&CertInfo) -> bool, fallback: bool| {
         on_path
             .iter()
@@ -258,119 +459,151 @@ fn judge_failed(
         );
     }
     if said_expired || said_not_yet {
-        return Verdict::critical(
-            if said_expired {
-                Reason::TlsCertExpired
-            } else {
-                Reason::TlsCertNotYetValid
-            },
-            if said_expired { 10 } else { 9 },
-            format!("TLS: {error}"),
-        );
-    }
-    let said_name = matches!(
-        cert_error,
-        Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
-    );
-    if said_name || !leaf.matches_name(name) {
-        let names = if leaf.sans.is_empty() {
-            match &leaf.subject_cn {
-                Some(cn) => format!(
-                    "it has no subjectAltName, and its CN={cn} is ignored by current clients"
-                ),
-                None => "it names no host at all".to_string(),
-            }
+        let (reason, code) = if said_expired {
+            (Reason::TlsCertExpired, 10)
         } else {
-            let sans: Vec<String> = leaf.sans.iter().map(ToString::to_string).collect();
-            format!("it is valid for {}", sans.join(", "))
+            (Reason::TlsCertNotYetValid, 9)
         };
-        return Verdict::name_mismatch(
-            net::bare_host(name),
-            format!("certificate is not valid for {name}: {names}"),
-        );
+        return Verdict::critical(reason, code, objection.words());
     }
 
-    match cert_error {
-        Some(CertificateError::UnknownIssuer) => judge_unknown_issuer(presented, leaf, path),
-        // webpki found the issuer by name, but its key does not verify the signature: the chain
-        // does not lead to a trust anchor we have (a re-keyed CA's old intermediate, a trusted CA
-        // of the same name, a forged certificate). The remedy is the one for an untrusted root
-        // (find which CA really issued it), so it is named so, with openssl's code 7.
-        Some(CertificateError::BadSignature) => Verdict::critical(
-            Reason::TlsUntrustedRoot,
-            7,
-            "a certificate's signature does not verify with its issuer's key (an old \
-             intermediate of a CA that changed keys, or a trusted CA of the same name?)"
-                .to_string(),
-        ),
-        #[allow(deprecated)]
-        Some(
-            CertificateError::UnsupportedSignatureAlgorithm
-            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
-            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
-        ) => match weakest(on_path) {
-            Some((depth, cert, words)) => Verdict::critical(
-                Reason::TlsWeak,
-                weak_code(depth, cert),
-                format!(
-                    "'{}' ({}) has a {}; current clients refuse it",
-                    cert.subject,
-                    depth_words(depth),
-                    words
-                ),
-            ),
-            None => Verdict::critical(Reason::TlsHandshakeFailed, 7, format!("TLS: {error}")),
-        },
-        Some(CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. }) => {
-            Verdict::critical(
-                Reason::TlsHandshakeFailed,
-                26,
-                format!("the certificate is not for TLS servers: {error}"),
-            )
+    let name = name_fault(leaf, name, objection == Objection::WrongName);
+    // webpki objected to the leaf before it looked for an issuer, so it never said whether the
+    // chain leads to a trusted root: the names on the chain tell.
+    let trust = match &objection {
+        Objection::UnknownIssuer => Some(judge_unknown_issuer(chain, leaf, path)),
+        o if o.before_any_issuer() && path.end != PathEnd::Anchored => {
+            Some(judge_unknown_issuer(chain, leaf, path))
         }
-        Some(CertificateError::Revoked) => {
-            Verdict::critical(Reason::TlsHandshakeFailed, 23, format!("TLS: {error}"))
-        }
-        _ => Verdict::critical(Reason::TlsHandshakeFailed, 1, format!("TLS: {error}")),
+        _ => None,
+    };
+    let refusal = refusal(&objection, chain, on_path, leaf, path);
+    let (cn_only, real_name) = match name {
+        Some(n) if n.code == Some(0) => (Some(n), None),
+        other => (None, other),
+    };
+    let (version, refusal) = match refusal {
+        Some(r) if objection == Objection::Version => (Some(r), None),
+        other => (None, other),
+    };
+    let faults: Vec<Fault> = [real_name, trust, refusal, cn_only, version]
+        .into_iter()
+        .flatten()
+        .collect();
+    if faults.is_empty() {
+        return Verdict::of_faults(&[Fault::critical(
+            Reason::TlsHandshakeFailed,
+            None,
+            objection.words(),
+        )]);
     }
+    Verdict::of_faults(&faults)
 }
 
-/// webpki found no path to a trust anchor: say whether the leaf signed itself, the server left
-/// out the leaf's issuer, or the chain ends at a root nobody here trusts.
-fn judge_unknown_issuer(
-    presented: &[Option<CertInfo>],
-    leaf: &CertInfo,
-    path: &IssuerPath,
-) -> Verdict {
+/// The leaf is not valid for `name` (`said`: webpki said so): the names it has instead, or that
+/// the name is only in its subject CN, where openssl finds it (X509_check_host falls back to the
+/// CN when there is no DNS subjectAltName) and rustls and current clients do not.
+fn name_fault(leaf: &CertInfo, name: &str, said: bool) -> Option<Fault> {
+    if !said && leaf.matches_name(name) {
+        return None;
+    }
+    let host = net::bare_host(name);
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    let has_dns = leaf.sans.iter().any(|s| matches!(s, certs::San::Dns(_)));
+    let cn = leaf.subject_cn.as_deref();
+    if let Some(cn) = cn.filter(|cn| !is_ip && !has_dns && certs::dns_pattern_matches(cn, host)) {
+        let lacking = if leaf.sans.is_empty() {
+            "it has no subjectAltName"
+        } else {
+            "its subjectAltName has no DNS name"
+        };
+        let text = format!(
+            "certificate is not valid for {name}: the name is only in the subject (CN={cn}) and \
+             {lacking}; reissue it with subjectAltName=DNS:{host}"
+        );
+        let note = format!("the name is only in the subject (CN={cn}) and {lacking}");
+        return Some(
+            Fault::critical(Reason::TlsHostnameMismatch, None, text)
+                .with_note(note)
+                .accepted_by_openssl(
+                    "name only in the subject CN",
+                    "a certificate without a subjectAltName",
+                ),
+        );
+    }
+    let names = if leaf.sans.is_empty() {
+        match cn {
+            Some(cn) => {
+                format!("it has no subjectAltName, and its CN={cn} is ignored by current clients")
+            }
+            None => "it names no host at all".to_string(),
+        }
+    } else {
+        let sans: Vec<String> = leaf.sans.iter().map(ToString::to_string).collect();
+        format!("it is valid for {}", sans.join(", "))
+    };
+    let (code, option) = if is_ip {
+        (64, format!("-verify_ip {host}"))
+    } else {
+        (62, format!("-verify_hostname {host}"))
+    };
+    Some(Fault {
+        option: Some(option),
+        ..Fault::critical(
+            Reason::TlsHostnameMismatch,
+            Some(code),
+            format!("certificate is not valid for {name}: {names}"),
+        )
+        .with_note(format!("it is not valid for {name}: {names}"))
+    })
+}
+
+/// No path to a trust anchor: say whether the leaf signed itself, the server left out the leaf's
+/// issuer, or the chain ends at a root nobody here trusts.
+fn judge_unknown_issuer(chain: &Chain<'_>, leaf: &CertInfo, path: &IssuerPath) -> Fault {
     let last = path.last();
-    let last_cert = presented.get(last).and_then(Option::as_ref).unwrap_or(leaf);
+    let last_cert = chain.cert(last).unwrap_or(leaf);
+    let presented = chain.presented.len();
     match (path.end, last) {
-        (PathEnd::SelfSigned, 0) => Verdict::critical(
-            Reason::TlsSelfSigned,
-            18,
-            format!(
-                "self-signed certificate: '{}' is signed by itself and is not trusted; use a \
-                 certificate from a trusted CA, or trust this one with ca_file",
-                leaf.subject
-            ),
-        ),
-        (PathEnd::SelfSigned, _) => Verdict::critical(
+        (PathEnd::SelfSigned, 0) => {
+            // A CA:TRUE leaf is refused even when trusted, so trusting this one would not do.
+            let remedy = if leaf.is_ca {
+                "use a certificate from a trusted CA, or make a self-signed one without CA:TRUE \
+                 and trust it with ca_file"
+            } else {
+                "use a certificate from a trusted CA, or trust this one with ca_file"
+            };
+            Fault::critical(
+                Reason::TlsSelfSigned,
+                Some(18),
+                format!(
+                    "self-signed certificate: '{}' is signed by itself and is not trusted; \
+                     {remedy}",
+                    leaf.subject
+                ),
+            )
+            .with_note(format!("'{}' is self-signed and not trusted", leaf.subject))
+        }
+        (PathEnd::SelfSigned, _) => Fault::critical(
             Reason::TlsUntrustedRoot,
-            19,
+            Some(19),
             format!(
                 "the chain ends at the self-signed root '{}' ({}), which is not trusted; if it \
                  is your own CA, add it with ca_file",
                 last_cert.subject,
                 depth_words(last)
             ),
-        ),
+        )
+        .with_note(format!(
+            "the chain ends at the self-signed root '{}', which is not trusted",
+            last_cert.subject
+        )),
         (PathEnd::MissingIssuer, 0) => {
-            let sent = if presented.len() == 1 {
+            let sent = if presented == 1 {
                 format!("the server sent only the leaf ({})", leaf.subject)
             } else {
                 format!(
-                    "the server sent {} certificates but not the issuer of the leaf ({})",
-                    presented.len(),
+                    "the server sent {presented} certificates but not the issuer of the leaf ({})",
                     leaf.subject
                 )
             };
@@ -378,19 +611,23 @@ fn judge_unknown_issuer(
                 Some(url) => format!("; the issuer can be downloaded from {url}"),
                 None => String::new(),
             };
-            Verdict::critical(
+            Fault::critical(
                 Reason::TlsChainIncomplete,
-                21,
+                Some(21),
                 format!(
                     "certificate chain incomplete: {sent} and not the intermediate '{}' that \
                      issued it{fetch}; if that is a private root CA instead, add it with ca_file",
                     leaf.issuer
                 ),
             )
+            .with_note(format!(
+                "the chain is incomplete: the issuer '{}' was neither sent nor trusted",
+                leaf.issuer
+            ))
         }
-        (PathEnd::MissingIssuer, _) => Verdict::critical(
+        (PathEnd::MissingIssuer, _) => Fault::critical(
             Reason::TlsUntrustedRoot,
-            20,
+            Some(20),
             format!(
                 "the chain ends at '{}' ({}), issued by '{}', which is not a trusted root; if it \
                  is your own CA, add it with ca_file",
@@ -398,12 +635,16 @@ fn judge_unknown_issuer(
                 depth_words(last),
                 last_cert.issuer
             ),
-        ),
+        )
+        .with_note(format!(
+            "the chain ends at '{}', issued by '{}', which is not a trusted root",
+            last_cert.subject, last_cert.issuer
+        )),
         // The names lead to a trust anchor, yet webpki found no valid path (a different key
         // under the same name, or a constraint): the anchor we know is not the one that signed.
-        (PathEnd::Anchored, _) => Verdict::critical(
+        (PathEnd::Anchored, _) => Fault::critical(
             Reason::TlsUntrustedRoot,
-            20,
+            Some(20),
             format!(
                 "'{}' ({}) names a trusted issuer '{}' but does not verify against it (a CA \
                  with the same name and another key?)",
@@ -415,12 +656,318 @@ fn judge_unknown_issuer(
     }
 }
 
-/// The chain verified: only expiry soon and weak crypto can still be said.
+/// The signature algorithms rustls (ring) verifies, as [`certs::signature_algorithm_name`] names
+/// them.
+const RUSTLS_VERIFIES: &[&str] = &[
+    "ecdsa-with-SHA256",
+    "ecdsa-with-SHA384",
+    "ED25519",
+    "sha256WithRSAEncryption",
+    "sha384WithRSAEncryption",
+    "sha512WithRSAEncryption",
+    "rsassaPss",
+];
+
+/// What webpki refused other than dates, names and a missing path, as a fault of the certificate
+/// that has it; `None` for those, or when no certificate shows it.
+fn refusal(
+    objection: &Objection,
+    chain: &Chain<'_>,
+    on_path: &[(usize, &CertInfo)],
+    leaf: &CertInfo,
+    path: &IssuerPath,
+) -> Option<Fault> {
+    let issuers = || on_path.iter().filter(|(depth, _)| *depth > 0);
+    // The first certificate that shows a fact, on the path first, then any presented.
+    let all = chain.all();
+    let showing = |pred: &dyn Fn(&CertInfo) -> bool| {
+        on_path
+            .iter()
+            .chain(all.iter())
+            .find(|(_, c)| pred(c))
+            .copied()
+    };
+    let fault = match objection {
+        Objection::Expired
+        | Objection::NotYetValid
+        | Objection::WrongName
+        | Objection::UnknownIssuer => return None,
+        Objection::CaAsLeaf => {
+            const MARKED: &str = "is marked as a CA (basicConstraints CA:TRUE, which `openssl req \
+                 -x509` sets unless told otherwise), and rustls and current mail clients refuse a \
+                 CA certificate as a server's own, even a trusted one";
+            const REMEDY: &str = "make it again with `-addext basicConstraints=critical,CA:FALSE`";
+            let note = format!("'{}' {MARKED}: {REMEDY}", leaf.subject);
+            if leaf.is_self_signed() {
+                Fault::critical(
+                    Reason::TlsSelfSigned,
+                    Some(0),
+                    format!(
+                        "self-signed certificate '{}' is trusted (ca_file) but {MARKED}; {REMEDY}",
+                        leaf.subject
+                    ),
+                )
+                .accepted_by_openssl(
+                    "it is in the trusted CA file",
+                    "a CA certificate as a server's own",
+                )
+            } else {
+                Fault::critical(
+                    Reason::TlsHandshakeFailed,
+                    Some(0),
+                    format!(
+                        "the server's certificate '{}' {MARKED}; have it reissued with CA:FALSE",
+                        leaf.subject
+                    ),
+                )
+                .accepted_by_openssl(
+                    "CA:TRUE on a server's certificate does not matter to openssl",
+                    "a CA certificate as a server's own",
+                )
+            }
+            .with_note(note)
+        }
+        Objection::Purpose(_) | Objection::EmptyPurpose => Fault::critical(
+            Reason::TlsHandshakeFailed,
+            Some(26),
+            format!(
+                "the certificate '{}' is not for TLS servers: {}",
+                leaf.subject,
+                objection.words()
+            ),
+        ),
+        Objection::CriticalExtension => {
+            let (depth, cert) = showing(&|c| !c.unhandled_critical.is_empty())?;
+            let names = cert.unhandled_critical.join(", ");
+            let fault = Fault::critical(
+                Reason::TlsHandshakeFailed,
+                Some(34),
+                format!(
+                    "'{}' ({}) has a critical extension that rustls does not process ({names}), \
+                     so rustls and clients built on it must refuse the certificate",
+                    cert.subject,
+                    depth_words(depth)
+                ),
+            );
+            // openssl refuses a critical extension it does not know (34) and processes the ones
+            // it names (certificatePolicies, ...), which are the ones written as a name here.
+            if cert
+                .unhandled_critical
+                .iter()
+                .all(|n| !n.starts_with(|c: char| c.is_ascii_digit()))
+            {
+                fault.accepted_by_openssl(
+                    &format!("openssl processes {names}"),
+                    "a critical extension they do not process",
+                )
+            } else {
+                fault
+            }
+        }
+        Objection::Version => {
+            let (depth, cert) = showing(&|c| c.version < 3)?;
+            let fault = Fault::critical(
+                Reason::TlsHandshakeFailed,
+                None,
+                format!(
+                    "'{}' ({}) is an X.509 version {} certificate (what `openssl x509 -req` makes \
+                     without -extfile): it has no extensions, so no subjectAltName, and rustls \
+                     and current mail clients refuse any certificate older than version 3; \
+                     reissue it with `-extfile` and a subjectAltName",
+                    cert.subject,
+                    depth_words(depth),
+                    cert.version
+                ),
+            )
+            .with_note(format!(
+                "'{}' is an X.509 version {} certificate, which rustls and current mail clients \
+                 refuse (reissue it with `-extfile` and a subjectAltName)",
+                cert.subject, cert.version
+            ));
+            if depth == 0 {
+                fault.accepted_by_openssl(
+                    "a version 1 leaf is fine to openssl",
+                    "any certificate older than version 3",
+                )
+            } else {
+                fault
+            }
+        }
+        // ring refuses to verify with an RSA key under 2048 bits, which webpki reports as a bad
+        // signature: say so when an issuer on the path (or the trust anchor) has such a key.
+        Objection::BadSignature => match weak_issuer(chain, on_path, path) {
+            Some((place, key)) => Fault::critical(
+                Reason::TlsWeak,
+                Some(if key.openssl_refuses() { 67 } else { 0 }),
+                format!(
+                    "weak certificate: {place} has a {}, too weak for rustls to verify the \
+                     signatures it made; current clients refuse it",
+                    key.weakness().unwrap_or_else(|| key.to_string())
+                ),
+            ),
+            None => Fault::critical(
+                Reason::TlsUntrustedRoot,
+                Some(7),
+                "a certificate's signature does not verify with its issuer's key (an old \
+                 intermediate of a CA that changed keys, or a trusted CA of the same name?)"
+                    .to_string(),
+            ),
+        },
+        Objection::UnsupportedAlgorithm | Objection::AlgorithmForKey => {
+            if let Some((depth, cert, words)) = weakest(on_path) {
+                Fault::critical(
+                    Reason::TlsWeak,
+                    Some(weak_code(depth, cert)),
+                    format!(
+                        "weak certificate: '{}' ({}) has a {words}; current clients refuse it",
+                        cert.subject,
+                        depth_words(depth)
+                    ),
+                )
+            } else if let Some((place, key)) = weak_issuer(chain, on_path, path) {
+                Fault::critical(
+                    Reason::TlsWeak,
+                    Some(if key.openssl_refuses() { 67 } else { 0 }),
+                    format!(
+                        "weak certificate: {place} has a {}; current clients refuse it",
+                        key.weakness().unwrap_or_else(|| key.to_string())
+                    ),
+                )
+            } else if let Some((depth, cert)) = on_path
+                .iter()
+                .find(|(_, c)| !RUSTLS_VERIFIES.contains(&c.signature_algorithm.as_str()))
+            {
+                Fault::critical(
+                    Reason::TlsHandshakeFailed,
+                    None,
+                    format!(
+                        "'{}' ({}) is signed with {}, which rustls does not verify (it verifies \
+                         ECDSA P-256 and P-384, Ed25519, and RSA of 2048 bits and more, with \
+                         SHA-256, SHA-384 or SHA-512), and neither do clients built on it",
+                        cert.subject,
+                        depth_words(*depth),
+                        cert.signature_algorithm
+                    ),
+                )
+                .accepted_by_openssl(
+                    &format!("openssl verifies {}", cert.signature_algorithm),
+                    "a signature algorithm they do not implement",
+                )
+            } else {
+                Fault::critical(Reason::TlsHandshakeFailed, None, objection.words())
+            }
+        }
+        Objection::LeafAsCa => {
+            let (depth, cert) = issuers().find(|(_, c)| !c.is_ca).copied()?;
+            Fault::critical(
+                Reason::TlsUntrustedRoot,
+                Some(26),
+                format!(
+                    "'{}' ({}) issued the certificate below it but is not a CA certificate \
+                     (basicConstraints CA:FALSE, or none), so nothing vouches for the leaf; the \
+                     server must send the intermediate CA that really issued it",
+                    cert.subject,
+                    depth_words(depth)
+                ),
+            )
+        }
+        Objection::PathLength => Fault::critical(
+            Reason::TlsUntrustedRoot,
+            Some(25),
+            "path length constraint exceeded: a CA on the path allows fewer CAs under it \
+             (pathLenConstraint) than the chain has, so it does not vouch for the leaf"
+                .to_string(),
+        ),
+        Objection::NameConstraints => Fault::critical(
+            Reason::TlsUntrustedRoot,
+            Some(47),
+            format!(
+                "a CA on the path may issue only for the names its nameConstraints permit, and \
+                 '{}' is for other names, so it does not vouch for it",
+                leaf.subject
+            ),
+        ),
+        Objection::Revoked => Fault::critical(
+            Reason::TlsHandshakeFailed,
+            Some(23),
+            "certificate revoked: its CA has revoked a certificate in the chain; replace it"
+                .to_string(),
+        ),
+        Objection::RevocationUnknown => {
+            Fault::critical(Reason::TlsHandshakeFailed, Some(3), objection.words())
+        }
+        Objection::RevocationListExpired => {
+            Fault::critical(Reason::TlsHandshakeFailed, Some(12), objection.words())
+        }
+        Objection::Distrusted => {
+            Fault::critical(Reason::TlsUntrustedRoot, Some(28), objection.words())
+        }
+        Objection::ChainTooLong => {
+            Fault::critical(Reason::TlsHandshakeFailed, None, objection.words())
+                .accepted_by_openssl("openssl allows chains 100 deep", "a longer chain")
+        }
+        Objection::TooComplex
+        | Objection::SignatureFieldsDiffer
+        | Objection::Encoding
+        | Objection::Ocsp
+        | Objection::Other(_) => {
+            Fault::critical(Reason::TlsHandshakeFailed, None, objection.words())
+        }
+    };
+    Some(fault)
+}
+
+/// An issuer on the path, or the trust anchor at its end, with a key too weak for rustls: where
+/// it is, in words, and the key.
+fn weak_issuer(
+    chain: &Chain<'_>,
+    on_path: &[(usize, &CertInfo)],
+    path: &IssuerPath,
+) -> Option<(String, KeyInfo)> {
+    let presented = on_path
+        .iter()
+        .filter(|(depth, _)| *depth > 0)
+        .find(|(_, c)| c.key.weakness().is_some())
+        .map(|(depth, c)| {
+            (
+                format!("'{}' ({})", c.subject, depth_words(*depth)),
+                c.key.clone(),
+            )
+        });
+    presented.or_else(|| {
+        let last = chain.cert(path.last())?;
+        let key = chain.anchor_key(last)?;
+        key.weakness()?;
+        Some((
+            format!("the trusted root '{}' that issued it", last.issuer),
+            key.clone(),
+        ))
+    })
+}
+
+/// The chain verified: a key too weak for rustls to use, and expiry soon, can still be said.
 fn judge_verified(on_path: &[(usize, &CertInfo)], now: i64, options: &TlsOptions) -> Verdict {
     let earliest = on_path.iter().min_by_key(|(_, c)| c.not_after);
-    let weak = weakest(on_path);
     let mut notes = Vec::new();
     let mut verdict = None;
+    // Every weakness recognized here is refused by rustls (no RSA key under 2048 bits, no curve
+    // under P-256, no DSA, no MD5 or SHA-1 signature): on a verified chain it can only be the
+    // leaf's own key, and the handshake signature made with it then fails. So it is critical,
+    // and comes first.
+    if let Some((depth, cert, words)) = weakest(on_path) {
+        let code = weak_code(depth, cert);
+        verdict = Some((
+            Status::Critical,
+            Reason::TlsWeak,
+            code,
+            format!(
+                "weak certificate: '{}' ({}) has a {words}; rustls and current mail clients \
+                 refuse it",
+                cert.subject,
+                depth_words(depth)
+            ),
+        ));
+    }
     if let Some((depth, cert)) = earliest {
         let left = cert.not_after - now;
         let expiring = format!(
@@ -437,38 +984,35 @@ fn judge_verified(on_path: &[(usize, &CertInfo)], now: i64, options: &TlsOptions
         } else {
             None
         };
-        match status {
-            Some((status, limit)) => {
+        match (status, &verdict) {
+            (Some((status, limit)), None) => {
                 verdict = Some((
                     status,
                     Reason::TlsCertExpiring,
+                    0,
                     format!("certificate expiring: {expiring} (less than {limit} days)"),
                 ));
             }
-            None => notes.push(format!("earliest expiry: {expiring}")),
+            (Some((_, limit)), Some(_)) => {
+                notes.push(format!("expiring: {expiring} (less than {limit} days)"))
+            }
+            (None, _) => notes.push(format!("earliest expiry: {expiring}")),
         }
     }
-    if let Some((depth, cert, words)) = weak {
-        let text = format!(
-            "weak certificate: '{}' ({}) has a {}",
-            cert.subject,
-            depth_words(depth),
-            words
-        );
-        match verdict {
-            None => verdict = Some((Status::Warning, Reason::TlsWeak, text)),
-            Some(_) => notes.push(text),
-        }
-    }
-    let (status, reason, head) = match verdict {
-        Some((status, reason, head)) => (status, Some(reason), head),
-        None => (Status::Ok, None, "certificate chain verified".to_string()),
+    let (status, reason, code, head) = match verdict {
+        Some((status, reason, code, head)) => (status, Some(reason), code, head),
+        None => (
+            Status::Ok,
+            None,
+            0,
+            "certificate chain verified".to_string(),
+        ),
     };
     let message = std::iter::once(head)
         .chain(notes)
         .collect::<Vec<_>>()
         .join("; ");
-    Verdict::new(status, reason, 0, message)
+    Verdict::new(status, reason, code, message)
 }
 
 /// The first weakness on the path, leaf first.
@@ -479,35 +1023,18 @@ fn weakest<'a>(on_path: &[(usize, &'a CertInfo)]) -> Option<(usize, &'a CertInfo
     })
 }
 
-/// openssl's code for a weakness: 66/67 for a small key (leaf/CA), 68 for a weak digest.
+/// openssl's code for a weakness at security level 2: 66/67 for a key it refuses (leaf/CA), 68
+/// for a weak digest, 0 for a key only rustls refuses (a P-224 curve).
 fn weak_code(depth: usize, cert: &CertInfo) -> u32 {
-    match (cert.key.weakness().is_some(), depth) {
-        (true, 0) => 66,
-        (true, _) => 67,
-        (false, _) => 68,
-    }
-}
-
-/// The handshake failed after a chain that verified (or warned): a weak leaf key is the likely
-/// cause, since webpki refuses handshake signatures by RSA keys under 2048 bits. (A time-out or
-/// any other failure that is not the handshake's own stays what it is.)
-pub(super) fn handshake_failed_after_chain(
-    failure: &Failure,
-    presented: &[Option<CertInfo>],
-) -> Failure {
-    match presented.first().and_then(Option::as_ref) {
-        Some(leaf)
-            if leaf.key.weakness().is_some() && failure.reason == Reason::TlsHandshakeFailed =>
-        {
-            Failure::critical(
-                Reason::TlsWeak,
-                format!(
-                    "the server's key is too weak to be accepted: '{}' has a {} key ({})",
-                    leaf.subject, leaf.key, failure.message
-                ),
-            )
-        }
-        _ => failure.clone(),
+    match (
+        cert.key.weakness().is_some(),
+        cert.key.openssl_refuses(),
+        depth,
+    ) {
+        (true, true, 0) => 66,
+        (true, true, _) => 67,
+        (true, false, _) if !cert.weak_signature_hash => 0,
+        _ => 68,
     }
 }
 
@@ -540,6 +1067,7 @@ pub(super) fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::CertificateError;
 
     #[test]
     fn openssl_words() {
@@ -551,9 +1079,23 @@ mod tests {
         );
     }
 
+    fn judge_alone(
+        presented: &[Option<CertInfo>],
+        path: Option<&IssuerPath>,
+        error: Option<&rustls::Error>,
+        name: &str,
+        now: i64,
+    ) -> Verdict {
+        let chain = Chain {
+            presented,
+            anchors: &[],
+        };
+        judge(&chain, path, error, name, now, &TlsOptions::default())
+    }
+
     #[test]
     fn unparseable_leaf_is_a_handshake_failure() {
-        let v = judge(
+        let v = judge_alone(
             &[None],
             None,
             Some(&rustls::Error::InvalidCertificate(
@@ -561,10 +1103,10 @@ mod tests {
             )),
             "mail.test",
             0,
-            &TlsOptions::default(),
         );
         assert_eq!(v.reason, Some(Reason::TlsHandshakeFailed));
         assert_ne!(v.code, 0);
+        assert!(!v.message.contains("BadEncoding"), "{}", v.message);
     }
 
     fn rsa1024() -> CertInfo {
@@ -577,41 +1119,52 @@ mod tests {
     }
 
     #[test]
-    fn a_weak_key_on_a_verified_chain_is_a_warning() {
-        // webpki refuses weak signatures on the path, so a verified chain with a weak key is
-        // one whose trust anchor vouches for it (a pinned certificate in ca_file, say).
+    fn a_weak_key_on_a_verified_chain_is_critical_with_openssl_code_66() {
+        // webpki verifies signatures on the path, not the leaf's own key: a leaf with a weak key
+        // under a strong CA verifies, and then its handshake signature fails. openssl (security
+        // level 2) refuses it with 66.
         let presented = vec![Some(rsa1024())];
         let path = IssuerPath {
             depths: vec![0],
             end: PathEnd::Anchored,
         };
         let now = presented[0].as_ref().unwrap().not_before + 86_400;
-        let v = judge(
-            &presented,
-            Some(&path),
-            None,
-            "weak-rsa.test",
-            now,
-            &TlsOptions::default(),
-        );
+        let v = judge_alone(&presented, Some(&path), None, "weak-rsa.test", now);
         assert_eq!(
-            (v.status, v.reason, v.code),
-            (Status::Warning, Some(Reason::TlsWeak), 0)
+            (v.status, v.reason, v.code, v.verified),
+            (Status::Critical, Some(Reason::TlsWeak), 66, false)
         );
         assert!(v.message.contains("RSA 1024"), "{}", v.message);
+        assert!(
+            v.message
+                .ends_with("(openssl: verify code 66, EE certificate key too weak)"),
+            "{}",
+            v.message
+        );
     }
 
     #[test]
-    fn a_handshake_refused_over_a_weak_leaf_key_says_so() {
-        let f = Failure::critical(Reason::TlsHandshakeFailed, "TLS: invalid peer signature");
-        let r = handshake_failed_after_chain(&f, &[Some(rsa1024())]);
-        assert_eq!(r.reason, Reason::TlsWeak);
-        assert!(r.message.contains("RSA 1024"), "{}", r.message);
-        let r = handshake_failed_after_chain(&f, &[None]);
-        assert_eq!(r.reason, Reason::TlsHandshakeFailed);
-        let timeout = Failure::critical(Reason::ServerTimeout, "timed out during the handshake");
-        let r = handshake_failed_after_chain(&timeout, &[Some(rsa1024())]);
-        assert_eq!(r.reason, Reason::ServerTimeout);
+    fn revocation_objections_are_named_though_no_crl_is_configured() {
+        // The probe gives webpki no CRLs, so these cannot happen today; if they do, they are
+        // named in words with openssl's code, not dumped.
+        let leaf = rsa1024();
+        let now = leaf.not_before + 86_400;
+        let presented = vec![Some(leaf)];
+        let path = IssuerPath {
+            depths: vec![0],
+            end: PathEnd::Anchored,
+        };
+        for (error, code) in [
+            (CertificateError::Revoked, 23),
+            (CertificateError::UnknownRevocationStatus, 3),
+            (CertificateError::ExpiredRevocationList, 12),
+        ] {
+            let error = rustls::Error::InvalidCertificate(error);
+            let v = judge_alone(&presented, Some(&path), Some(&error), "weak-rsa.test", now);
+            assert_eq!(v.code, code, "{}", v.message);
+            assert_eq!(v.reason, Some(Reason::TlsHandshakeFailed));
+            assert!(!v.message.contains("Revocation"), "{}", v.message);
+        }
     }
 
     #[test]

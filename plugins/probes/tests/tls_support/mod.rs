@@ -13,6 +13,8 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -82,6 +84,20 @@ impl Pki {
         Self::make("Test", from_days, to_days)
     }
 
+    /// A PKI whose intermediate allows `n` CAs under it (pathLenConstraint).
+    pub fn with_intermediate_path_len(n: u8) -> Self {
+        let root = CertifiedIssuer::self_signed(
+            ca_params("Test Root CA", -60, 7300),
+            KeyPair::generate().unwrap(),
+        )
+        .unwrap();
+        let mut params = ca_params("Test Intermediate CA", -30, 3650);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(n));
+        let intermediate =
+            CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), &root).unwrap();
+        Pki { root, intermediate }
+    }
+
     /// Another CA, with names of its own (same names would be the same CA to a verifier).
     pub fn other() -> Self {
         Self::make("Other", -30, 3650)
@@ -133,7 +149,130 @@ impl Pki {
     }
 }
 
-fn leaf_params(names: &[&str], from_days: i64, to_days: i64) -> (CertificateParams, KeyPair) {
+impl Pki {
+    /// A certificate made from `params` with `key`, issued by the intermediate.
+    pub fn sign(&self, params: &CertificateParams, key: &KeyPair) -> Leaf {
+        let cert = params.signed_by(key, &self.intermediate).unwrap();
+        Leaf {
+            cert: cert.der().clone(),
+            key: pkcs8(key),
+        }
+    }
+
+    /// A leaf for `names` whose key is an RSA key of `bits` bits, issued by the intermediate.
+    /// ring can neither make nor use an RSA key under 2048 bits, so the certificate carries a
+    /// public key that is nothing but the right size (no private key exists for it), and the
+    /// `key` handed back is another key the test server signs its handshake with. A client
+    /// refuses that handshake signature as it refuses a real weak key's; the verdict is on the
+    /// certificate either way.
+    pub fn leaf_with_rsa_key_bits(&self, names: &[&str], bits: usize) -> Leaf {
+        let (params, key) = leaf_params(names, -1, 365);
+        let cert = params
+            .signed_by(&RsaPublicKeyOfSize::new(bits), &self.intermediate)
+            .unwrap();
+        Leaf {
+            cert: cert.der().clone(),
+            key: pkcs8(&key),
+        }
+    }
+
+    /// A CA under the intermediate made from `params`, for chains of three CAs.
+    pub fn sub_ca(&self, params: CertificateParams) -> CertifiedIssuer<'static, KeyPair> {
+        CertifiedIssuer::signed_by(params, KeyPair::generate().unwrap(), &self.intermediate)
+            .unwrap()
+    }
+
+    /// The intermediate CA's parameters, to make another like it.
+    pub fn ca_params(cn: &str) -> CertificateParams {
+        ca_params(cn, -30, 3650)
+    }
+}
+
+/// A leaf for `names` issued by `issuer`.
+pub fn leaf_signed_by(issuer: &CertifiedIssuer<'static, KeyPair>, names: &[&str]) -> Leaf {
+    let (params, key) = leaf_params(names, -1, 365);
+    let cert = params.signed_by(&key, issuer).unwrap();
+    Leaf {
+        cert: cert.der().clone(),
+        key: pkcs8(&key),
+    }
+}
+
+/// An RSA public key (`RSAPublicKey`, RFC 8017) with a modulus of exactly `bits` bits and
+/// exponent 65537. Not a real key: only its size matters to the tests.
+struct RsaPublicKeyOfSize(Vec<u8>);
+
+impl RsaPublicKeyOfSize {
+    fn new(bits: usize) -> Self {
+        fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            match content.len() {
+                n if n < 0x80 => out.push(n as u8),
+                n if n < 0x100 => out.extend([0x81, n as u8]),
+                n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+            }
+            out.extend_from_slice(content);
+            out
+        }
+        // 0x00 keeps the INTEGER positive; the top bit of the modulus is set, and it is odd.
+        let mut modulus = vec![0x00, 0xc5];
+        modulus.extend((1..bits / 8).map(|i| (i * 151 % 251) as u8));
+        *modulus.last_mut().unwrap() |= 1;
+        let mut content = der(0x02, &modulus);
+        content.extend(der(0x02, &[0x01, 0x00, 0x01]));
+        RsaPublicKeyOfSize(der(0x30, &content))
+    }
+}
+
+impl rcgen::PublicKeyData for RsaPublicKeyOfSize {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+/// A self-signed certificate as `openssl req -x509 -new -subj /CN=NAME [-addext
+/// subjectAltName=...]` makes it: basicConstraints critical CA:TRUE (openssl's default v3_ca
+/// section), subject and authority key identifiers, no extendedKeyUsage; `names` become
+/// subjectAltNames only when `with_san`.
+pub fn openssl_req_x509(names: &[&str], with_san: bool) -> Leaf {
+    let sans: Vec<String> = if with_san {
+        names.iter().map(|s| s.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut p = CertificateParams::new(sans).unwrap();
+    p.distinguished_name.push(DnType::CommonName, names[0]);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.use_authority_key_identifier_extension = true;
+    set_validity(&mut p, -1, 30);
+    let key = KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    Leaf {
+        cert: cert.der().clone(),
+        key: pkcs8(&key),
+    }
+}
+
+/// A certificate and key from the PEM fixtures in `tests/fixtures` (made with openssl, for what
+/// rcgen cannot make).
+pub fn fixture_cert(pem: &str) -> CertificateDer<'static> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+}
+
+pub fn fixture_key(pem: &str) -> PrivateKeyDer<'static> {
+    rustls_pemfile::private_key(&mut pem.as_bytes())
+        .unwrap()
+        .unwrap()
+}
+
+pub fn leaf_params(names: &[&str], from_days: i64, to_days: i64) -> (CertificateParams, KeyPair) {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let mut p = CertificateParams::new(names.clone()).unwrap();
     p.distinguished_name
@@ -170,13 +309,26 @@ fn acceptor(
     key: PrivateKeyDer<'static>,
     versions: &[&'static SupportedProtocolVersion],
 ) -> TlsAcceptor {
+    // Served through a resolver, as `with_single_cert` refuses a key that is not the
+    // certificate's: a weak-key leaf has none (see `Pki::leaf_with_rsa_key_bits`).
+    let signing_key = provider().key_provider.load_private_key(key).unwrap();
+    let certified = Arc::new(CertifiedKey::new(chain, signing_key));
     let config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
+        .with_cert_resolver(Arc::new(Always(certified)));
     TlsAcceptor::from(Arc::new(config))
+}
+
+/// The one certificate a test server presents, whatever the client asks.
+#[derive(Debug)]
+struct Always(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Always {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
 }
 
 /// How a scripted server behaves.
