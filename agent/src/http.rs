@@ -1,12 +1,16 @@
 //! The HTTP server, with the endpoints Prometheus exporters have: `/metrics`, `/probe`,
 //! `/-/healthy`, `/-/ready`, `POST /-/reload`, and a status page at `/`.
+//!
+//! What `--web.config.file` asks for (`web::WebConfig`: TLS, basic auth) applies to every path,
+//! known or not.
 
 use crate::app::App;
 use crate::jobs;
+use crate::web::{WebConfig, REALM};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -19,18 +23,29 @@ use tokio::net::TcpListener;
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// A client has this long to finish the TLS handshake, as for sending its request headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the listener serves: the web config (TLS, basic auth).
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub web: WebConfig,
+}
+
 /// Serves until `shutdown` resolves; then stops accepting and lets open requests finish (bounded).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    server: Arc<Server>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let tls = server.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -38,16 +53,35 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let app = app.clone();
-                let service = service_fn(move |req| handle(app.clone(), req));
-                let conn = http1::Builder::new()
+                let (app, server) = (app.clone(), server.clone());
+                let service = service_fn(move |req| handle(app.clone(), server.clone(), req));
+                let http = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                    .clone();
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
+                // The handshake runs in the connection's task: a slow client never holds up accept.
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "HTTP connection error");
+                    let result = match tls {
+                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                        Some(acceptor) => {
+                            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "HTTP connection error");
                     }
                 });
             }
@@ -85,10 +119,26 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
     response(status, "text/plain; charset=utf-8", body.into())
 }
 
+/// 401 with the challenge that makes browsers and curl ask for credentials.
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    let challenge = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\""))
+        .unwrap_or(HeaderValue::from_static("Basic"));
+    r.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    r
+}
+
 async fn handle(
     app: Arc<App>,
+    server: Arc<Server>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    // Every path, known or not, is behind basic auth when users are configured.
+    if let Some(auth) = &server.web.auth {
+        if !auth.check(req.headers().get(AUTHORIZATION)).await {
+            return Ok(unauthorized());
+        }
+    }
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let resp = match (req.method(), path.as_str()) {
@@ -182,6 +232,13 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_challenge_names_the_realm() {
+        let r = unauthorized();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Basic realm=\"mailbeat\"");
+    }
 
     #[test]
     fn query_strings_decode() {
