@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// start; `validate` checks it too.
     #[arg(long = "web.config.file", global = true, value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
+    /// Enable reloading over HTTP (`POST /-/reload`); SIGHUP always reloads.
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    pub enable_lifecycle: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

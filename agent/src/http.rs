@@ -2,7 +2,7 @@
 //! `/-/healthy`, `/-/ready`, `POST /-/reload`, and a status page at `/`.
 //!
 //! What `--web.config.file` asks for (`web::WebConfig`: TLS, basic auth) applies to every path,
-//! known or not.
+//! known or not; `POST /-/reload` answers only with `--web.enable-lifecycle`, as in Prometheus.
 
 use crate::app::App;
 use crate::jobs;
@@ -26,10 +26,12 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// A client has this long to finish the TLS handshake, as for sending its request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How the listener serves: the web config (TLS, basic auth).
+/// How the listener serves: the web config (TLS, basic auth) and whether the lifecycle
+/// endpoints (`POST /-/reload`) are on.
 #[derive(Debug, Clone, Default)]
 pub struct Server {
     pub web: WebConfig,
+    pub enable_lifecycle: bool,
 }
 
 /// Serves until `shutdown` resolves; then stops accepting and lets open requests finish (bounded).
@@ -158,6 +160,9 @@ async fn handle(
             text(StatusCode::OK, "mailbeat is healthy.\n")
         }
         (&Method::GET | &Method::HEAD, "/-/ready") => text(StatusCode::OK, "mailbeat is ready.\n"),
+        (&Method::POST | &Method::PUT, "/-/reload") if !server.enable_lifecycle => {
+            text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n")
+        }
         (&Method::POST | &Method::PUT, "/-/reload") => match app.reload().await {
             Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
             Err(e) => text(

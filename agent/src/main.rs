@@ -268,11 +268,15 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         tls = web.tls.is_some(),
         basic_auth_users = web.auth.as_ref().map_or(0, |a| a.user_count()),
+        lifecycle = args.enable_lifecycle,
         "mailbeat started"
     );
     app.start_scheduler();
     tokio::spawn(reload_on_sighup(app.clone()));
-    let server = Arc::new(http::Server { web });
+    let server = Arc::new(http::Server {
+        web,
+        enable_lifecycle: args.enable_lifecycle,
+    });
     http::serve(listener, app.clone(), server, shutdown_signal()).await;
     app.stop();
     if let Some(db) = state {
@@ -287,7 +291,9 @@ async fn reload_on_sighup(app: std::sync::Arc<App>) {
     {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+            tracing::warn!(
+                "cannot listen for SIGHUP; reload with POST /-/reload (--web.enable-lifecycle)"
+            );
             return;
         };
         while hup.recv().await.is_some() {

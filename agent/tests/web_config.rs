@@ -1,8 +1,8 @@
 //! `--web.config.file` and `--web.enable-lifecycle`, as a user runs them: `mailbeat run` as a
 //! process behind TLS (certificates made by rcgen at test time) and basic auth, spoken to by a
 //! rustls client trusting the test CA; client certificates by `client_auth_type`; TLS versions;
-//! a bad web config stopping the agent and failing `validate`, never showing a password or a
-//! hash.
+//! the lifecycle switch (and SIGHUP, which always reloads); a bad web config stopping the agent and
+//! failing `validate`, never showing a password or a hash.
 
 mod support;
 
@@ -62,7 +62,7 @@ const PATHS: [(&str, &str); 7] = [
 #[test]
 fn tls_and_basic_auth_guard_every_path() {
     let (dir, pki, hash) = setup(TLS_AND_AUTH);
-    let agent = start(dir.path(), &[]);
+    let agent = start(dir.path(), &["--web.enable-lifecycle"]);
     let good = Client {
         pki: Some(&pki),
         basic: Some(("prometheus", PASSWORD)),
@@ -278,6 +278,38 @@ fn min_version_tls13_refuses_tls12() {
     assert_eq!(
         tls12.request(agent.port, "GET", "/-/ready").unwrap().status,
         200
+    );
+}
+
+#[test]
+fn reload_over_http_needs_the_lifecycle_flag_sighup_always_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    write_agent_config(&config, "before");
+    let agent = start_agent(&config, dir.path());
+    for method in ["POST", "PUT"] {
+        let (status, body) = http(agent.port, method, "/-/reload");
+        assert_eq!(status, 403, "{method}: {body}");
+        assert_eq!(body, "Lifecycle API is not enabled.\n");
+    }
+    assert_eq!(http(agent.port, "GET", "/-/reload").0, 405);
+    write_agent_config(&config, "after-hup");
+    let pid = agent.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    scrape_until(&agent, "mailbeat_target_info{target=\"after-hup\"");
+
+    let agent = start_agent_with(&config, dir.path(), &["--web.enable-lifecycle"]);
+    write_agent_config(&config, "after-post");
+    let (status, body) = http(agent.port, "POST", "/-/reload");
+    assert_eq!(status, 200, "{body}");
+    let m = http(agent.port, "GET", "/metrics").1;
+    assert!(
+        m.contains("mailbeat_target_info{target=\"after-post\""),
+        "{m}"
     );
 }
 
