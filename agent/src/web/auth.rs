@@ -41,7 +41,7 @@ pub struct BasicAuth {
     /// A configured hash, checked for an unknown user so that timing does not tell users apart.
     decoy: String,
     key: [u8; 32],
-    cache: Mutex<HashSet<[u8; 32]>>,
+    cache: Arc<Mutex<HashSet<[u8; 32]>>>,
     bcrypt_slot: Arc<Semaphore>,
     verifications: AtomicU64,
 }
@@ -63,7 +63,7 @@ impl BasicAuth {
             users,
             decoy,
             key,
-            cache: Mutex::new(HashSet::new()),
+            cache: Arc::new(Mutex::new(HashSet::new())),
             bcrypt_slot: Arc::new(Semaphore::new(1)),
             verifications: AtomicU64::new(0),
         }
@@ -95,24 +95,28 @@ impl BasicAuth {
             return false;
         };
         self.verifications.fetch_add(1, Ordering::Relaxed);
+        // The result is remembered in the blocking task: a client that gave up waiting (a
+        // scrape timeout) still has its success counted for the next scrape.
+        let cache = self.cache.clone();
         let verified = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            bcrypt::verify(&*password, &hash).unwrap_or(false)
+            let ok = bcrypt::verify(&*password, &hash).unwrap_or(false);
+            if known && ok {
+                let mut cache = lock(&cache);
+                if cache.len() >= CACHE_LIMIT {
+                    cache.clear();
+                }
+                cache.insert(digest);
+            }
+            ok
         })
         .await
         .unwrap_or(false);
-        if known && verified {
-            let mut cache = self.lock_cache();
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(digest);
-        }
         known && verified
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.cache)
     }
 
     /// SHA-256 of the process key and the length-prefixed user, hash and password.
@@ -125,6 +129,10 @@ impl BasicAuth {
         }
         h.finalize().into()
     }
+}
+
+fn lock(cache: &Mutex<HashSet<[u8; 32]>>) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+    cache.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `Basic base64(user:password)` → (user, password). The password is wiped when dropped.
@@ -247,7 +255,7 @@ mod tests {
             users,
             decoy: a.decoy.clone(),
             key: a.key,
-            cache: Mutex::new(a.lock_cache().clone()),
+            cache: Arc::new(Mutex::new(a.lock_cache().clone())),
             bcrypt_slot: Arc::new(Semaphore::new(1)),
             verifications: AtomicU64::new(0),
         };
