@@ -15,11 +15,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::Watcher;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -42,7 +43,6 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let tls = server.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -56,41 +56,53 @@ pub async fn serve(
                     }
                 };
                 let (app, server) = (app.clone(), server.clone());
-                let service = service_fn(move |req| handle(app.clone(), server.clone(), req));
-                let http = http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
-                    .clone();
-                let watcher = graceful.watcher();
-                let tls = tls.clone();
-                // The handshake runs in the connection's task: a slow client never holds up accept.
-                tokio::spawn(async move {
-                    let result = match tls {
-                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                        Some(acceptor) => {
-                            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                Ok(Ok(s)) => s,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%peer, "TLS handshake timed out");
-                                    return;
-                                }
-                            };
-                            watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
-                        }
-                    };
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "HTTP connection error");
-                    }
-                });
+                tokio::spawn(connection(stream, peer, app, server, graceful.watcher()));
             }
             _ = &mut shutdown => break,
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// One connection, in its own task (a slow client never holds up accept): the TLS handshake,
+/// bounded, when the listener has TLS, then HTTP/1.1.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Arc<App>,
+    server: Arc<Server>,
+    watcher: Watcher,
+) {
+    let tls = server.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let service = service_fn(move |req| handle(app.clone(), server.clone(), req));
+    let mut http = http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    let served = match tls {
+        None => {
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            watcher.watch(conn).await
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, error = %e, "HTTP connection error");
+    }
 }
 
 /// Binds the listen address with a clear error.
