@@ -45,6 +45,13 @@ pub struct RunArgs {
         default_value = "127.0.0.1:9725"
     )]
     pub listen_address: String,
+    /// Web configuration (exporter-toolkit format): TLS and basic auth for every path. Read at
+    /// start; `validate` checks it too.
+    #[arg(long = "web.config.file", global = true, value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+    /// Enable reloading over HTTP (`POST /-/reload`); SIGHUP always reloads.
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    pub enable_lifecycle: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -61,7 +68,8 @@ pub enum Command {
     Run,
     /// Run the configured probes once and report (exit code: 0 ok, 1 warning, 2 critical, 3 unknown).
     Check(CheckArgs),
-    /// Check the configuration file and exit (0 valid, 1 invalid).
+    /// Check the configuration file and exit (0 valid, 1 invalid). With --web.config.file, check
+    /// that file too, or only it when no --config.file is given.
     Validate,
 }
 

@@ -1,28 +1,45 @@
 //! The HTTP server, with the endpoints Prometheus exporters have: `/metrics`, `/probe`,
 //! `/-/healthy`, `/-/ready`, `POST /-/reload`, and a status page at `/`.
+//!
+//! What `--web.config.file` asks for (`web::WebConfig`: TLS, basic auth) applies to every path,
+//! known or not; `POST /-/reload` answers only with `--web.enable-lifecycle`, as in Prometheus.
 
 use crate::app::App;
 use crate::jobs;
+use crate::web::{WebConfig, REALM};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::Watcher;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A client has this long to finish the TLS handshake, as for sending its request headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the listener serves: the web config (TLS, basic auth) and whether the lifecycle
+/// endpoints (`POST /-/reload`) are on.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub web: WebConfig,
+    pub enable_lifecycle: bool,
+}
 
 /// Serves until `shutdown` resolves; then stops accepting and lets open requests finish (bounded).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    server: Arc<Server>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -30,7 +47,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -38,23 +55,54 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let app = app.clone();
-                let service = service_fn(move |req| handle(app.clone(), req));
-                let conn = http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "HTTP connection error");
-                    }
-                });
+                let (app, server) = (app.clone(), server.clone());
+                tokio::spawn(connection(stream, peer, app, server, graceful.watcher()));
             }
             _ = &mut shutdown => break,
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// One connection, in its own task (a slow client never holds up accept): the TLS handshake,
+/// bounded, when the listener has TLS, then HTTP/1.1.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Arc<App>,
+    server: Arc<Server>,
+    watcher: Watcher,
+) {
+    let tls = server.web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let service = service_fn(move |req| handle(app.clone(), server.clone(), req));
+    let mut http = http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    let served = match tls {
+        None => {
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            watcher.watch(conn).await
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let conn = http.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, error = %e, "HTTP connection error");
+    }
 }
 
 /// Binds the listen address with a clear error.
@@ -85,10 +133,26 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
     response(status, "text/plain; charset=utf-8", body.into())
 }
 
+/// 401 with the challenge that makes browsers and curl ask for credentials.
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    let challenge = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\""))
+        .unwrap_or(HeaderValue::from_static("Basic"));
+    r.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    r
+}
+
 async fn handle(
     app: Arc<App>,
+    server: Arc<Server>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    // Every path, known or not, is behind basic auth when users are configured.
+    if let Some(auth) = &server.web.auth {
+        if !auth.check(req.headers().get(AUTHORIZATION)).await {
+            return Ok(unauthorized());
+        }
+    }
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let resp = match (req.method(), path.as_str()) {
@@ -108,6 +172,9 @@ async fn handle(
             text(StatusCode::OK, "mailbeat is healthy.\n")
         }
         (&Method::GET | &Method::HEAD, "/-/ready") => text(StatusCode::OK, "mailbeat is ready.\n"),
+        (&Method::POST | &Method::PUT, "/-/reload") if !server.enable_lifecycle => {
+            text(StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n")
+        }
         (&Method::POST | &Method::PUT, "/-/reload") => match app.reload().await {
             Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
             Err(e) => text(
@@ -182,6 +249,13 @@ fn form_pairs(query: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_challenge_names_the_realm() {
+        let r = unauthorized();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Basic realm=\"mailbeat\"");
+    }
 
     #[test]
     fn query_strings_decode() {

@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod state;
 pub mod store;
+pub mod web;
 
 /// The source revision this binary was built from (`git describe`), or `unknown`.
 pub const REVISION: &str = match option_env!("MAILBEAT_REVISION") {

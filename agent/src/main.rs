@@ -1,18 +1,23 @@
 //! The `mailbeat` binary.
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use mailbeat::cli::{Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
 use mailbeat::guard::CredentialGuard;
 use mailbeat::state::backoff::BackoffJournal;
 use mailbeat::state::{StateDb, StateError};
+use mailbeat::web::{self, WebConfig};
 use mailbeat::{app::App, check, config, http, jobs};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli =
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+    let config_given = config_file_given(&matches);
     init_logging(&cli.common.log_level, cli.common.log_format);
     // Exactly one crypto provider for every rustls user in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -28,11 +33,26 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run) {
-            Command::Run => run(&cli.common.config_file, &cli.run.listen_address).await,
+            Command::Run => run(&cli.common.config_file, &cli.run).await,
             Command::Check(args) => check_once(&cli.common.config_file, args).await,
-            Command::Validate => validate(&cli.common.config_file),
+            Command::Validate => validate(
+                &cli.common.config_file,
+                config_given,
+                cli.run.web_config_file.as_deref(),
+            ),
         }
     })
+}
+
+/// Whether `--config.file` (or its variable) was given, before or after the subcommand.
+fn config_file_given(matches: &clap::ArgMatches) -> bool {
+    let explicit = |m: &clap::ArgMatches| {
+        matches!(
+            m.value_source("config_file"),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    explicit(matches) || matches.subcommand().is_some_and(|(_, sub)| explicit(sub))
 }
 
 fn init_logging(level: &str, format: LogFormat) {
@@ -56,7 +76,35 @@ fn init_logging(level: &str, format: LogFormat) {
     }
 }
 
-fn validate(path: &Path) -> ExitCode {
+/// `mailbeat validate`: the config file, and the web config when given (only it, when no config
+/// file is named).
+fn validate(path: &Path, config_given: bool, web_config: Option<&Path>) -> ExitCode {
+    let web_ok = match web_config {
+        None => true,
+        Some(w) => match web::load(w) {
+            Ok(c) => {
+                println!("SUCCESS: {} is valid: {}", w.display(), c.describe());
+                true
+            }
+            Err(e) => {
+                eprintln!("FAILED: {e}");
+                false
+            }
+        },
+    };
+    let config_ok = if web_config.is_some() && !config_given {
+        true
+    } else {
+        validate_config(path)
+    };
+    if web_ok && config_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn validate_config(path: &Path) -> bool {
     match config::load(path, &mailbeat_probes::builtin()) {
         Ok(c) => {
             let checks: usize = c.targets.iter().map(|t| t.probes.len()).sum();
@@ -66,11 +114,11 @@ fn validate(path: &Path) -> ExitCode {
                 c.targets.len(),
                 checks
             );
-            ExitCode::SUCCESS
+            true
         }
         Err(e) => {
             eprintln!("FAILED: {e}");
-            ExitCode::from(1)
+            false
         }
     }
 }
@@ -159,7 +207,19 @@ async fn open_state(guard: &Arc<CredentialGuard>, config: &Config) -> Result<Arc
     })
 }
 
-async fn run(path: &Path, listen: &str) -> ExitCode {
+async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
+    let listen = args.listen_address.as_str();
+    // A bad web config stops the agent before anything starts: never serve unprotected by mistake.
+    let web = match &args.web_config_file {
+        Some(p) => match web::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("mailbeat: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => WebConfig::default(),
+    };
     let guard = Arc::new(CredentialGuard::default());
     let app = match App::new(
         path.to_path_buf(),
@@ -210,11 +270,18 @@ async fn run(path: &Path, listen: &str) -> ExitCode {
         config = %path.display(),
         targets = config.targets.len(),
         version = env!("CARGO_PKG_VERSION"),
+        tls = web.tls.is_some(),
+        basic_auth_users = web.auth.as_ref().map_or(0, |a| a.user_count()),
+        lifecycle = args.enable_lifecycle,
         "mailbeat started"
     );
     app.start_scheduler();
     tokio::spawn(reload_on_sighup(app.clone()));
-    http::serve(listener, app.clone(), shutdown_signal()).await;
+    let server = Arc::new(http::Server {
+        web,
+        enable_lifecycle: args.enable_lifecycle,
+    });
+    http::serve(listener, app.clone(), server, shutdown_signal()).await;
     app.stop();
     if let Some(db) = state {
         let _ = tokio::task::spawn_blocking(move || db.close()).await;
@@ -228,7 +295,9 @@ async fn reload_on_sighup(app: std::sync::Arc<App>) {
     {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+            tracing::warn!(
+                "cannot listen for SIGHUP; reload with POST /-/reload (--web.enable-lifecycle)"
+            );
             return;
         };
         while hup.recv().await.is_some() {

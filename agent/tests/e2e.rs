@@ -41,7 +41,8 @@ fn run_serves_metrics_and_reloads() {
     let config = dir.path().join("mailbeat.yaml");
     let (up, down) = (greeting_server(), closed_port());
     write_config(&config, &[("relay-up", up), ("relay-down", down)]);
-    let agent = start_agent(&config, dir.path());
+    // Reloading over HTTP is a lifecycle endpoint, off unless asked for (as in Prometheus).
+    let agent = start_agent_with(&config, dir.path(), &["--web.enable-lifecycle"]);
 
     let m = scrape_until(&agent, "mailbeat_probe_success{target=\"relay-down\"");
     let m = if m.contains("mailbeat_probe_success{target=\"relay-up\"") {

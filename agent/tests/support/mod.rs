@@ -1,5 +1,6 @@
-//! Shared by the binary's integration tests: run the agent as a process, speak HTTP to it,
-//! read series from a scrape, and have `promtool` judge the scrape.
+//! Shared by the binary's integration tests: run the agent as a process, speak HTTP (and HTTPS,
+//! with a test PKI made by rcgen) to it, read series from a scrape, and have `promtool` judge the
+//! scrape.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{Read, Write};
@@ -73,6 +74,11 @@ impl Drop for Agent {
 }
 
 pub fn start_agent(config: &Path, dir: &Path) -> Agent {
+    start_agent_with(config, dir, &[])
+}
+
+/// `mailbeat run` with more flags (`--web.config.file F`, `--web.enable-lifecycle`).
+pub fn start_agent_with(config: &Path, dir: &Path, extra: &[&str]) -> Agent {
     let port = free_port();
     let log = dir.join("agent.log");
     let child = Command::new(BIN)
@@ -84,6 +90,7 @@ pub fn start_agent(config: &Path, dir: &Path) -> Agent {
             "--log.level",
             "debug",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -152,4 +159,225 @@ pub fn harness(user_var: &str, default_user: &str) -> (String, String) {
         std::env::var("MAILBEAT_TEST_CA").expect("MAILBEAT_TEST_CA"),
         std::env::var(user_var).unwrap_or_else(|_| default_user.into()),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS: a test PKI (a CA, a server certificate for 127.0.0.1 and localhost, a client
+// certificate, and one from another CA) and a small client.
+
+pub mod pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::path::{Path, PathBuf};
+
+    /// PEM files written into a directory: `ca.crt`, `server.crt`/`server.key`,
+    /// `client.crt`/`client.key` (signed by the CA) and `stranger.crt`/`stranger.key` (signed by
+    /// another CA).
+    pub struct Pki {
+        pub dir: PathBuf,
+    }
+
+    fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+    }
+
+    fn leaf(
+        dir: &Path,
+        name: &str,
+        sans: &[&str],
+        usage: ExtendedKeyUsagePurpose,
+        issuer: &CertifiedIssuer<'static, KeyPair>,
+    ) {
+        let mut p =
+            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, issuer).unwrap();
+        std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+
+    impl Pki {
+        pub fn new(dir: &Path) -> Pki {
+            let ca = ca("mailbeat test CA");
+            std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+            leaf(
+                dir,
+                "server",
+                &["127.0.0.1", "localhost"],
+                ExtendedKeyUsagePurpose::ServerAuth,
+                &ca,
+            );
+            leaf(
+                dir,
+                "client",
+                &["client.test"],
+                ExtendedKeyUsagePurpose::ClientAuth,
+                &ca,
+            );
+            let other = ca_other();
+            leaf(
+                dir,
+                "stranger",
+                &["stranger.test"],
+                ExtendedKeyUsagePurpose::ClientAuth,
+                &other,
+            );
+            Pki {
+                dir: dir.to_path_buf(),
+            }
+        }
+
+        pub fn path(&self, file: &str) -> String {
+            self.dir.join(file).display().to_string()
+        }
+
+        pub fn certs(&self, file: &str) -> Vec<CertificateDer<'static>> {
+            CertificateDer::pem_file_iter(self.dir.join(file))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        }
+
+        pub fn key(&self, file: &str) -> PrivateKeyDer<'static> {
+            PrivateKeyDer::from_pem_file(self.dir.join(file)).unwrap()
+        }
+    }
+
+    fn ca_other() -> CertifiedIssuer<'static, KeyPair> {
+        ca("another CA")
+    }
+}
+
+/// What an HTTPS request got: the status, the headers (lower-case names) and the body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a test client connects: TLS trusting the test CA (with a client certificate, named by its
+/// file stem in the PKI), and basic credentials.
+#[derive(Default, Clone)]
+pub struct Client<'a> {
+    pub pki: Option<&'a pki::Pki>,
+    pub client_cert: Option<&'a str>,
+    pub basic: Option<(&'a str, &'a str)>,
+    pub tls13_only: bool,
+    pub tls12_only: bool,
+}
+
+impl Client<'_> {
+    /// One request over a new connection; `Err` when TLS or the connection fails.
+    pub fn request(&self, port: u16, method: &str, path: &str) -> Result<Reply, String> {
+        use base64::Engine as _;
+        let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let auth = self
+            .basic
+            .map(|(u, p)| {
+                format!(
+                    "Authorization: Basic {}\r\n",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                )
+            })
+            .unwrap_or_default();
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\nContent-Length: 0\r\n\r\n");
+        let mut raw = Vec::new();
+        match self.pki {
+            None => {
+                let mut s = tcp;
+                s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+                s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+            }
+            Some(pki) => {
+                let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+                let mut roots = rustls::RootCertStore::empty();
+                for c in pki.certs("ca.crt") {
+                    roots.add(c).unwrap();
+                }
+                let versions: &[&'static rustls::SupportedProtocolVersion] = if self.tls13_only {
+                    &[&rustls::version::TLS13]
+                } else if self.tls12_only {
+                    &[&rustls::version::TLS12]
+                } else {
+                    rustls::DEFAULT_VERSIONS
+                };
+                let builder = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_protocol_versions(versions)
+                    .unwrap()
+                    .with_root_certificates(roots);
+                let config = match self.client_cert {
+                    Some(name) => builder
+                        .with_client_auth_cert(
+                            pki.certs(&format!("{name}.crt")),
+                            pki.key(&format!("{name}.key")),
+                        )
+                        .unwrap(),
+                    None => builder.with_no_client_auth(),
+                };
+                let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+                let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+                    .map_err(|e| e.to_string())?;
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                tls.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+                // A server that closes without close_notify after its answer is fine here.
+                match tls.read_to_end(&mut raw) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        parse_reply(&raw)
+    }
+}
+
+fn parse_reply(raw: &[u8]) -> Result<Reply, String> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("not an HTTP answer: {text:?}"))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status line: {text:?}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// A bcrypt hash of `password` (cost 4: tests need not be slow).
+pub fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).unwrap()
 }
