@@ -745,6 +745,26 @@ async fn an_rsa_1024_ca_is_critical_with_openssl_code_67() {
 }
 
 #[tokio::test]
+async fn a_weak_self_signed_leaf_trusted_with_ca_file_is_openssl_code_66() {
+    // A self-signed RSA-1024 leaf, trusted as its own root (`ca_file`). openssl printed
+    // `verify error:num=66:EE certificate key too weak`: it looks at the leaf before the root.
+    let leaf = fixture_cert(include_str!("fixtures/weak-rsa1024-selfsigned.pem"));
+    let key = fixture_key(include_str!("fixtures/weak-rsa1024-ca-leaf-key.pem"));
+    let addr = imaps(vec![leaf.clone()], key).await;
+    let mut roots = RootCertStore::empty();
+    roots.add(leaf).unwrap();
+    let r = run(
+        &target(addr, Protocol::Imap, TlsMode::Implicit),
+        roots,
+        TIMEOUT,
+    )
+    .await;
+    assert_outcome(&r, Status::Critical, Some(Reason::TlsWeak));
+    assert_verify(&r, 66, "EE certificate key too weak");
+    assert_words(&r);
+}
+
+#[tokio::test]
 async fn a_client_only_certificate_is_unsuitable() {
     // extendedKeyUsage clientAuth only. openssl printed `Verify return code: 26 (unsuitable
     // certificate purpose)`.
