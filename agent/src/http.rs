@@ -196,15 +196,7 @@ async fn handle(
 /// `/probe?target=NAME[&probe=P]`: runs the target's probes now and answers in blackbox_exporter's
 /// names plus ours.
 async fn probe(app: &Arc<App>, query: &str) -> Response<Full<Bytes>> {
-    let mut target_name = None;
-    let mut probe_name = None;
-    for (k, v) in form_pairs(query) {
-        match k.as_str() {
-            "target" => target_name = Some(v),
-            "probe" => probe_name = Some(v),
-            _ => {}
-        }
-    }
+    let (target_name, probe_name) = parse_probe_query(query);
     let Some(target_name) = target_name else {
         return text(StatusCode::BAD_REQUEST, "target parameter is missing\n");
     };
@@ -239,6 +231,22 @@ async fn probe(app: &Arc<App>, query: &str) -> Response<Full<Bytes>> {
     )
 }
 
+/// The `target` and `probe` parameters of a `/probe` query (the last of each wins; others are
+/// ignored). Public for the fuzz target `fuzz/fuzz_targets/probe_query.rs`.
+#[doc(hidden)]
+pub fn parse_probe_query(query: &str) -> (Option<String>, Option<String>) {
+    let mut target = None;
+    let mut probe = None;
+    for (k, v) in form_pairs(query) {
+        match k.as_str() {
+            "target" => target = Some(v),
+            "probe" => probe = Some(v),
+            _ => {}
+        }
+    }
+    (target, probe)
+}
+
 /// Decodes `a=b&c=d` (with `%XX` and `+`).
 fn form_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
@@ -271,5 +279,14 @@ mod tests {
             form_pairs("target=%e3%81%82%zz%"),
             vec![("target".into(), "あ%zz%".into())]
         );
+    }
+
+    #[test]
+    fn probe_query_takes_target_and_probe() {
+        assert_eq!(
+            parse_probe_query("probe=tls&target=a&target=b+c&module=x"),
+            (Some("b c".into()), Some("tls".into()))
+        );
+        assert_eq!(parse_probe_query(""), (None, None));
     }
 }

@@ -50,6 +50,7 @@ const INVALID_CASES: &[(&str, &str)] = &[
         ("invalid-port-range.yml", "invalid-port-range.yml:5:11: targets[0].port: must be a whole number between 1 and 65535"),
         ("invalid-cron.yml", "invalid-cron.yml:2:13: global.schedule: cron expression \"0 0 9 * * 1\" has 6 fields; use the standard 5 (minute hour day-of-month month day-of-week)"),
         ("invalid-duration.yml", "invalid-duration.yml:2:12: global.timeout: invalid duration \"fast\" (expected number at 0); write e.g. 30s, 5m, 1h"),
+        ("invalid-duration-too-long.yml", "invalid-duration-too-long.yml:2:12: global.timeout: must be at most 365d"),
         ("invalid-missing-secret.yml", "invalid-missing-secret.yml:7:22: targets[0].account.password_file: cannot read secret file"),
         ("invalid-inline-secret.yml", "invalid-inline-secret.yml:7:17: targets[0].account.password: inline secrets are not allowed; use a *_file key or ${ENV_VAR} (or set global.allow_inline_secrets: true)"),
         ("invalid-env-unset.yml", "invalid-env-unset.yml:7:17: targets[0].account.password: environment variable MAILBEAT_TEST_SURELY_UNSET is not set"),
@@ -112,6 +113,35 @@ fn every_fixture_has_a_case() {
         assert!(
             INVALID_CASES.iter().any(|(f, _)| *f == name),
             "add a case for {name} to INVALID_CASES"
+        );
+    }
+}
+
+/// Seen reading the scheduler, shown with the `config` fuzz target (whose harness computes what
+/// the scheduler and a check do with a loaded config): `every: 1000000y` passed validation and
+/// the scheduler panicked on its first slot (`DateTime + TimeDelta` overflowed);
+/// `timeout: 500000000000y` made every check panic on its deadline (`Instant` overflow). The
+/// longest durations a config may give still run.
+#[test]
+fn the_longest_durations_a_config_may_give_are_safe_to_run() {
+    let text = "global: {timeout: 365d, every: 365d, spread: 365d}\n\
+                targets:\n  - {name: a, protocol: smtp, host: a.example.com, probes: [port]}\n";
+    let config = parse(text, "long.yml", &testdata(), &probes()).unwrap_or_else(|e| panic!("{e}"));
+    let tc = &config.targets[0];
+    let _ = mailbeat_sdk::ProbeContext::new(tc.timeout, tc.roots.clone());
+    let now = chrono::Utc::now();
+    let after = now + chrono::Duration::from_std(tc.schedule.interval(now) / 2).unwrap();
+    assert!(tc
+        .schedule
+        .next_run(after, 0.999, config.global.spread)
+        .is_some());
+
+    for key in ["timeout: 366d", "every: 1000000y", "spread: 500000000000y"] {
+        let text = format!("global: {{{key}}}\n");
+        let err = parse(&text, "long.yml", &testdata(), &probes()).unwrap_err();
+        assert!(
+            err.to_string().contains("must be at most 365d"),
+            "{key}: {err}"
         );
     }
 }

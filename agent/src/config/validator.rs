@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The longest duration a config may give (`timeout`, `every`, `spread`). Longer ones overflowed
+/// the clocks they are added to: a check's deadline (`Instant`), the scheduler's next slot
+/// (`DateTime`).
+pub(super) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// Walks the raw file, collecting every problem rather than stopping at the first.
 pub(super) struct Validator<'a> {
     /// The config file's directory: relative paths are relative to it.
@@ -51,6 +56,10 @@ impl Validator<'_> {
         match humantime::parse_duration(s.value.trim()) {
             Ok(d) if d.is_zero() => {
                 self.problem(loc(s), key, "must be greater than zero");
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.problem(loc(s), key, "must be at most 365d");
                 None
             }
             Ok(d) => Some(d),
