@@ -27,7 +27,11 @@ use crate::tls::client::open_session;
 use crate::{net, Failure};
 use async_imap::imap_proto::{Capability, Response, ResponseCode, Status as ImapStatus};
 use async_imap::Client;
+use futures::FutureExt;
 use mailbeat_sdk::{Protocol, Reason, Status, TlsMode};
+use std::future::Future;
+use std::io;
+use std::panic::AssertUnwindSafe;
 use tokio::io::AsyncWriteExt;
 
 /// Most bytes read from the server in one check; a login dialogue is a few kilobytes.
@@ -36,6 +40,21 @@ pub const MAX_BYTES: usize = 1024 * 1024;
 /// Largest literal (`{N}` at the end of a line) accepted from the server. Nothing in a login
 /// dialogue needs one; a capability list or an alert that comes as a literal is small.
 pub const MAX_LITERAL: u64 = 64 * 1024;
+
+/// Runs one `Client::read_response`. imap-proto 0.17 panics on some server bytes: a response code
+/// followed by a non-ASCII character (`* OK [ALERT]授权码`) makes it slice the text at byte 1.
+/// That is a server sending what cannot be parsed, so it becomes the same error as any other
+/// unparseable response, not a panic that loses the check's verdict. Public for the fuzz target.
+#[doc(hidden)]
+pub async fn parse_guarded<T>(read: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    match AssertUnwindSafe(read).catch_unwind().await {
+        Ok(read) => read,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the IMAP parser failed on the server's response",
+        )),
+    }
+}
 
 /// Logs in as the plan says.
 pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
@@ -275,7 +294,7 @@ impl Imap<'_> {
             capabilities: Vec::new(),
         };
         loop {
-            let read = self.client.read_response();
+            let read = parse_guarded(self.client.read_response());
             let response = net::within(
                 self.ctx,
                 Reason::ServerTimeout,
@@ -383,7 +402,7 @@ impl Imap<'_> {
             {
                 return;
             }
-            while let Ok(Some(r)) = self.client.read_response().await {
+            while let Ok(Some(r)) = parse_guarded(self.client.read_response()).await {
                 if matches!(r.parsed(), Response::Done { .. }) {
                     return;
                 }
@@ -515,6 +534,35 @@ mod tests {
         assert!(has(&caps, "logindisabled"));
         assert_eq!(strip_prefix_ci("auth=plain", "AUTH="), Some("plain"));
         assert!(greeting_capabilities("* OK ready").is_none());
+    }
+
+    /// Found by the `replies` fuzz target: imap-proto panicked ("byte index 1 is not a char
+    /// boundary") on a response code followed by a non-ASCII byte, and the check was lost.
+    #[tokio::test]
+    async fn a_response_code_followed_by_non_ascii_is_an_error_not_a_panic() {
+        let cases: [&[u8]; 3] = [
+            "* OK [ALERT]授权码\r\n".as_bytes(),
+            b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN]\xe8Dovecot ready.\r\n",
+            "a1 NO [ALERT]é\r\n".as_bytes(),
+        ];
+        for bytes in cases {
+            let (ours, mut theirs) = tokio::io::duplex(1024);
+            theirs.write_all(bytes).await.unwrap();
+            let mut client = Client::new(Capped::new(ours, MAX_BYTES, MAX_LITERAL));
+            let err = parse_guarded(client.read_response()).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        }
+        // The same with a space after the code parses.
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        theirs
+            .write_all("* OK [ALERT] 授权码\r\n".as_bytes())
+            .await
+            .unwrap();
+        let mut client = Client::new(Capped::new(ours, MAX_BYTES, MAX_LITERAL));
+        assert!(parse_guarded(client.read_response())
+            .await
+            .unwrap()
+            .is_some());
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //! usable mechanism). A check that could not connect, timed out, or lost the connection mid-login
 //! says nothing about the credential and leaves it out.
 
-mod imap;
+#[doc(hidden)] // public for the fuzz target `fuzz/fuzz_targets/replies.rs`
+pub mod imap;
 pub mod mechanism;
 mod pop3;
 mod smtp;
