@@ -9,6 +9,7 @@ pub mod executor;
 pub mod guard;
 pub mod jobs;
 pub mod metrics;
+pub mod oauth;
 pub mod redact;
 pub mod runner;
 pub mod schedule;
