@@ -4,7 +4,7 @@
 use super::raw::RawConfig;
 use super::snippet::mask_secret_values;
 use super::validator::{loc, Validator};
-use super::{keypath, Config, ConfigError, Global, Webhook, WEBHOOK_EVENTS};
+use super::{keypath, Config, ConfigError, Global, SecretSource, Webhook, WEBHOOK_EVENTS};
 use crate::schedule::Schedule;
 use mailbeat_sdk::Probe;
 use std::collections::{HashMap, HashSet};
@@ -141,6 +141,7 @@ impl Validator<'_> {
             locale: g.locale.unwrap_or_default(),
             ehlo_name: g.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
             spread,
+            state_key: self.state_key(g),
         };
 
         for (name, options) in &raw.probe_defaults {
@@ -242,4 +243,53 @@ fn default_ehlo_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| h.contains('.'))
         .unwrap_or_else(|| "mailbeat.localdomain".to_string())
+}
+
+impl Validator<'_> {
+    /// `global.state_key_file` / `global.state_key`: checked for length now, read again when the
+    /// state opens.
+    fn state_key(&mut self, g: &super::raw::RawGlobal) -> Option<SecretSource> {
+        let allow_inline = g.allow_inline_secrets.unwrap_or(false);
+        let (source, at, key) = match (&g.state_key_file, &g.state_key) {
+            (Some(f), Some(_)) => {
+                self.problem(
+                    loc(f),
+                    "global",
+                    "set only one of state_key_file, state_key",
+                );
+                return None;
+            }
+            (Some(f), None) => (
+                self.secret_file(f, "global.state_key_file")?,
+                loc(f),
+                "global.state_key_file",
+            ),
+            (None, Some(s)) => (
+                self.secret(s, "global.state_key", allow_inline)?,
+                loc(s),
+                "global.state_key",
+            ),
+            (None, None) => return None,
+        };
+        match source.read() {
+            Ok(k) if k.expose().len() >= crate::oauth::seal::MIN_KEY_BYTES => Some(source),
+            Ok(_) => {
+                self.problem(
+                    at,
+                    key,
+                    format!(
+                        "holds fewer than {} bytes of key material; make one with `head -c 32 /dev/urandom | base64`",
+                        crate::oauth::seal::MIN_KEY_BYTES
+                    ),
+                );
+                None
+            }
+            // An unset variable may be set where the agent runs; the state says so at open.
+            Err(super::SecretError::EnvUnset(_)) => Some(source),
+            Err(e) => {
+                self.problem(at, key, e.to_string());
+                None
+            }
+        }
+    }
 }

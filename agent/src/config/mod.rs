@@ -11,6 +11,7 @@
 
 mod keypath;
 mod load;
+mod oauth;
 mod presets;
 mod raw;
 pub mod secrets;
@@ -25,6 +26,7 @@ pub use secrets::{SecretError, SecretSource};
 pub use trust::{system_roots_store, webpki_roots_store};
 
 use crate::guard::Policy;
+use crate::oauth::{Endpoints, ProviderKind};
 use crate::schedule::Schedule;
 use mailbeat_sdk::{Check, Locale, Target};
 use std::path::PathBuf;
@@ -56,6 +58,44 @@ pub struct Global {
     pub ehlo_name: String,
     /// Longest window a schedule's checks are spread over (`None`: the whole interval).
     pub spread: Option<Duration>,
+    /// Key material that seals the OAuth tokens at rest (`state_key_file` / `state_key`).
+    pub state_key: Option<SecretSource>,
+}
+
+/// An OAuth2 account whose tokens mailbeat keeps: who it is, which client refreshes it, where.
+#[derive(Clone)]
+pub struct OauthAccount {
+    /// The token set's name in the store (`oauth.token`, default the target's name).
+    pub token: String,
+    /// The account the grant must belong to (`account.username`).
+    pub username: String,
+    pub provider: ProviderKind,
+    pub client_id: String,
+    /// Absent for a public client.
+    pub client_secret: Option<SecretSource>,
+    pub tenant: Option<String>,
+    pub scopes: Vec<String>,
+    pub endpoints: Endpoints,
+    /// Trust for the OAuth endpoints: webpki roots (and the system's, when configured), plus
+    /// `oauth.ca_file`.
+    pub roots: Arc<rustls::RootCertStore>,
+    /// What the provider's policy says a refresh token lives (a Google app in Testing: 7 days).
+    pub refresh_token_lifetime: Option<Duration>,
+    /// A refresh token to import when the store has none for this set.
+    pub refresh_token_file: Option<SecretSource>,
+}
+
+impl std::fmt::Debug for OauthAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OauthAccount")
+            .field("token", &self.token)
+            .field("username", &self.username)
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A target with everything needed to check it.
@@ -65,8 +105,10 @@ pub struct TargetConfig {
     pub probes: Vec<ProbeConfig>,
     pub schedule: Schedule,
     pub timeout: Duration,
-    /// The account's password or access token.
+    /// The account's password, or an access token another tool keeps fresh.
     pub secret: Option<SecretSource>,
+    /// The OAuth account whose tokens mailbeat keeps (`account.oauth` with a `client_id`).
+    pub oauth: Option<Arc<OauthAccount>>,
     /// Trust anchors: webpki roots, plus `ca_file`.
     pub roots: Arc<rustls::RootCertStore>,
 }

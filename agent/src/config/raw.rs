@@ -44,6 +44,10 @@ pub struct RawGlobal {
     pub spread: Option<Spanned<String>>,
     /// Accept secrets written inline in this file (off by default).
     pub allow_inline_secrets: Option<bool>,
+    /// Key material (at least 32 bytes) that seals the OAuth tokens in the state database.
+    pub state_key_file: Option<Spanned<String>>,
+    /// `${ENV_VAR}` holding the same, instead of a file.
+    pub state_key: Option<Spanned<String>>,
 }
 
 /// One entry of `targets:`.
@@ -81,18 +85,32 @@ pub struct RawAccount {
     pub oauth: Option<RawOauth>,
 }
 
-/// `account.oauth:`
+/// `account.oauth:`: either a token set mailbeat keeps (`client_id` and the rest), or an access
+/// token another tool keeps fresh (`access_token_file` / `access_token`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// client_id and token are read by the token source of `mailbeat reauth`; accepted now so that
-// configs written for it already validate.
-#[allow(dead_code)]
 pub struct RawOauth {
-    pub client_id: Option<String>,
+    /// `google`, `microsoft` or `generic` (default: from the target's provider preset).
+    pub provider: Option<Spanned<String>>,
+    pub client_id: Option<Spanned<String>>,
     pub client_secret_file: Option<Spanned<String>>,
+    /// `${ENV_VAR}` (an inline literal only with `allow_inline_secrets`).
     pub client_secret: Option<Spanned<String>>,
-    /// Name of the stored token set (filled by `mailbeat reauth`).
-    pub token: Option<String>,
+    /// Microsoft's tenant (default `common`).
+    pub tenant: Option<Spanned<String>>,
+    pub scopes: Option<Vec<Spanned<String>>>,
+    /// A refresh token imported when the store has none for this account.
+    pub refresh_token_file: Option<Spanned<String>>,
+    pub token_url: Option<Spanned<String>>,
+    pub authorization_url: Option<Spanned<String>>,
+    pub device_authorization_url: Option<Spanned<String>>,
+    /// Extra trust for the OAuth endpoints.
+    pub ca_file: Option<Spanned<String>>,
+    /// Known lifetime of a refresh token (e.g. `7d` for a Google app in Testing).
+    pub refresh_token_lifetime: Option<Spanned<String>>,
+    /// Name of the token set in the store (default: the target's name); targets that name the
+    /// same set share its tokens and its refreshes.
+    pub token: Option<Spanned<String>>,
     /// A file holding a current access token (kept fresh by another tool).
     pub access_token_file: Option<Spanned<String>>,
     /// `${ENV_VAR}` holding a current access token.

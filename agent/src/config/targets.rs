@@ -4,7 +4,9 @@
 use super::presets::{self, PROVIDERS};
 use super::raw::{RawAccount, RawProbe, RawTarget};
 use super::validator::{loc, Validator};
-use super::{Global, ProbeConfig, SecretSource, TargetConfig};
+use super::oauth::{OauthContext, OauthSource};
+use super::{Global, OauthAccount, ProbeConfig, SecretSource, TargetConfig};
+use std::sync::Arc;
 use crate::guard::BackoffOptions;
 use mailbeat_sdk::{Account, Protocol, SaslMechanism, Target, TlsMode};
 use std::collections::BTreeMap;
@@ -147,12 +149,20 @@ impl Validator<'_> {
 
         let ca_file = t.ca_file.as_ref().and_then(|f| self.ca_file(f, key));
 
-        let (account, secret) = match &t.account {
+        let (account, secret, oauth) = match &t.account {
             Some(a) => {
-                let (account, secret) = self.account(a, &format!("{key}.account"), allow_inline);
-                (Some(account), secret)
+                let cx = OauthContext {
+                    target: &name,
+                    username: &a.username,
+                    preset: provider,
+                    protocol,
+                    global,
+                    allow_inline,
+                };
+                let (account, secret, oauth) = self.account(a, &format!("{key}.account"), &cx);
+                (Some(account), secret, oauth)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
 
         for label in t.labels.keys() {
@@ -235,6 +245,7 @@ impl Validator<'_> {
             schedule,
             timeout,
             secret,
+            oauth,
             roots,
         })
     }
@@ -244,9 +255,11 @@ impl Validator<'_> {
         &mut self,
         a: &RawAccount,
         akey: &str,
-        allow_inline: bool,
-    ) -> (Account, Option<SecretSource>) {
+        cx: &OauthContext,
+    ) -> (Account, Option<SecretSource>, Option<Arc<OauthAccount>>) {
+        let allow_inline = cx.allow_inline;
         let mut secret = None;
+        let mut managed = None;
         let oauth = a.oauth.is_some();
         let sources = [
             a.password_file.as_ref().map(|_| "password_file"),
@@ -266,23 +279,9 @@ impl Validator<'_> {
         } else if let Some(p) = &a.password {
             secret = self.secret(p, &format!("{akey}.password"), allow_inline);
         } else if let Some(o) = &a.oauth {
-            let okey = format!("{akey}.oauth");
-            if let Some(f) = &o.client_secret_file {
-                self.secret_file(f, &format!("{okey}.client_secret_file"));
-            }
-            if let Some(s) = &o.client_secret {
-                self.secret(s, &format!("{okey}.client_secret"), allow_inline);
-            }
-            if let Some(f) = &o.access_token_file {
-                secret = self.secret_file(f, &format!("{okey}.access_token_file"));
-            } else if let Some(s) = &o.access_token {
-                secret = self.secret(s, &format!("{okey}.access_token"), allow_inline);
-            } else {
-                self.problem(
-                    loc(&a.username),
-                    okey,
-                    "needs access_token_file or access_token (${ENV}) until the token store of `mailbeat reauth` is available",
-                );
+            match self.oauth(o, &format!("{akey}.oauth"), cx) {
+                OauthSource::Managed(account) => managed = Some(account),
+                OauthSource::External(source) => secret = source,
             }
         } else {
             self.problem(
@@ -311,7 +310,7 @@ impl Validator<'_> {
             mechanism,
             oauth,
         };
-        (account, secret)
+        (account, secret, managed)
     }
 
     /// The target's probes (the default list when none are given), options merged over

@@ -8,13 +8,14 @@
 //! whoever need not (the back-off) drops it.
 //!
 //! Each kind of state is a small module on top that owns its tables: [`backoff`] (the credential
-//! guard's journal); tokens, alert state and the webhook outbox add theirs the same way, each
-//! with a migration of its own.
+//! guard's journal), [`tokens`] (the OAuth token store); alert state and the webhook outbox add
+//! theirs the same way, each with a migration of its own.
 //!
 //! WAL mode with `synchronous = FULL`: a `mailbeat check` from cron and the running agent share
 //! the file, and a committed write survives a power cut, not only a crash of the process.
 
 pub mod backoff;
+pub mod tokens;
 
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,31 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     // Fingerprints now include the account's realm: the old ones can never match again, and
     // dropping them costs at most one early retry per credential that was backing off.
     (2, "DELETE FROM auth_backoff;"),
+    // The OAuth token store (state/tokens.rs). Token columns hold sealed or plaintext blobs
+    // (oauth/seal.rs); times are Unix milliseconds.
+    (
+        3,
+        "CREATE TABLE oauth_tokens (
+             name TEXT PRIMARY KEY,
+             provider TEXT NOT NULL,
+             account TEXT NOT NULL,
+             refresh_token BLOB,
+             access_token BLOB,
+             access_obtained_unix_ms INTEGER,
+             access_expires_unix_ms INTEGER,
+             refresh_announced_end_unix_ms INTEGER,
+             scopes TEXT NOT NULL DEFAULT '',
+             issued_unix_ms INTEGER NOT NULL,
+             rotated_unix_ms INTEGER NOT NULL,
+             last_refresh_unix_ms INTEGER,
+             last_used_unix_ms INTEGER,
+             last_error_reason TEXT,
+             last_error_message TEXT,
+             last_error_unix_ms INTEGER,
+             last_error_terminal INTEGER NOT NULL DEFAULT 0,
+             generation INTEGER NOT NULL DEFAULT 0
+         );",
+    ),
 ];
 
 /// Why the state could not be opened or written.
@@ -288,6 +314,8 @@ fn open_and_migrate(path: &Path) -> Result<Connection, Opened> {
     }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // A replaced token is overwritten, not left in a free page of the file.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // Reads every page: damage anywhere is found now, when the file can still be moved aside,
     // not at the first query of some table.
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
