@@ -7,6 +7,7 @@ use crate::executor::Executor;
 use crate::guard::CredentialGuard;
 use crate::jobs::{jobs_of, Job, JobLocks};
 use crate::metrics::AgentMetrics;
+use crate::oauth::Tokens;
 use crate::runner::{HostLimits, Runner};
 use crate::scheduler;
 use crate::store::ResultStore;
@@ -15,6 +16,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 use tokio::sync::{watch, Semaphore};
+
+/// What every configuration's checks share, kept across reloads: the credential guard (a reload
+/// must not forget which credentials are backing off) and the token service.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    pub guard: Arc<CredentialGuard>,
+    pub tokens: Arc<Tokens>,
+}
 
 /// A configuration with what was derived from it once: its jobs and the runner for them.
 pub struct Loaded {
@@ -29,8 +38,8 @@ pub struct App {
     pub probes: Vec<Arc<dyn Probe>>,
     pub store: Arc<ResultStore>,
     pub metrics: Arc<AgentMetrics>,
-    /// Kept across reloads: a reload must not forget which credentials are backing off.
-    pub guard: Arc<CredentialGuard>,
+    /// Kept across reloads.
+    pub services: Services,
     /// The next slot of every job, kept across reloads so unchanged jobs keep their schedule.
     plan: Arc<scheduler::DuePlan>,
     loaded: RwLock<Arc<Loaded>>,
@@ -44,7 +53,7 @@ impl App {
     pub fn new(
         config_path: PathBuf,
         probes: Vec<Arc<dyn Probe>>,
-        guard: Arc<CredentialGuard>,
+        services: Services,
     ) -> Result<Arc<Self>, config::ConfigError> {
         let config = Arc::new(config::load(&config_path, &probes)?);
         let store = Arc::new(ResultStore::new());
@@ -54,13 +63,13 @@ impl App {
         let locks = Arc::new(JobLocks::default());
         let limit = Arc::new(Semaphore::new(config.global.concurrency));
         let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
-        let loaded = load(config, &store, &locks, &guard, limit, hosts);
+        let loaded = load(config, &store, &locks, &services, limit, hosts);
         Ok(Arc::new(App {
             config_path,
             probes,
             store,
             metrics,
-            guard,
+            services,
             plan: Arc::default(),
             loaded: RwLock::new(Arc::new(loaded)),
             locks,
@@ -75,6 +84,11 @@ impl App {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The token service.
+    pub fn tokens(&self) -> &Arc<Tokens> {
+        &self.services.tokens
     }
 
     /// The configuration in force.
@@ -146,7 +160,14 @@ impl App {
                 } else {
                     Arc::new(HostLimits::new(config.global.per_host_concurrency))
                 };
-                let next = load(config, &self.store, &self.locks, &self.guard, limit, hosts);
+                let next = load(
+                    config,
+                    &self.store,
+                    &self.locks,
+                    &self.services,
+                    limit,
+                    hosts,
+                );
                 let keep: std::collections::HashSet<_> =
                     next.jobs.iter().map(|j| j.key.clone()).collect();
                 self.locks.retain(|k| keep.contains(k));
@@ -173,17 +194,18 @@ pub fn load(
     config: Arc<Config>,
     store: &Arc<ResultStore>,
     locks: &Arc<JobLocks>,
-    guard: &Arc<CredentialGuard>,
+    services: &Services,
     semaphore: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
 ) -> Loaded {
+    services.tokens.configure(&config);
     let jobs = Arc::new(jobs_of(&config));
     let targets: Vec<_> = config.targets.iter().map(|t| t.target.clone()).collect();
     store.set_jobs(&targets, &jobs);
     let executor = Executor::new(
         config.global.locale,
         config.global.ehlo_name.clone(),
-        guard.clone(),
+        services.clone(),
     );
     let runner = Runner {
         executor: Arc::new(executor),

@@ -1,9 +1,8 @@
 //! `mailbeat check`: run the configured probes once and report, for people (a table), scripts
 //! (`--output json`, docs/architecture.md §5) and Nagios (the exit code).
 
-use crate::app::Loaded;
+use crate::app::{Loaded, Services};
 use crate::config::Config;
-use crate::guard::CredentialGuard;
 use crate::jobs::{self, JobLocks};
 use crate::runner::HostLimits;
 use crate::store::ResultStore;
@@ -54,13 +53,13 @@ impl Report {
 }
 
 /// `config` made ready for one run: its jobs, and a runner of its own over a fresh store and
-/// `concurrency` slots (`guard` keeps credentials that are backing off from being tried).
-pub fn prepare(config: Arc<Config>, guard: &Arc<CredentialGuard>) -> Loaded {
+/// `concurrency` slots (`services` hold the credential guard and the token service).
+pub fn prepare(config: Arc<Config>, services: &Services) -> Loaded {
     let store = Arc::new(ResultStore::new());
     let locks = Arc::new(JobLocks::default());
     let limit = Arc::new(Semaphore::new(config.global.concurrency));
     let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
-    crate::app::load(config, &store, &locks, guard, limit, hosts)
+    crate::app::load(config, &store, &locks, services, limit, hosts)
 }
 
 /// Runs every selected job once, at most `concurrency` at a time, in config order, through the

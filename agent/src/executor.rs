@@ -4,14 +4,16 @@
 //!
 //! Locking, the concurrency limit, logging and recording are the runner's ([`crate::runner`]).
 
+use crate::app::Services;
 use crate::config::{ProbeConfig, TargetConfig};
 use crate::guard::{realm_of, CredentialGuard};
+use crate::oauth::tokens::Unavailable;
 use crate::redact::redact;
 use futures::FutureExt;
 use mailbeat_sdk::remediation::{remediation, TARGET_PLACEHOLDER};
 use mailbeat_sdk::{
-    Check, CheckResult, Credentials, Locale, ProbeContext, Reason, Secret, SecretKind, Status,
-    Target,
+    Check, CheckResult, CredentialVerdict, Credentials, Locale, ProbeContext, Reason, Secret,
+    SecretKind, Status, Target,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,38 +26,64 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 pub struct Executor {
     locale: Locale,
     ehlo_name: String,
-    guard: Arc<CredentialGuard>,
+    services: Services,
+}
+
+/// Why a check that logs in got no secret.
+enum NoSecret {
+    /// The file or variable could not be read.
+    Read(String),
+    /// The token service has no access token to give.
+    Token(Unavailable),
 }
 
 impl Executor {
-    pub fn new(locale: Locale, ehlo_name: String, guard: Arc<CredentialGuard>) -> Self {
+    pub fn new(locale: Locale, ehlo_name: String, services: Services) -> Self {
         Executor {
             locale,
             ehlo_name,
-            guard,
+            services,
         }
     }
 
     /// The credential guard checks go through.
     pub fn guard(&self) -> &Arc<CredentialGuard> {
-        &self.guard
+        &self.services.guard
+    }
+
+    /// The secret of `target` for a probe that logs in: read now, not at load time, so a
+    /// rotated secret file counts from the next check; an OAuth account's access token from the
+    /// token service, refreshed first when it would expire too soon.
+    async fn secret(&self, target: &TargetConfig) -> Option<Result<Secret, NoSecret>> {
+        if let Some(account) = &target.oauth {
+            let token = self
+                .services
+                .tokens
+                .access_token(account, target.timeout)
+                .await;
+            return Some(token.map_err(NoSecret::Token));
+        }
+        let source = target.secret.as_ref()?;
+        Some(source.read().map_err(|e| NoSecret::Read(e.to_string())))
     }
 
     /// Runs `probe` on `target` once and returns the completed result and whether the guard
     /// answered it instead of the probe. Never panics.
     pub async fn run(&self, target: &TargetConfig, probe: &ProbeConfig) -> Executed {
         let started = Instant::now();
-        // Read the secret now, not at load time: a rotated secret file counts from the next
-        // check. Only a probe that logs in gets it.
-        let secret = match (probe.uses_credentials, &target.secret) {
-            (true, Some(source)) => Some(source.read()),
-            _ => None,
+        // Only a probe that logs in gets the secret.
+        let secret = match probe.uses_credentials {
+            true => self.secret(target).await,
+            false => None,
         };
         let (mut result, backing_off) = match secret {
-            Some(Err(e)) => (
-                CheckResult::unknown(Reason::ConfigError, e.to_string()),
-                false,
-            ),
+            Some(Err(NoSecret::Read(e))) => (CheckResult::unknown(Reason::ConfigError, e), false),
+            // No login is tried without a token: the token probe tells the story of the grant.
+            Some(Err(NoSecret::Token(u))) => {
+                let mut r = CheckResult::fail(u.status, u.reason, u.message);
+                r.remediation = u.remediation;
+                (r, false)
+            }
             secret => {
                 // The whole attempt (gate, check, redaction, record) is a task of its own: a
                 // panic in the probe ends that task, not the agent, and a caller that goes away
@@ -105,7 +133,8 @@ impl Executor {
             ehlo_name: self.ehlo_name.clone(),
             locale: self.locale,
         };
-        let guard = self.guard.clone();
+        let guard = self.services.guard.clone();
+        let tokens = tc.oauth.clone().map(|a| (self.services.tokens.clone(), a));
         let target = tc.target.clone();
         let (check, policy, name, timeout) =
             (pc.check.clone(), pc.backoff, pc.name.clone(), tc.timeout);
@@ -122,6 +151,13 @@ impl Executor {
                 // Before the guard keeps it, on disk too: a server may echo what it was sent, a
                 // probe or plugin may format too much.
                 redact(&mut result, secret.expose(), username.as_deref());
+            }
+            if let (Some((tokens, account)), Some(CredentialVerdict::Rejected)) =
+                (&tokens, result.credential)
+            {
+                // The server refused a token the store thought valid (revoked, or expired
+                // early): the next login refreshes instead of presenting it again.
+                tokens.invalidate_access(account);
             }
             match attempt {
                 Some(attempt) => (attempt.record(result, &policy), false),

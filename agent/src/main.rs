@@ -2,13 +2,16 @@
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
+use mailbeat::app::Services;
 use mailbeat::cli::{Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
-use mailbeat::guard::CredentialGuard;
+use mailbeat::oauth::probe::TokenProbe;
+use mailbeat::oauth::Tokens;
 use mailbeat::state::backoff::BackoffJournal;
 use mailbeat::state::{StateDb, StateError};
 use mailbeat::web::{self, WebConfig};
 use mailbeat::{app::App, check, config, http, jobs};
+use mailbeat_sdk::Probe;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,6 +45,13 @@ fn main() -> ExitCode {
             ),
         }
     })
+}
+
+/// Every probe this binary has: the built-in ones and the agent's own `token` probe.
+fn all_probes(tokens: &Arc<Tokens>) -> Vec<Arc<dyn Probe>> {
+    let mut probes = mailbeat_probes::builtin();
+    probes.push(Arc::new(TokenProbe::new(tokens.clone())));
+    probes
 }
 
 /// Whether `--config.file` (or its variable) was given, before or after the subcommand.
@@ -105,7 +115,7 @@ fn validate(path: &Path, config_given: bool, web_config: Option<&Path>) -> ExitC
 }
 
 fn validate_config(path: &Path) -> bool {
-    match config::load(path, &mailbeat_probes::builtin()) {
+    match config::load(path, &all_probes(&Default::default())) {
         Ok(c) => {
             let checks: usize = c.targets.iter().map(|t| t.probes.len()).sum();
             println!(
@@ -124,7 +134,8 @@ fn validate_config(path: &Path) -> bool {
 }
 
 async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
-    let probes = mailbeat_probes::builtin();
+    let services = Services::default();
+    let probes = all_probes(&services.tokens);
     let config = match config::load(path, &probes) {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -138,8 +149,7 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     }
-    let guard = Arc::new(CredentialGuard::default());
-    let loaded = check::prepare(config.clone(), &guard);
+    let loaded = check::prepare(config.clone(), &services);
     let selected: Vec<_> =
         jobs::select(&loaded.jobs, args.target.as_deref(), args.probe.as_deref()).collect();
     if selected.is_empty() {
@@ -158,9 +168,9 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     let logs_in = selected
         .iter()
         .filter_map(|j| j.in_config(&config))
-        .any(|(_, p)| p.uses_credentials);
+        .any(|(t, p)| p.uses_credentials || t.oauth.is_some());
     let state = if logs_in {
-        match open_state(&guard, &config).await {
+        match open_state(&services, &config).await {
             Ok(db) => Some(db),
             Err(e) => {
                 eprintln!("mailbeat: {e}");
@@ -187,24 +197,33 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
-/// Opens the state database in `state_dir` and keeps the credential guard's back-off in it; the
-/// error says what to do.
-async fn open_state(guard: &Arc<CredentialGuard>, config: &Config) -> Result<Arc<StateDb>, String> {
+/// Opens the state database in `state_dir`, keeps the credential guard's back-off and the OAuth
+/// token store in it; the error says what to do.
+async fn open_state(services: &Services, config: &Config) -> Result<Arc<StateDb>, String> {
     let dir = config.global.state_dir.clone();
-    let guard = guard.clone();
+    let services = services.clone();
+    let config = config.clone();
     let opened = tokio::task::spawn_blocking(move || {
-        let db = Arc::new(StateDb::open(&dir)?);
-        guard.attach(Arc::new(BackoffJournal::open(db.clone())?));
-        Ok::<_, StateError>(db)
+        let db = Arc::new(StateDb::open(&dir).map_err(state_error)?);
+        services.guard.attach(Arc::new(
+            BackoffJournal::open(db.clone()).map_err(state_error)?,
+        ));
+        let store = mailbeat::oauth::open_store(db.clone(), &config).map_err(|e| e.to_string())?;
+        services.tokens.attach(Arc::new(store));
+        Ok::<_, String>(db)
     })
     .await
     .map_err(|e| e.to_string())?;
-    opened.map_err(|e| match e {
+    opened
+}
+
+fn state_error(e: StateError) -> String {
+    match e {
         StateError::CreateDir { .. } | StateError::Open { .. } | StateError::MoveAside { .. } => {
             format!("{e} (set global.state_dir to a writable directory)")
         }
         other => other.to_string(),
-    })
+    }
 }
 
 async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
@@ -220,11 +239,11 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         },
         None => WebConfig::default(),
     };
-    let guard = Arc::new(CredentialGuard::default());
+    let services = Services::default();
     let app = match App::new(
         path.to_path_buf(),
-        mailbeat_probes::builtin(),
-        guard.clone(),
+        all_probes(&services.tokens),
+        services.clone(),
     ) {
         Ok(app) => app,
         Err(e) => {
@@ -239,8 +258,8 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         let logs_in = config
             .targets
             .iter()
-            .any(|t| t.probes.iter().any(|p| p.uses_credentials));
-        match open_state(&guard, &config).await {
+            .any(|t| t.oauth.is_some() || t.probes.iter().any(|p| p.uses_credentials));
+        match open_state(&services, &config).await {
             Ok(db) => Some(db),
             // Without the state a restart could retry a rejected password early: refuse to
             // start while logins are checked, but do not break an agent that checks none.

@@ -31,26 +31,19 @@ impl Validator<'_> {
     pub(super) fn oauth(&mut self, o: &RawOauth, okey: &str, cx: &OauthContext) -> OauthSource {
         let external = o.access_token_file.is_some() || o.access_token.is_some();
         if external {
-            let managed_keys = [
-                o.client_id.as_ref().map(|_| "client_id"),
-                o.refresh_token_file.as_ref().map(|_| "refresh_token_file"),
-            ];
-            let given: Vec<_> = managed_keys.iter().flatten().copied().collect();
-            if !given.is_empty() {
+            // client_id (and its secret) are accepted here, as they were before mailbeat kept
+            // tokens: configs written then still load. A refresh token next to a token kept by
+            // another tool is a contradiction.
+            if let Some(f) = &o.refresh_token_file {
                 self.problem(
-                    loc(cx.username),
-                    okey,
-                    format!(
-                        "access_token_file/access_token (a token another tool keeps fresh) and {} (tokens mailbeat keeps) exclude each other",
-                        given.join(", ")
-                    ),
+                    loc(f),
+                    format!("{okey}.refresh_token_file"),
+                    "access_token_file/access_token (a token another tool keeps fresh) and refresh_token_file (tokens mailbeat keeps) exclude each other",
                 );
             }
             return OauthSource::External(match (&o.access_token_file, &o.access_token) {
                 (Some(f), _) => self.secret_file(f, &format!("{okey}.access_token_file")),
-                (None, Some(s)) => {
-                    self.secret(s, &format!("{okey}.access_token"), cx.allow_inline)
-                }
+                (None, Some(s)) => self.secret(s, &format!("{okey}.access_token"), cx.allow_inline),
                 (None, None) => None,
             });
         }
@@ -104,8 +97,7 @@ impl Validator<'_> {
         let tenant = o.tenant.as_ref().and_then(|t| {
             let v = t.value.trim();
             let ok = !v.is_empty()
-                && v
-                    .chars()
+                && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
             if !ok {
                 self.problem(
@@ -118,12 +110,20 @@ impl Validator<'_> {
         });
         if tenant.is_some() && provider != Some(ProviderKind::Microsoft) {
             if let Some(t) = &o.tenant {
-                self.problem(loc(t), format!("{okey}.tenant"), "only for provider microsoft");
+                self.problem(
+                    loc(t),
+                    format!("{okey}.tenant"),
+                    "only for provider microsoft",
+                );
             }
         }
         let scopes = match &o.scopes {
             Some(list) if list.is_empty() => {
-                self.problem(loc(cx.username), format!("{okey}.scopes"), "must not be empty");
+                self.problem(
+                    loc(cx.username),
+                    format!("{okey}.scopes"),
+                    "must not be empty",
+                );
                 Vec::new()
             }
             Some(list) => list.iter().map(|s| s.value.trim().to_string()).collect(),
@@ -140,7 +140,9 @@ impl Validator<'_> {
         }
         let published = provider.and_then(|p| Endpoints::of(p, tenant.as_deref()));
         let url = |v: &mut Self, value: &Option<Spanned<String>>, name: &str| {
-            value.as_ref().and_then(|u| v.https_url(u, &format!("{okey}.{name}")))
+            value
+                .as_ref()
+                .and_then(|u| v.https_url(u, &format!("{okey}.{name}")))
         };
         let token_url = url(self, &o.token_url, "token_url")
             .or_else(|| published.as_ref().map(|e| e.token_url.clone()));
@@ -153,9 +155,16 @@ impl Validator<'_> {
         }
         let authorization_url = url(self, &o.authorization_url, "authorization_url")
             .or_else(|| published.as_ref().and_then(|e| e.authorization_url.clone()));
-        let device_authorization_url =
-            url(self, &o.device_authorization_url, "device_authorization_url")
-                .or_else(|| published.as_ref().and_then(|e| e.device_authorization_url.clone()));
+        let device_authorization_url = url(
+            self,
+            &o.device_authorization_url,
+            "device_authorization_url",
+        )
+        .or_else(|| {
+            published
+                .as_ref()
+                .and_then(|e| e.device_authorization_url.clone())
+        });
         let ca = o.ca_file.as_ref().and_then(|f| self.ca_file(f, okey));
         let roots = self.roots(None, okey, cx.global, ca.map(|(_, certs)| certs));
         let refresh_token_lifetime = o

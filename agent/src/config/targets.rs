@@ -1,15 +1,15 @@
 //! One target: provider preset, protocol, TLS mode and port, host, account and mechanism,
 //! labels, `tls_server_name`, `source_address`, and its probes with their options.
 
+use super::oauth::{OauthContext, OauthSource};
 use super::presets::{self, PROVIDERS};
 use super::raw::{RawAccount, RawProbe, RawTarget};
 use super::validator::{loc, Validator};
-use super::oauth::{OauthContext, OauthSource};
 use super::{Global, OauthAccount, ProbeConfig, SecretSource, TargetConfig};
-use std::sync::Arc;
 use crate::guard::BackoffOptions;
 use mailbeat_sdk::{Account, Protocol, SaslMechanism, Target, TlsMode};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 impl Validator<'_> {
     /// One target, resolved: presets applied, defaults filled, every field checked. `None` when
@@ -309,6 +309,7 @@ impl Validator<'_> {
             username: a.username.value.clone(),
             mechanism,
             oauth,
+            token_store: managed.is_some(),
         };
         (account, secret, managed)
     }

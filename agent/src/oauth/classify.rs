@@ -80,7 +80,10 @@ pub fn classify(
                 status: Status::Critical,
                 message: format!(
                     "token endpoint answered HTTP {status}{}",
-                    error.as_deref().map(|e| format!(" {e}")).unwrap_or_default()
+                    error
+                        .as_deref()
+                        .map(|e| format!(" {e}"))
+                        .unwrap_or_default()
                 ),
                 remediation: None,
                 terminal,

@@ -197,7 +197,11 @@ impl<'a> Endpoint<'a> {
             return Err(failure());
         }
         let raw: RawDevice = serde_json::from_str(&body).map_err(|_| failure())?;
-        match (raw.device_code, raw.user_code, raw.verification_uri.or(raw.verification_url)) {
+        match (
+            raw.device_code,
+            raw.user_code,
+            raw.verification_uri.or(raw.verification_url),
+        ) {
             (Some(device_code), Some(user_code), Some(verification_uri)) => {
                 Ok(DeviceAuthorization {
                     device_code: Secret::new(device_code),
@@ -261,14 +265,22 @@ impl<'a> Endpoint<'a> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| failure_of(&e, timeout))? {
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| failure_of(&e, timeout))?
+            {
                 let room = MAX_BODY.saturating_sub(body.len());
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= MAX_BODY {
                     break;
                 }
             }
-            Ok((status, content_type, String::from_utf8_lossy(&body).into_owned()))
+            Ok((
+                status,
+                content_type,
+                String::from_utf8_lossy(&body).into_owned(),
+            ))
         };
         // reqwest's own timeout covers the whole request; this one is the last word.
         match tokio::time::timeout(timeout + Duration::from_millis(200), answer).await {

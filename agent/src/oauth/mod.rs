@@ -4,10 +4,13 @@
 pub mod classify;
 pub mod endpoint;
 pub mod predict;
+pub mod probe;
 pub mod provider;
 pub mod seal;
+pub mod tokens;
 
 pub use provider::{default_scopes, Endpoints, ProviderKind};
+pub use tokens::Tokens;
 
 use crate::config::Config;
 use crate::state::tokens::{TokenStore, TokenStoreError};

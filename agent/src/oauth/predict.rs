@@ -111,7 +111,10 @@ mod tests {
             last_refresh: Some(at(10)),
             ..history()
         };
-        assert_eq!(refresh_token_end(ProviderKind::Google, &h).unwrap().at, at(193));
+        assert_eq!(
+            refresh_token_end(ProviderKind::Google, &h).unwrap().at,
+            at(193)
+        );
         let h = History {
             announced_end: Some(at(3)),
             ..h

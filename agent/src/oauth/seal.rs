@@ -69,7 +69,9 @@ impl Sealer {
         if let Ok(okm) = prk.expand(&[HKDF_INFO], KeyLen) {
             let _ = okm.fill(&mut key);
         }
-        let key = UnboundKey::new(&CHACHA20_POLY1305, &key).map(LessSafeKey::new).ok();
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &key)
+            .map(LessSafeKey::new)
+            .ok();
         Sealer {
             key,
             random: SystemRandom::new(),
@@ -89,7 +91,9 @@ impl Sealer {
             return Ok(out);
         };
         let mut nonce = [0u8; NONCE_LEN];
-        self.random.fill(&mut nonce).map_err(|_| SealError::Random)?;
+        self.random
+            .fill(&mut nonce)
+            .map_err(|_| SealError::Random)?;
         let mut data = value.as_bytes().to_vec();
         key.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
@@ -116,8 +120,8 @@ impl Sealer {
                     return Err(SealError::Malformed);
                 }
                 let (nonce, sealed) = rest.split_at(NONCE_LEN);
-                let nonce = Nonce::try_assume_unique_for_key(nonce)
-                    .map_err(|_| SealError::Malformed)?;
+                let nonce =
+                    Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Malformed)?;
                 let mut data = sealed.to_vec();
                 let plain = key
                     .open_in_place(nonce, Aad::from(context.as_bytes()), &mut data)
@@ -164,13 +168,23 @@ mod tests {
         let p = Sealer::plaintext();
         let blob = p.seal("tok", "c").unwrap();
         assert!(Sealer::is_plain(&blob));
-        assert_eq!(s.open(&blob, "c").unwrap(), "tok", "a key still reads old plaintext");
+        assert_eq!(
+            s.open(&blob, "c").unwrap(),
+            "tok",
+            "a key still reads old plaintext"
+        );
     }
 
     #[test]
     fn damaged_blobs_are_errors_not_panics() {
         let s = Sealer::with_key(KEY);
-        for blob in [&b""[..], &[1u8][..], &[1u8; 20][..], &[7u8, 1, 2][..], &[0u8, 0xff][..]] {
+        for blob in [
+            &b""[..],
+            &[1u8][..],
+            &[1u8; 20][..],
+            &[7u8, 1, 2][..],
+            &[0u8, 0xff][..],
+        ] {
             assert!(s.open(blob, "c").is_err());
         }
     }

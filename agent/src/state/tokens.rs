@@ -174,8 +174,11 @@ impl TokenStore {
         let rows = self
             .db
             .transaction(|t| {
-                let mut q = t.prepare(&format!("SELECT {COLUMNS} FROM oauth_tokens ORDER BY name"))?;
-                let rows = q.query_map([], raw_row)?.collect::<rusqlite::Result<Vec<_>>>();
+                let mut q =
+                    t.prepare(&format!("SELECT {COLUMNS} FROM oauth_tokens ORDER BY name"))?;
+                let rows = q
+                    .query_map([], raw_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>();
                 rows
             })
             .wait()
@@ -498,7 +501,10 @@ mod tests {
             .await
             .unwrap());
         let set = store.get("nas").await.unwrap().unwrap();
-        assert_eq!((set.refresh_token.unwrap().expose(), set.generation), ("rt-2", 2));
+        assert_eq!(
+            (set.refresh_token.unwrap().expose(), set.generation),
+            ("rt-2", 2)
+        );
         db.close();
     }
 
@@ -522,7 +528,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            store.get("old").await.unwrap().unwrap().refresh_token.unwrap().expose(),
+            store
+                .get("old")
+                .await
+                .unwrap()
+                .unwrap()
+                .refresh_token
+                .unwrap()
+                .expose(),
             "plain-refresh-token-1"
         );
         db.close();

@@ -73,6 +73,10 @@ pub struct Account {
     /// True when the account authenticates with an OAuth2 access token rather than a password.
     #[serde(default)]
     pub oauth: bool,
+    /// True when the agent keeps the account's OAuth tokens (refreshes them, stores rotations);
+    /// false for a password, or an access token another tool keeps fresh.
+    #[serde(default)]
+    pub token_store: bool,
 }
 
 /// One endpoint of one account, fully resolved (presets applied, defaults filled).

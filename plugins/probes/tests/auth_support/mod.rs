@@ -217,6 +217,7 @@ pub fn target(protocol: Protocol, server: &Scripted, tls: TlsMode, oauth: bool) 
             username: USER.into(),
             mechanism: None,
             oauth,
+            token_store: false,
         }),
         labels: Default::default(),
     }
