@@ -347,3 +347,92 @@ fn the_example_config_is_valid() {
     let c = load(&path, &probes()).unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.targets.is_empty());
 }
+
+/// Loads `yaml` (written in a temporary directory with a secret file `s` beside it).
+fn oauth_config(oauth: &str, extra_global: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s"), "secret-value\n").unwrap();
+    std::fs::write(dir.path().join("short"), "too short\n").unwrap();
+    let yaml = format!(
+        "global: {{{extra_global}}}\ntargets:\n  - name: nas\n    provider: office365\n    protocol: smtp\n    account:\n      username: nas@example.com\n      oauth: {oauth}\n"
+    );
+    parse(&yaml, "o.yml", dir.path(), &probes())
+}
+
+#[test]
+fn a_managed_oauth_account_gets_the_provider_of_its_preset_and_its_mail_scope() {
+    let c = oauth_config(
+        "{client_id: app-1, client_secret_file: s, tenant: organizations}",
+        "",
+    )
+    .unwrap();
+    let t = &c.targets[0];
+    let o = t.oauth.as_ref().expect("managed");
+    assert_eq!(o.provider, crate::oauth::ProviderKind::Microsoft);
+    assert_eq!(
+        o.token, "nas",
+        "the token set defaults to the target's name"
+    );
+    assert_eq!(
+        o.endpoints.token_url,
+        "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
+    );
+    assert!(o.scopes.iter().any(|s| s.ends_with("SMTP.Send")));
+    assert!(
+        t.secret.is_none(),
+        "no static secret: the store has the token"
+    );
+    assert!(t.target.account.as_ref().unwrap().token_store);
+}
+
+#[test]
+fn oauth_mistakes_are_named() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "{provider: yahoo, client_id: a}",
+            "",
+            "unknown OAuth provider \"yahoo\"",
+        ),
+        (
+            "{provider: generic, client_id: a}",
+            "",
+            "a generic provider is known only by its URLs",
+        ),
+        ("{client_secret_file: s}", "", "oauth.client_id: missing"),
+        (
+            "{client_id: a, token_url: \"http://idp.example/token\"}",
+            "",
+            "token_url: must be an https:// URL",
+        ),
+        (
+            "{client_id: a, access_token_file: s, refresh_token_file: s}",
+            "",
+            "exclude each other",
+        ),
+        (
+            "{client_id: a, refresh_token_lifetime: forever}",
+            "",
+            "refresh_token_lifetime: invalid duration",
+        ),
+        (
+            "{client_id: a}",
+            "state_key_file: short",
+            "fewer than 32 bytes of key material",
+        ),
+    ];
+    for (oauth, global, want) in cases {
+        let err = oauth_config(oauth, global).expect_err(oauth).to_string();
+        assert!(err.contains(want), "{oauth}: {err}");
+        assert!(!err.contains("secret-value"), "{err}");
+    }
+    // A loopback URL may be plain http (a local IdP); a generic provider with its URLs loads.
+    let c = oauth_config(
+        "{provider: generic, client_id: a, scopes: [mail], token_url: \"http://127.0.0.1:9/token\"}",
+        "",
+    )
+    .unwrap();
+    assert_eq!(
+        c.targets[0].oauth.as_ref().unwrap().endpoints.token_url,
+        "http://127.0.0.1:9/token"
+    );
+}

@@ -158,6 +158,16 @@ impl Check for TokenCheck {
     }
 }
 
+/// A span as a person reads it: days when it is days, else hours, else minutes.
+fn roughly(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 2 * 86400 => format!("{} days", s / 86400),
+        s if s >= 2 * 3600 => format!("{} hours", s / 3600),
+        s => format!("{} minutes", s / 60),
+    }
+}
+
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -231,9 +241,9 @@ impl TokenCheck {
         };
         let left = p.at.duration_since(now).unwrap_or_default();
         let when = format!(
-            "the refresh token is predicted to stop working at {} ({} from now, by {})",
+            "the refresh token is predicted to stop working at {} (in {}, by {})",
             rfc3339(p.at),
-            humantime::format_duration(Duration::from_secs(left.as_secs() / 3600 * 3600)),
+            roughly(left),
             p.basis.replace('_', " ")
         );
         let status = if left <= self.critical {

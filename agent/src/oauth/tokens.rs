@@ -398,7 +398,7 @@ impl Tokens {
                     at: SystemTime::now(),
                     terminal: classified.terminal,
                 };
-                tracing::warn!(token = %account.token, reason = %classified.reason, message = %classified.message, "token refresh failed");
+                tracing::debug!(token = %account.token, reason = %classified.reason, message = %classified.message, "token refresh failed");
                 if let Err(e) = store
                     .record_error(&account.token, set.generation, stored)
                     .await
