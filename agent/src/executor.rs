@@ -76,14 +76,45 @@ impl Executor {
             true => self.secret(target).await,
             false => None,
         };
-        let (mut result, backing_off) = match secret {
+        let presented = match &secret {
+            Some(Ok(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let (mut result, mut backing_off) = self.once(target, probe, secret).await;
+        if target.oauth.is_some()
+            && !backing_off
+            && result.credential == Some(CredentialVerdict::Rejected)
+        {
+            // The server refused an access token the store thought valid (expired early,
+            // revoked): it was just forgotten, so this refreshes. A new token gets one more
+            // try, the way mail clients retry once after a refresh; a dead grant ends here with
+            // the token endpoint's reason, which says more than the server's refusal.
+            match self.secret(target).await {
+                Some(Ok(fresh)) if Some(&fresh) != presented.as_ref() => {
+                    (result, backing_off) = self.once(target, probe, Some(Ok(fresh))).await;
+                }
+                Some(Err(NoSecret::Token(u))) => result = token_unavailable(u),
+                _ => {}
+            }
+        }
+        result.duration_seconds = started.elapsed().as_secs_f64();
+        Executed {
+            result: self.complete(target, result),
+            backing_off,
+        }
+    }
+
+    /// One try with `secret`: the attempt in a task of its own, or the reason there is none.
+    async fn once(
+        &self,
+        target: &TargetConfig,
+        probe: &ProbeConfig,
+        secret: Option<Result<Secret, NoSecret>>,
+    ) -> (CheckResult, bool) {
+        match secret {
             Some(Err(NoSecret::Read(e))) => (CheckResult::unknown(Reason::ConfigError, e), false),
             // No login is tried without a token: the token probe tells the story of the grant.
-            Some(Err(NoSecret::Token(u))) => {
-                let mut r = CheckResult::fail(u.status, u.reason, u.message);
-                r.remediation = u.remediation;
-                (r, false)
-            }
+            Some(Err(NoSecret::Token(u))) => (token_unavailable(u), false),
             secret => {
                 // The whole attempt (gate, check, redaction, record) is a task of its own: a
                 // panic in the probe ends that task, not the agent, and a caller that goes away
@@ -97,11 +128,6 @@ impl Executor {
                     ),
                 }
             }
-        };
-        result.duration_seconds = started.elapsed().as_secs_f64();
-        Executed {
-            result: self.complete(target, result),
-            backing_off,
         }
     }
 
@@ -183,6 +209,13 @@ impl Executor {
         }
         result
     }
+}
+
+/// The result of a login that got no access token.
+fn token_unavailable(u: Unavailable) -> CheckResult {
+    let mut r = CheckResult::fail(u.status, u.reason, u.message);
+    r.remediation = u.remediation;
+    r
 }
 
 /// Runs `check` with its hard timeout (plus [`DEADLINE_GRACE`]), a panic caught and named.
