@@ -130,7 +130,9 @@ mod tests {
             e.token_url,
             "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
         );
-        assert!(default_scopes(ProviderKind::Microsoft, Some(Protocol::Smtp))
-            .contains(&"offline_access".to_string()));
+        assert!(
+            default_scopes(ProviderKind::Microsoft, Some(Protocol::Smtp))
+                .contains(&"offline_access".to_string())
+        );
     }
 }
