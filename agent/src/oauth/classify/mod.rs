@@ -1,8 +1,9 @@
 //! What a token endpoint's answer means when it is not a token: the reason, whether trying the
 //! same refresh token again can help, and what a person must do.
 //!
-//! Read top to bottom: [`classify`] reads the answer ([`body`]), finds the [`Case`] it is (the
-//! `error_codes` first, then `error_subtype`/`suberror`, then `error`, then the HTTP status), and
+//! Read top to bottom: [`classify`] reads the answer ([`body`]), finds the [`Case`] it is (a 5xx
+//! or 429 status first, then the `error_codes`, then `error_subtype`/`suberror`, then `error`,
+//! then what else the status and the body's shape say), and
 //! turns the case into a [`Classified`]: the reason and its status ([`Case::reason`]), the one
 //! line for people and logs ([`message`]), and the case's own remediation when it has a better
 //! one than the reason's ([`advice`]).
@@ -14,8 +15,9 @@
 //! token that died of its policy lifetime and for one that was revoked: what the agent knows of
 //! the token's predicted end ([`Hint`]) tells them apart.
 //!
-//! Every row of the tables is hit by a real body gathered from public reports (`fixtures.rs`,
-//! each with where it was published).
+//! Every AADSTS row, and nearly every other case, is hit by a real body gathered from public
+//! reports (`fixtures.rs`, each with where it was published); the few cases no report showed
+//! with its body are built in `tests.rs`.
 
 mod advice;
 mod body;
@@ -130,9 +132,9 @@ fn understand(provider: ProviderKind, failure: &TokenFailure, hint: Hint) -> (Ca
 
 /// How serious a reason is, the way the probes judge it: a dead grant (or a policy that refuses
 /// it) is critical; the endpoint's own trouble and its throttling are warnings, as a mail server's
-/// temporary failure is (the access token in hand may well outlive them; the token probe turns
-/// a lasting outage into `oauth_token_expiring` as the access token runs out); what mailbeat
-/// cannot judge, or a configuration it cannot use, is unknown, as the probes' `config_error` is.
+/// temporary failure is (they clear by themselves, and the access token in hand may well outlive
+/// them); what mailbeat cannot judge, or a configuration it cannot use, is unknown, as the
+/// probes' `config_error` is.
 fn status_of(reason: Reason) -> Status {
     match reason {
         Reason::OauthEndpointError | Reason::RateLimited => Status::Warning,
