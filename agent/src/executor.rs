@@ -200,10 +200,12 @@ impl Executor {
             _ => {}
         }
         if let Some(reason) = result.reason {
-            if result.remediation.is_none() {
-                let text = remediation(reason, tc.target.provider.as_deref(), self.locale);
-                result.remediation = Some(text.replace(TARGET_PLACEHOLDER, &tc.target.name));
-            }
+            // A probe's own remediation (the token endpoint's case) names the target the same way.
+            let text = result
+                .remediation
+                .take()
+                .unwrap_or_else(|| remediation(reason, tc.target.provider.as_deref(), self.locale));
+            result.remediation = Some(text.replace(TARGET_PLACEHOLDER, &tc.target.name));
         } else {
             result.remediation = None;
         }

@@ -52,7 +52,10 @@ targets:
 }
 
 fn check_json(config: &Path) -> (Value, String) {
-    let out = mailbeat(&["check", "--output", "json", "--log.level", "trace"], config);
+    let out = mailbeat(
+        &["check", "--output", "json", "--log.level", "trace"],
+        config,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let v: Value = serde_json::from_str(&stdout)
@@ -104,7 +107,10 @@ fn gmail_and_microsoft_style_accounts_show_token_health_and_predicted_expiry() {
             // Microsoft: 90 days after the last rotation.
             Flavor::Microsoft => (90.0, "inactivity"),
         };
-        assert!((end - now() - days * 86400.0).abs() < 120.0, "{flavor:?}: {r}");
+        assert!(
+            (end - now() - days * 86400.0).abs() < 120.0,
+            "{flavor:?}: {r}"
+        );
         assert_eq!(r["details"]["refresh_token_expiry_basis"], basis);
         assert_eq!(idp.refreshes(), 1);
 
@@ -123,7 +129,10 @@ fn gmail_and_microsoft_style_accounts_show_token_health_and_predicted_expiry() {
             "mailbeat_oauth_refresh_token_expiry_timestamp_seconds",
         ] {
             let series = format!("{name}{{target=\"nas\",provider=\"{provider}\"}}");
-            assert!(value(&metrics, &series).is_some(), "{series} missing:\n{metrics}");
+            assert!(
+                value(&metrics, &series).is_some(),
+                "{series} missing:\n{metrics}"
+            );
         }
         // The access token was still fresh: the agent did not refresh again.
         assert_eq!(idp.refreshes(), 1, "{flavor:?}");
@@ -134,23 +143,108 @@ fn gmail_and_microsoft_style_accounts_show_token_health_and_predicted_expiry() {
 #[test]
 fn every_token_endpoint_failure_gets_its_reason_and_a_remediation() {
     let cases: Vec<(Flavor, &str, Answer, &str)> = vec![
-        (Flavor::Google, "expired or revoked", Answer::google_expired_or_revoked(), "oauth_refresh_token_revoked"),
-        (Flavor::Google, "invalid_client", Answer::google_invalid_client(), "oauth_invalid_client"),
-        (Flavor::Microsoft, "700082 inactivity", Answer::microsoft_aadsts(700082), "oauth_refresh_token_expired"),
-        (Flavor::Microsoft, "70008 expired", Answer::microsoft_aadsts(70008), "oauth_refresh_token_expired"),
-        (Flavor::Microsoft, "50173 password change", Answer::microsoft_aadsts(50173), "oauth_refresh_token_revoked"),
-        (Flavor::Microsoft, "700084 fixed lifetime", Answer::microsoft_aadsts(700084), "oauth_refresh_token_expired"),
-        (Flavor::Microsoft, "70043 sign-in frequency", Answer::microsoft_aadsts(70043), "oauth_refresh_token_expired"),
-        (Flavor::Microsoft, "7000222 secret expired", Answer::microsoft_aadsts(7000222), "oauth_client_secret_expired"),
-        (Flavor::Microsoft, "7000215 bad secret", Answer::microsoft_aadsts(7000215), "oauth_invalid_client"),
-        (Flavor::Microsoft, "65001 consent", Answer::microsoft_aadsts(65001), "oauth_consent_required"),
-        (Flavor::Microsoft, "50076 MFA", Answer::microsoft_aadsts(50076), "auth_mfa_required"),
-        (Flavor::Microsoft, "50079 MFA enrolment", Answer::microsoft_aadsts(50079), "auth_mfa_required"),
-        (Flavor::Microsoft, "53003 conditional access", Answer::microsoft_aadsts(53003), "auth_conditional_access_blocked"),
-        (Flavor::Google, "HTML 500", Answer::server_error_html_500(), "oauth_endpoint_error"),
-        (Flavor::Google, "non-JSON 200", Answer::non_json_200(), "oauth_endpoint_error"),
-        (Flavor::Microsoft, "429", Answer::rate_limited_429(), "rate_limited"),
-        (Flavor::Microsoft, "a hang", Answer::Hang, "oauth_endpoint_error"),
+        (
+            Flavor::Google,
+            "expired or revoked",
+            Answer::google_expired_or_revoked(),
+            "oauth_refresh_token_revoked",
+        ),
+        (
+            Flavor::Google,
+            "invalid_client",
+            Answer::google_invalid_client(),
+            "oauth_invalid_client",
+        ),
+        (
+            Flavor::Microsoft,
+            "700082 inactivity",
+            Answer::microsoft_aadsts(700082),
+            "oauth_refresh_token_expired",
+        ),
+        (
+            Flavor::Microsoft,
+            "70008 expired",
+            Answer::microsoft_aadsts(70008),
+            "oauth_refresh_token_expired",
+        ),
+        (
+            Flavor::Microsoft,
+            "50173 password change",
+            Answer::microsoft_aadsts(50173),
+            "oauth_refresh_token_revoked",
+        ),
+        (
+            Flavor::Microsoft,
+            "700084 fixed lifetime",
+            Answer::microsoft_aadsts(700084),
+            "oauth_refresh_token_expired",
+        ),
+        (
+            Flavor::Microsoft,
+            "70043 sign-in frequency",
+            Answer::microsoft_aadsts(70043),
+            "oauth_refresh_token_expired",
+        ),
+        (
+            Flavor::Microsoft,
+            "7000222 secret expired",
+            Answer::microsoft_aadsts(7000222),
+            "oauth_client_secret_expired",
+        ),
+        (
+            Flavor::Microsoft,
+            "7000215 bad secret",
+            Answer::microsoft_aadsts(7000215),
+            "oauth_invalid_client",
+        ),
+        (
+            Flavor::Microsoft,
+            "65001 consent",
+            Answer::microsoft_aadsts(65001),
+            "oauth_consent_required",
+        ),
+        (
+            Flavor::Microsoft,
+            "50076 MFA",
+            Answer::microsoft_aadsts(50076),
+            "auth_mfa_required",
+        ),
+        (
+            Flavor::Microsoft,
+            "50079 MFA enrolment",
+            Answer::microsoft_aadsts(50079),
+            "auth_mfa_required",
+        ),
+        (
+            Flavor::Microsoft,
+            "53003 conditional access",
+            Answer::microsoft_aadsts(53003),
+            "auth_conditional_access_blocked",
+        ),
+        (
+            Flavor::Google,
+            "HTML 500",
+            Answer::server_error_html_500(),
+            "oauth_endpoint_error",
+        ),
+        (
+            Flavor::Google,
+            "non-JSON 200",
+            Answer::non_json_200(),
+            "oauth_endpoint_error",
+        ),
+        (
+            Flavor::Microsoft,
+            "429",
+            Answer::rate_limited_429(),
+            "rate_limited",
+        ),
+        (
+            Flavor::Microsoft,
+            "a hang",
+            Answer::Hang,
+            "oauth_endpoint_error",
+        ),
     ];
     let mut wrong = Vec::new();
     for (flavor, what, answer, want) in cases {
@@ -162,16 +256,25 @@ fn every_token_endpoint_failure_gets_its_reason_and_a_remediation() {
         let (v, all) = check_json(&cfg);
         let r = token_result(&v);
         if r["reason"] != want {
-            wrong.push(format!("{what}: want {want}, got {} ({})", r["reason"], r["message"]));
+            wrong.push(format!(
+                "{what}: want {want}, got {} ({})",
+                r["reason"], r["message"]
+            ));
         }
         assert!(
             r["remediation"].as_str().is_some_and(|t| !t.is_empty()),
             "{what}: no remediation: {r}"
         );
         assert_eq!(sample(r, "oauth_refresh_success"), Some(0.0), "{what}: {r}");
-        assert!(!all.contains(&grant.refresh_token), "{what}: refresh token in the output");
+        assert!(
+            !all.contains(&grant.refresh_token),
+            "{what}: refresh token in the output"
+        );
         let message = r["message"].as_str().unwrap();
-        assert!(!message.contains("Trace ID") && !message.contains("Correlation ID"), "{what}: {message}");
+        assert!(
+            !message.contains("Trace ID") && !message.contains("Correlation ID"),
+            "{what}: {message}"
+        );
     }
     assert!(wrong.is_empty(), "misclassified:\n{}", wrong.join("\n"));
 }
@@ -187,7 +290,13 @@ fn rotation_survives_restarts_and_a_kill_between_issue_and_store() {
     let grant = idp.grant("nas@example.com");
     let dir = tempfile::tempdir().unwrap();
     // Refresh on every check: a refresh interval shorter than the pause between checks.
-    let cfg = config(dir.path(), &idp, &grant.refresh_token, "refresh_interval: 1s", "");
+    let cfg = config(
+        dir.path(),
+        &idp,
+        &grant.refresh_token,
+        "refresh_interval: 1s",
+        "",
+    );
     let probe = |agent: &Agent| {
         let (status, body) = http(agent.port, "GET", "/probe?target=nas&probe=token");
         assert_eq!(status, 200);

@@ -390,6 +390,9 @@ impl Tokens {
                     predict(account, &set).is_some_and(|p| p.at <= SystemTime::now());
                 let hint = Hint {
                     predicted_expiry_passed: predicted_passed,
+                    short_lifetime: account
+                        .refresh_token_lifetime
+                        .is_some_and(|l| l <= Duration::from_secs(7 * 86400)),
                 };
                 let classified = classify(account.provider, &failure, hint, self.locale());
                 let stored = StoredError {

@@ -27,6 +27,12 @@ pub fn remediation(reason: Reason, provider: Option<&str>, locale: Locale) -> St
     .to_string()
 }
 
+/// `text` with the target's configured name in place of [`TARGET_PLACEHOLDER`], in the command
+/// (`mailbeat reauth nas-gmail`) and in the status page's link (`/reauth/nas-gmail`).
+pub fn for_target(text: &str, target: &str) -> String {
+    text.replace(TARGET_PLACEHOLDER, target)
+}
+
 /// One remediation, in both languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Text {
@@ -449,116 +455,202 @@ fn for_provider(reason: Reason, provider: Provider) -> Option<Text> {
         ),
 
         // ---- oauth ----
+        // Every oauth text says both ways to re-authorize: `mailbeat reauth TARGET`, and the
+        // re-authorize link of the status page, /reauth/TARGET, which the webhooks carry.
         (OauthRefreshTokenExpired, Gmail) => t(
-            "The Google refresh token has expired. Run `mailbeat reauth TARGET` or follow the \
-             webhook's reauth link. Google expires refresh tokens after 7 days while the OAuth app \
-             is in \"Testing\": in Google Cloud console → Google Auth Platform → Audience (formerly \
-             OAuth consent screen), publish the app (\"In production\") to stop this.",
+            "The Google refresh token has expired. Run `mailbeat reauth TARGET`, or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET; the webhook carries the \
+             same link). Google expires refresh tokens after 7 days while the OAuth app is in \
+             \"Testing\", and after 6 months without use: in Google Cloud console → Google Auth \
+             Platform → Audience (formerly OAuth consent screen), publish the app (\"In \
+             production\") to end the weekly expiry, and keep the `token` probe enabled so the \
+             token is used.",
             "Google のリフレッシュ トークンの有効期限が切れました。`mailbeat reauth TARGET` を実行するか、\
-             Webhook の再認可リンクから手続きしてください。OAuth アプリの公開ステータスが「テスト」のあいだは、\
-             Google はリフレッシュ トークンを 7 日で失効させます。Google Cloud コンソール →「Google Auth \
-             Platform」→「対象」（旧「OAuth 同意画面」）でアプリを公開（「本番環境」）にすると、この失効は\
-             起きなくなります。",
+             mailbeat のステータスページの再認可リンク（/reauth/TARGET。Webhook も同じリンクを通知します）を\
+             開いてください。OAuth アプリの公開ステータスが「テスト」のあいだ、Google はリフレッシュ トークンを \
+             7 日で失効させ、6 か月間使われなかったトークンも失効させます。Google Cloud コンソール →\
+             「Google Auth Platform」→「対象」（旧「OAuth 同意画面」）でアプリを公開（「本番環境」）にすれば\
+             毎週の失効はなくなります。また、トークンが使われ続けるよう `token` プローブを有効にしておいて\
+             ください。",
         ),
         (OauthRefreshTokenExpired, Microsoft) => t(
             "The Microsoft refresh token has expired: they expire after 90 days without use, or \
              sooner under a Conditional Access sign-in frequency policy. Run `mailbeat reauth \
-             TARGET` or follow the webhook's reauth link; if it recurs on a fixed schedule, check the \
-             sign-in frequency of the Conditional Access policies that apply to this user.",
+             TARGET`, or open the re-authorize link on mailbeat's status page (/reauth/TARGET; the \
+             webhook carries the same link). mailbeat refreshes well within the 90 days and stores \
+             the new refresh token each time, so keep the `token` probe enabled; if it recurs on a \
+             fixed schedule, check the sign-in frequency of the Conditional Access policies that \
+             apply to this user.",
             "Microsoft のリフレッシュ トークンの有効期限が切れました。リフレッシュ トークンは 90 日間使われないと\
              失効し、条件付きアクセスのサインインの頻度ポリシーがあればそれより早く失効します。\
-             `mailbeat reauth TARGET` を実行するか、Webhook の再認可リンクから手続きしてください。一定の周期で\
-             繰り返す場合は、このユーザーに適用される条件付きアクセス ポリシーのサインインの頻度を確認して\
-             ください。",
+             `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク（/reauth/TARGET。\
+             Webhook も同じリンクを通知します）を開いてください。mailbeat は 90 日より十分短い間隔で更新し、\
+             そのたびに新しいリフレッシュ トークンを保存するため、`token` プローブを有効にしておいてください。\
+             一定の周期で繰り返す場合は、このユーザーに適用される条件付きアクセス ポリシーのサインインの頻度を\
+             確認してください。",
         ),
         (OauthRefreshTokenRevoked, Gmail) => t(
             "Google revoked the refresh token: tokens with Gmail scopes are revoked when the account \
-             password changes, and when access is removed at https://myaccount.google.com/permissions \
-             (or by a Workspace admin). Run `mailbeat reauth TARGET` or follow the webhook's reauth \
-             link.",
+             password changes, when access is removed at https://myaccount.google.com/permissions \
+             (or by a Workspace admin), and, without notice, when the account holds more than 100 \
+             refresh tokens for the same OAuth client. Run `mailbeat reauth TARGET`, or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET; the webhook carries the \
+             same link).",
             "Google がリフレッシュ トークンを取り消しました。Gmail のスコープを持つトークンは、アカウントの\
-             パスワードが変更されたときや、https://myaccount.google.com/permissions（または Workspace の管理者）\
-             でアクセス権が削除されたときに取り消されます。`mailbeat reauth TARGET` を実行するか、Webhook の\
-             再認可リンクから手続きしてください。",
+             パスワードが変更されたとき、https://myaccount.google.com/permissions（または Workspace の管理者）で\
+             アクセス権が削除されたとき、そして同じ OAuth クライアントのリフレッシュ トークンが 100 個を超えたとき\
+             （通知なしに）取り消されます。`mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの\
+             再認可リンク（/reauth/TARGET。Webhook も同じリンクを通知します）を開いてください。",
         ),
         (OauthRefreshTokenRevoked, Microsoft) => t(
             "Microsoft revoked the token: refresh tokens are revoked when the password is changed \
              or reset and when an admin revokes the user's sessions (Microsoft Entra admin center → \
-             Users → the user → Revoke sessions). Run `mailbeat reauth TARGET` or follow the \
-             webhook's reauth link.",
+             Users → the user → Revoke sessions). Run `mailbeat reauth TARGET`, or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET; the webhook carries the \
+             same link).",
             "Microsoft がトークンを取り消しました。リフレッシュ トークンは、パスワードの変更やリセット、管理者に\
              よるセッションの取り消し（Microsoft Entra 管理センター →「ユーザー」→ 対象ユーザー →\
-             「セッションの取り消し」）によって無効になります。`mailbeat reauth TARGET` を実行するか、Webhook の\
-             再認可リンクから手続きしてください。",
+             「セッションの取り消し」）によって無効になります。`mailbeat reauth TARGET` を実行するか、mailbeat の\
+             ステータスページの再認可リンク（/reauth/TARGET。Webhook も同じリンクを通知します）を開いて\
+             ください。",
         ),
         (OauthConsentRequired, Gmail) => t(
             "The Google token does not grant mail access for this account: it must carry the scope \
-             https://mail.google.com/ and belong to this target's user. Run `mailbeat reauth TARGET`, \
-             sign in as that user and allow full mail access. In a Google Workspace domain the admin \
-             may have to trust the app first: Admin console → Security → Access and data control → \
-             API controls → Manage third-party app access.",
+             https://mail.google.com/ and belong to this target's user. In a Google Workspace domain \
+             the admin may have to trust the app first: Admin console → Security → Access and data \
+             control → API controls → Manage third-party app access. Then run `mailbeat reauth \
+             TARGET`, or open the re-authorize link on mailbeat's status page (/reauth/TARGET), sign \
+             in as that user and allow full mail access.",
             "この Google のトークンでは、このアカウントのメールにアクセスできません。トークンにはスコープ \
              https://mail.google.com/ が含まれ、かつこのターゲットのユーザーのものである必要があります。\
-             `mailbeat reauth TARGET` を実行し、そのユーザーでサインインしてメールへのフルアクセスを許可して\
-             ください。Google Workspace のドメインでは、先に管理者がアプリを信頼済みにする必要がある場合が\
-             あります（管理コンソール →「セキュリティ」→「アクセスとデータ管理」→「API の制御」→\
-             「サードパーティ製アプリのアクセスを管理」）。",
+             Google Workspace のドメインでは、先に管理者がアプリを信頼済みにする必要がある場合があります\
+             （管理コンソール →「セキュリティ」→「アクセスとデータ管理」→「API の制御」→「サードパーティ製\
+             アプリのアクセスを管理」）。その後 `mailbeat reauth TARGET` を実行するか、mailbeat のステータス\
+             ページの再認可リンク（/reauth/TARGET）を開き、そのユーザーでサインインしてメールへのフル\
+             アクセスを許可してください。",
         ),
         (OauthConsentRequired, Microsoft) => t(
             "The app lacks consent for mail access. It needs the delegated permissions \
              IMAP.AccessAsUser.All, POP.AccessAsUser.All or SMTP.Send plus offline_access; where \
              users may not consent themselves (AADSTS65001, AADSTS90094) an admin must grant it: \
              Microsoft Entra admin center → App registrations → the app → API permissions → Grant \
-             admin consent. Then run `mailbeat reauth TARGET` and sign in as this target's user.",
+             admin consent. Then run `mailbeat reauth TARGET`, or open the re-authorize link on \
+             mailbeat's status page (/reauth/TARGET), and sign in as this target's user.",
             "アプリにメールへのアクセスの同意がありません。委任されたアクセス許可 IMAP.AccessAsUser.All、\
              POP.AccessAsUser.All または SMTP.Send と offline_access が必要です。ユーザー自身が同意できない\
              設定の場合（AADSTS65001、AADSTS90094）は、管理者が Microsoft Entra 管理センター →\
              「アプリの登録」→ 対象のアプリ →「API のアクセス許可」→「管理者の同意を与えます」で同意を付与する\
-             必要があります。その後 `mailbeat reauth TARGET` を実行し、このターゲットのユーザーでサインインして\
-             ください。",
+             必要があります。その後 `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの\
+             再認可リンク（/reauth/TARGET）を開き、このターゲットのユーザーでサインインしてください。",
+        ),
+        (OauthClientSecretExpired, Gmail) => t(
+            "Google client secrets do not expire by themselves, but one that was reset, disabled or \
+             deleted stops working. In Google Cloud console → Google Auth Platform → Clients → the \
+             client, add a secret, copy it into the account's `client_secret_file` and reload \
+             mailbeat; the stored refresh token works again with it. Only if the check still fails, \
+             run `mailbeat reauth TARGET` or open the re-authorize link on mailbeat's status page \
+             (/reauth/TARGET).",
+            "Google のクライアント シークレットは自然に失効することはありませんが、リセット・無効化・削除された\
+             シークレットは使えなくなります。Google Cloud コンソール →「Google Auth Platform」→\
+             「クライアント」→ 対象のクライアントでシークレットを追加し、アカウントの `client_secret_file` に\
+             書き込んで mailbeat をリロードしてください。保存済みのリフレッシュ トークンはそのまま使えます。\
+             それでもチェックが失敗する場合に限り、`mailbeat reauth TARGET` を実行するか、mailbeat の\
+             ステータスページの再認可リンク（/reauth/TARGET）を開いてください。",
         ),
         (OauthClientSecretExpired, Microsoft) => t(
             "The app's client secret has expired (AADSTS7000222). In Microsoft Entra admin center → \
              App registrations → the app → Certificates & secrets → New client secret, copy the \
              secret's Value (not its Secret ID) into the account's `client_secret_file`, reload \
-             mailbeat, and delete the old secret. Secrets last at most 24 months: note the new \
-             expiry date.",
+             mailbeat, and delete the old secret; the stored refresh token works again with it. \
+             Secrets last at most 24 months: note the new expiry date. Only if the check still \
+             fails, run `mailbeat reauth TARGET` or open the re-authorize link on mailbeat's status \
+             page (/reauth/TARGET).",
             "アプリのクライアント シークレットの有効期限が切れています（AADSTS7000222）。Microsoft Entra \
              管理センター →「アプリの登録」→ 対象のアプリ →「証明書とシークレット」→「新しいクライアント \
              シークレット」で作成し、その「値」（「シークレット ID」ではありません）をアカウントの \
              `client_secret_file` に書き込んで mailbeat をリロードし、古いシークレットを削除してください。\
-             シークレットの有効期間は最長 24 か月なので、新しい有効期限を控えておいてください。",
+             保存済みのリフレッシュ トークンはそのまま使えます。シークレットの有効期間は最長 24 か月なので、\
+             新しい有効期限を控えておいてください。それでもチェックが失敗する場合に限り、\
+             `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET）を開いてください。",
         ),
         (OauthInvalidClient, Microsoft) => t(
             "Microsoft does not recognise the client (AADSTS700016: application not found in the \
              directory; AADSTS7000215: invalid client secret). In Microsoft Entra admin center → App \
              registrations, check that the app exists in the right tenant, that `client_id` is its \
              Application (client) ID, and that `client_secret_file` holds a current secret Value \
-             (not the Secret ID).",
+             (not the Secret ID). If the app had to be registered anew, its tokens are new too: run \
+             `mailbeat reauth TARGET` or open the re-authorize link on mailbeat's status page \
+             (/reauth/TARGET).",
             "Microsoft がクライアントを認識できません（AADSTS700016：ディレクトリにアプリケーションが\
              見つからない、AADSTS7000215：クライアント シークレットが無効）。Microsoft Entra 管理センターの\
              「アプリの登録」で、アプリが正しいテナントに存在するか、`client_id` がその「アプリケーション \
              (クライアント) ID」か、`client_secret_file` に有効なシークレットの「値」（「シークレット ID」では\
-             ありません）が入っているかを確認してください。",
+             ありません）が入っているかを確認してください。アプリを登録し直した場合はトークンも新しく必要です。\
+             `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET）を開いてください。",
         ),
         (OauthInvalidClient, Gmail) => t(
-            "Google does not recognise the OAuth client. In Google Cloud console → APIs & Services \
-             → Credentials, check that the OAuth client still exists and that `client_id` and the \
-             content of `client_secret_file` match it.",
-            "Google が OAuth クライアントを認識できません。Google Cloud コンソール →「API とサービス」→\
-             「認証情報」で OAuth クライアントがまだ存在するか、`client_id` と `client_secret_file` の内容が\
-             それと一致しているかを確認してください。",
+            "Google does not recognise the OAuth client. In Google Cloud console → Google Auth \
+             Platform → Clients, check that the OAuth client still exists and that `client_id` and \
+             the content of `client_secret_file` match it. If you had to create a new client, its \
+             tokens are new too: run `mailbeat reauth TARGET` or open the re-authorize link on \
+             mailbeat's status page (/reauth/TARGET).",
+            "Google が OAuth クライアントを認識できません。Google Cloud コンソール →「Google Auth Platform」→\
+             「クライアント」で OAuth クライアントがまだ存在するか、`client_id` と `client_secret_file` の内容が\
+             それと一致しているかを確認してください。クライアントを作り直した場合はトークンも新しく必要です。\
+             `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET）を開いてください。",
         ),
         (OauthTokenExpiring, Gmail) => t(
-            "The Google refresh token will expire soon. Run `mailbeat reauth TARGET` (or follow the \
-             webhook's link) before it does. While the Google OAuth app is in \"Testing\" its \
-             refresh tokens last only 7 days: publish it (\"In production\") in Google Cloud console \
-             → Google Auth Platform → Audience to stop the weekly re-authorization.",
+            "The Google refresh token will expire soon. Run `mailbeat reauth TARGET`, or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET; the webhook carries the \
+             same link), before it does. While the Google OAuth app is in \"Testing\" its refresh \
+             tokens last only 7 days: publish it (\"In production\") in Google Cloud console → \
+             Google Auth Platform → Audience to stop the weekly re-authorization.",
             "Google のリフレッシュ トークンの有効期限が近づいています。失効する前に `mailbeat reauth TARGET` を\
-             実行するか、Webhook のリンクから再認可してください。Google の OAuth アプリが「テスト」の\
-             あいだはリフレッシュ トークンの有効期間が 7 日しかありません。Google Cloud コンソール →\
-             「Google Auth Platform」→「対象」でアプリを公開（「本番環境」）にすれば、毎週の再認可は不要に\
-             なります。",
+             実行するか、mailbeat のステータスページの再認可リンク（/reauth/TARGET。Webhook も同じリンクを\
+             通知します）を開いてください。Google の OAuth アプリが「テスト」のあいだはリフレッシュ トークンの\
+             有効期間が 7 日しかありません。Google Cloud コンソール →「Google Auth Platform」→「対象」で\
+             アプリを公開（「本番環境」）にすれば、毎週の再認可は不要になります。",
+        ),
+        (OauthTokenExpiring, Microsoft) => t(
+            "The Microsoft refresh token is predicted to expire soon: at a Conditional Access \
+             sign-in frequency (the account's `refresh_token_lifetime`), or 90 days after its last \
+             use. A refresh by the `token` probe resets the 90 days, so check that the probe runs \
+             for this account; for a sign-in frequency, re-authorize before the end: run `mailbeat \
+             reauth TARGET`, or open the re-authorize link on mailbeat's status page \
+             (/reauth/TARGET; the webhook carries the same link).",
+            "Microsoft のリフレッシュ トークンがまもなく失効すると予測されます。条件付きアクセスのサインインの\
+             頻度（アカウントの `refresh_token_lifetime`）に達するか、最後に使われてから 90 日が経つためです。\
+             `token` プローブが更新すれば 90 日の期限はリセットされるので、このアカウントでプローブが動いているか\
+             確認してください。サインインの頻度による場合は、期限の前に再認可してください。\
+             `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET。Webhook も同じリンクを通知します）を開きます。",
+        ),
+        (OauthEndpointError, Gmail) => t(
+            "Google's token endpoint (oauth2.googleapis.com) failed or could not be reached. This is \
+             usually temporary, and re-authorizing (`mailbeat reauth TARGET` or /reauth/TARGET on \
+             the status page) does not help. If it persists, check that the agent reaches \
+             oauth2.googleapis.com on port 443 through any proxy or firewall, and look at \
+             https://www.google.com/appsstatus.",
+            "Google のトークン エンドポイント（oauth2.googleapis.com）がエラーを返したか、到達できませんでした。\
+             通常は一時的なもので、再認可（`mailbeat reauth TARGET` またはステータスページの /reauth/TARGET）\
+             では解決しません。続く場合は、エージェントからプロキシやファイアウォールを経由して \
+             oauth2.googleapis.com の 443 番ポートに到達できるかを確認し、https://www.google.com/appsstatus を\
+             確認してください。",
+        ),
+        (OauthEndpointError, Microsoft) => t(
+            "Microsoft's token endpoint (login.microsoftonline.com) failed or could not be reached. \
+             This is usually temporary, and re-authorizing (`mailbeat reauth TARGET` or \
+             /reauth/TARGET on the status page) does not help. If it persists, check that the agent \
+             reaches login.microsoftonline.com on port 443 through any proxy or firewall, and look \
+             at Service health in the Microsoft 365 admin center (or https://status.cloud.microsoft).",
+            "Microsoft のトークン エンドポイント（login.microsoftonline.com）がエラーを返したか、到達できません\
+             でした。通常は一時的なもので、再認可（`mailbeat reauth TARGET` またはステータスページの \
+             /reauth/TARGET）では解決しません。続く場合は、エージェントからプロキシやファイアウォールを経由して \
+             login.microsoftonline.com の 443 番ポートに到達できるかを確認し、Microsoft 365 管理センターの\
+             「サービス正常性」（または https://status.cloud.microsoft）を確認してください。",
         ),
 
         // ---- server ----
@@ -896,63 +988,82 @@ fn generic(reason: Reason) -> Text {
         // ---- oauth ----
         OauthRefreshTokenExpired => t(
             "The stored OAuth2 refresh token has expired, so mailbeat can no longer get access \
-             tokens. Re-authorize the account: run `mailbeat reauth TARGET` or follow the reauth \
-             link in the webhook.",
+             tokens. Re-authorize the account: run `mailbeat reauth TARGET`, or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET; the webhook carries the \
+             same link). If it recurs on a schedule, set the account's `refresh_token_lifetime` to \
+             the provider's limit so that mailbeat warns before the next one ends.",
             "保存されている OAuth2 のリフレッシュ トークンの有効期限が切れたため、mailbeat はアクセス トークンを\
              取得できなくなりました。アカウントを再認可してください。`mailbeat reauth TARGET` を実行するか、\
-             Webhook の再認可リンクから手続きします。",
+             mailbeat のステータスページの再認可リンク（/reauth/TARGET。Webhook も同じリンクを通知します）を\
+             開きます。一定の周期で繰り返す場合は、アカウントの `refresh_token_lifetime` をプロバイダの上限に\
+             設定すると、次の失効の前に mailbeat が警告します。",
         ),
         OauthRefreshTokenRevoked => t(
             "The OAuth2 token was revoked or is no longer accepted (access removed by the user or an \
              administrator, password changed, or sessions revoked). Re-authorize the account: run \
-             `mailbeat reauth TARGET` or follow the reauth link in the webhook.",
+             `mailbeat reauth TARGET`, or open the re-authorize link on mailbeat's status page \
+             (/reauth/TARGET; the webhook carries the same link).",
             "OAuth2 のトークンが取り消されたか、受け付けられなくなりました（ユーザーや管理者によるアクセス権の\
              削除、パスワードの変更、セッションの取り消しなど）。アカウントを再認可してください。\
-             `mailbeat reauth TARGET` を実行するか、Webhook の再認可リンクから手続きします。",
+             `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET。Webhook も同じリンクを通知します）を開きます。",
         ),
         OauthConsentRequired => t(
             "The account has not granted, or no longer grants, the permission mailbeat needs, or the \
-             token belongs to another account. Re-authorize: run `mailbeat reauth TARGET` (or follow \
-             the webhook's reauth link), sign in as this target's user, and accept the requested \
-             mail permissions; where users may not consent themselves, an administrator must grant \
-             consent first.",
+             token belongs to another account. Where users may not consent themselves, an \
+             administrator must grant consent first. Then run `mailbeat reauth TARGET`, or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET; the webhook carries the \
+             same link), sign in as this target's user, and accept the requested mail permissions.",
             "mailbeat に必要なアクセス許可にアカウントが同意していない（または同意が取り消された）か、トークンが\
-             別のアカウントのものです。`mailbeat reauth TARGET` を実行する（または Webhook の再認可リンクを\
-             開く）と、このターゲットのユーザーでサインインし、要求されるメールのアクセス許可に同意してください。\
-             ユーザー自身が同意できない設定の場合は、先に管理者が同意を付与する必要があります。",
+             別のアカウントのものです。ユーザー自身が同意できない設定の場合は、先に管理者が同意を付与する必要が\
+             あります。その後 `mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET。Webhook も同じリンクを通知します）を開き、このターゲットのユーザーでサインインして、\
+             要求されるメールのアクセス許可に同意してください。",
         ),
         OauthClientSecretExpired => t(
             "The OAuth2 client secret has expired. Create a new secret for the app at the identity \
              provider, write it to the file named by the account's `client_secret_file`, and reload \
-             mailbeat (`POST /-/reload` or SIGHUP).",
+             mailbeat (`POST /-/reload` or SIGHUP); the stored refresh token usually works again \
+             with it. Only if the check still fails, run `mailbeat reauth TARGET` or open the \
+             re-authorize link on mailbeat's status page (/reauth/TARGET).",
             "OAuth2 のクライアント シークレットの有効期限が切れています。ID プロバイダでアプリの新しい\
              シークレットを作成し、アカウントの `client_secret_file` が指すファイルに書き込んで、mailbeat を\
-             リロードしてください（`POST /-/reload` または SIGHUP）。",
+             リロードしてください（`POST /-/reload` または SIGHUP）。通常は保存済みのリフレッシュ トークンが\
+             そのまま使えます。それでもチェックが失敗する場合に限り、`mailbeat reauth TARGET` を実行するか、\
+             mailbeat のステータスページの再認可リンク（/reauth/TARGET）を開いてください。",
         ),
         OauthInvalidClient => t(
             "The identity provider does not recognise the OAuth2 client: the client ID is wrong, the \
              secret does not belong to it, or the app was deleted or disabled. Check `client_id` and \
-             the content of `client_secret_file` against the app registration at the provider.",
+             the content of `client_secret_file` against the app registration at the provider, and \
+             reload mailbeat. If the app had to be registered anew, its tokens are new too: run \
+             `mailbeat reauth TARGET` or open the re-authorize link on mailbeat's status page \
+             (/reauth/TARGET).",
             "ID プロバイダが OAuth2 クライアントを認識できません。クライアント ID が誤っている、シークレットが\
              そのクライアントのものではない、あるいはアプリが削除・無効化されています。`client_id` と \
-             `client_secret_file` の内容を、プロバイダ側のアプリの登録情報と照らし合わせてください。",
+             `client_secret_file` の内容をプロバイダ側のアプリの登録情報と照らし合わせ、mailbeat をリロードして\
+             ください。アプリを登録し直した場合はトークンも新しく必要です。`mailbeat reauth TARGET` を実行するか、\
+             mailbeat のステータスページの再認可リンク（/reauth/TARGET）を開いてください。",
         ),
         OauthTokenExpiring => t(
             "The refresh token is predicted to expire soon under the provider's policy. \
-             Re-authorize before it does: run `mailbeat reauth TARGET` or follow the webhook's \
-             reauth link.",
+             Re-authorize before it does: run `mailbeat reauth TARGET`, or open the re-authorize \
+             link on mailbeat's status page (/reauth/TARGET; the webhook carries the same link).",
             "プロバイダのポリシーから、リフレッシュ トークンがまもなく失効すると予測されます。失効する前に再認可して\
-             ください。`mailbeat reauth TARGET` を実行するか、Webhook の再認可リンクから手続きします。",
+             ください。`mailbeat reauth TARGET` を実行するか、mailbeat のステータスページの再認可リンク\
+             （/reauth/TARGET。Webhook も同じリンクを通知します）を開きます。",
         ),
         OauthEndpointError => t(
             "The identity provider's token endpoint failed or could not be reached. This is usually \
-             temporary; if it persists, check that the agent can reach the endpoint through any \
-             proxy or firewall (Microsoft: login.microsoftonline.com, Google: oauth2.googleapis.com) \
-             and look at the provider's status page.",
-            "ID プロバイダのトークン エンドポイントがエラーを返したか、到達できませんでした。通常は一時的な\
-             ものです。続く場合は、エージェントからプロキシやファイアウォールを経由してエンドポイント\
-             （Microsoft は login.microsoftonline.com、Google は oauth2.googleapis.com）に到達できるかを確認し、\
-             プロバイダのステータスページを確認してください。",
+             temporary, and re-authorizing (`mailbeat reauth TARGET` or /reauth/TARGET on the status \
+             page) does not help. If it persists, check that the agent can reach the endpoint \
+             through any proxy or firewall (Microsoft: login.microsoftonline.com, Google: \
+             oauth2.googleapis.com) and look at the provider's status page.",
+            "ID プロバイダのトークン エンドポイントがエラーを返したか、到達できませんでした。通常は一時的なもので、\
+             再認可（`mailbeat reauth TARGET` またはステータスページの /reauth/TARGET）では解決しません。続く\
+             場合は、エージェントからプロキシやファイアウォールを経由してエンドポイント（Microsoft は \
+             login.microsoftonline.com、Google は oauth2.googleapis.com）に到達できるかを確認し、プロバイダの\
+             ステータスページを確認してください。",
         ),
 
         // ---- server ----
@@ -1140,6 +1251,27 @@ mod tests {
                 "Conditional Access",
             ),
             (OauthRefreshTokenExpired, "gmail", "7 days"),
+            (OauthRefreshTokenExpired, "gmail", "In production"),
+            (OauthRefreshTokenExpired, "office365", "90 days"),
+            (OauthRefreshTokenRevoked, "gmail", "100 refresh tokens"),
+            (OauthRefreshTokenRevoked, "office365", "Revoke sessions"),
+            (
+                OauthClientSecretExpired,
+                "gmail",
+                "Google Auth Platform → Clients",
+            ),
+            (OauthInvalidClient, "outlook", "AADSTS700016"),
+            (OauthTokenExpiring, "office365", "sign-in frequency"),
+            (
+                OauthEndpointError,
+                "gmail",
+                "oauth2.googleapis.com on port 443",
+            ),
+            (
+                OauthEndpointError,
+                "office365",
+                "login.microsoftonline.com on port 443",
+            ),
             (OauthConsentRequired, "office365", "Grant admin consent"),
             (OauthClientSecretExpired, "office365", "AADSTS7000222"),
             (StarttlsRequired, "gmail", "smtp.gmail.com"),
@@ -1209,6 +1341,45 @@ mod tests {
         assert!(
             remediation(Reason::OauthRefreshTokenRevoked, None, Locale::En).contains("webhook")
         );
+    }
+
+    #[test]
+    fn oauth_reasons_name_both_ways_to_reauthorize() {
+        let command = format!("mailbeat reauth {TARGET_PLACEHOLDER}");
+        let link = format!("/reauth/{TARGET_PLACEHOLDER}");
+        for &reason in Reason::ALL
+            .iter()
+            .filter(|r| r.layer() == crate::Layer::Oauth)
+        {
+            for provider in [
+                None,
+                Some("gmail"),
+                Some("office365"),
+                Some("outlook"),
+                Some("icloud"),
+            ] {
+                for locale in LOCALES {
+                    let text = remediation(reason, provider, locale);
+                    assert!(
+                        text.contains(&command),
+                        "{reason}@{provider:?} {locale:?}: no {command}"
+                    );
+                    assert!(
+                        text.contains(&link),
+                        "{reason}@{provider:?} {locale:?}: no {link}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_target_fills_in_the_command_and_the_link() {
+        let text = remediation(Reason::OauthRefreshTokenExpired, Some("gmail"), Locale::Ja);
+        let filled = for_target(&text, "nas-gmail");
+        assert!(filled.contains("`mailbeat reauth nas-gmail`"), "{filled}");
+        assert!(filled.contains("/reauth/nas-gmail"), "{filled}");
+        assert!(!filled.contains(TARGET_PLACEHOLDER));
     }
 
     #[test]
