@@ -720,12 +720,3 @@ fn bad_input_gets_rfc6749_errors_and_no_panic() {
         "stopped on drop"
     );
 }
-
-#[test]
-#[ignore = "prints sample bodies: cargo test --test idp_selftest -- --ignored --nocapture"]
-fn print_sample_bodies() {
-    for code in [700082, 50173, 50076, 53003] {
-        println!("{}\n", Answer::microsoft_aadsts(code).body());
-    }
-    println!("{}", Answer::google_invalid_rapt().body());
-}
