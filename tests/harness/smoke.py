@@ -2,7 +2,8 @@
 """Smoke test of a running harness: python3 tests/harness/smoke.py DIR
 
 Checks TLS chains, good/bad logins on IMAP, POP3 and SMTP (Postfix and Dovecot
-submission), STARTTLS enforcement, and an SMTP -> IMAP delivery round trip.
+submission), STARTTLS enforcement, Dovecot C's OAuth-only mechanisms, and an SMTP -> IMAP
+delivery round trip.
 Prints the servers' replies; exits 1 on the first unexpected result.
 """
 import imaplib, poplib, smtplib, socket, ssl, sys, time, uuid
@@ -121,6 +122,19 @@ check("10587 AUTH before STARTTLS", r[0] == 530, r)
 r = c.docmd("MAIL", "FROM:<alice@mail.test>")
 check("10587 MAIL before STARTTLS", r[0] == 530, r)
 c.quit()
+
+# ---- Dovecot C: OAuth mechanisms only (a login needs the tests' IdP on the introspection port)
+with socket.create_connection((H, P("C_IMAP")), 5) as s:
+    greet = s.makefile("rb").readline().decode().strip()
+check("C IMAP offers XOAUTH2 and OAUTHBEARER only",
+      "AUTH=XOAUTH2" in greet and "AUTH=OAUTHBEARER" in greet and "AUTH=PLAIN" not in greet, greet)
+for port, implicit in ((P("C_SUBMISSION"), False), (P("C_SUBMISSIONS"), True)):
+    c = smtplib.SMTP_SSL(H, port, context=CTX, timeout=10) if implicit else smtplib.SMTP(H, port, timeout=10)
+    c.ehlo("client.test")
+    if not implicit:
+        c.starttls(context=CTX); c.ehlo("client.test")
+    check(f"C submission {port} AUTH", c.esmtp_features.get("auth", "").split() == ["XOAUTH2", "OAUTHBEARER"], c.esmtp_features.get("auth"))
+    c.quit()
 
 # ---- SMTP -> IMAP round trip (Postfix virtual delivers into the Dovecot maildir)
 subj = f"harness-smoke-{uuid.uuid4()}"

@@ -2,6 +2,9 @@
 # Start the real-server test harness in DIR (created if missing), loopback only:
 #   Dovecot A (leaf + intermediate)  IMAP 10143/10993, POP3 10110/10995, submission 10588/10466
 #   Dovecot B (leaf only)            same services on 20143/20993, 20110/20995, 20588/20466
+#   Dovecot C (OAuth2 only)          IMAP 30143/30993, submission 30587/30465: XOAUTH2 and
+#                                    OAUTHBEARER via passdb oauth2, introspection at
+#                                    http://127.0.0.1:18080/introspect (the tests' IdP)
 #   Postfix                          10587 submission (STARTTLS required, SASL via Dovecot A),
 #                                    10465 submissions (implicit TLS), 10025 plain relay-in
 # Accounts: alice@mail.test / alicepass, bob@mail.test / bobpass.
@@ -12,6 +15,7 @@
 #   AUTH_FAILURE_DELAY   Dovecot auth_failure_delay (default "2 secs"; "0" = answer at once)
 #   DOVECOT_MODE         perf (default: reused login processes) | default (fork per connection)
 #   START_TIMEOUT        seconds to wait for all services (default 20)
+#   IDP_INTROSPECT_PORT  where Dovecot C asks the tests' IdP (default 18080)
 #   MAILBEAT_HARNESS_SKIP_INSTALL=1   do not run install.sh
 # Usage: start.sh DIR
 set -euo pipefail
@@ -24,11 +28,13 @@ T=$HERE/templates
 AUTH_FAILURE_DELAY=${AUTH_FAILURE_DELAY:-2 secs}
 DOVECOT_MODE=${DOVECOT_MODE:-perf}
 START_TIMEOUT=${START_TIMEOUT:-20}
+IDP_INTROSPECT_PORT=${IDP_INTROSPECT_PORT:-18080}
 t_start=$(date +%s.%N)
 
 if [[ ! $AUTH_FAILURE_DELAY =~ ^[0-9]+(\ ?[a-z]+)?$ ]]; then
   echo "start.sh: bad AUTH_FAILURE_DELAY '$AUTH_FAILURE_DELAY' (e.g. '2 secs', '0')" >&2; exit 2
 fi
+[[ $IDP_INTROSPECT_PORT =~ ^[0-9]+$ ]] || { echo "start.sh: bad IDP_INTROSPECT_PORT '$IDP_INTROSPECT_PORT'" >&2; exit 2; }
 case $DOVECOT_MODE in perf | default) ;; *) echo "start.sh: DOVECOT_MODE must be perf or default" >&2; exit 2 ;; esac
 [[ $(id -u) -eq 0 ]] || { echo "start.sh: must run as root (Dovecot/Postfix masters)" >&2; exit 2; }
 
@@ -38,12 +44,14 @@ case $DOVECOT_MODE in perf | default) ;; *) echo "start.sh: DOVECOT_MODE must be
 PORTS=(
   A_IMAP:10143 A_IMAPS:10993 A_POP3:10110 A_POP3S:10995 A_SUBMISSION:10588 A_SUBMISSIONS:10466
   B_IMAP:20143 B_IMAPS:20993 B_POP3:20110 B_POP3S:20995 B_SUBMISSION:20588 B_SUBMISSIONS:20466
+  C_IMAP:30143 C_IMAPS:30993 C_SUBMISSION:30587 C_SUBMISSIONS:30465
   POSTFIX_SUBMISSION:10587 POSTFIX_SUBMISSIONS:10465 POSTFIX_SMTP:10025
 )
 # plain-text greeting expected on the non-TLS ports once the service really answers
 declare -A GREETING=(
   [10143]='* OK' [20143]='* OK' [10110]='+OK' [20110]='+OK'
   [10588]='220 ' [20588]='220 ' [10587]='220 ' [10025]='220 '
+  [30143]='* OK' [30587]='220 '
 )
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -88,7 +96,8 @@ chown nobody:nogroup "$DIR/mail"
 render() {  # template out [sed expressions...]
   local in=$1 out=$2
   shift 2
-  sed -e "s|@DIR@|$DIR|g" -e "s|@AUTH_FAILURE_DELAY@|$AUTH_FAILURE_DELAY|g" "$@" "$in" >"$out.tmp"
+  sed -e "s|@DIR@|$DIR|g" -e "s|@AUTH_FAILURE_DELAY@|$AUTH_FAILURE_DELAY|g" \
+    -e "s|@IDP_INTROSPECT_PORT@|$IDP_INTROSPECT_PORT|g" "$@" "$in" >"$out.tmp"
   mv -f "$out.tmp" "$out"
 }
 render "$T/dovecot-common.conf.inc.in" "$DIR/etc/dovecot-common.conf.inc"
@@ -96,6 +105,8 @@ render "$T/dovecot.conf.in" "$DIR/etc/dovecot-A.conf" -e 's|@INSTANCE@|A|g' -e '
 render "$T/dovecot.conf.in" "$DIR/etc/dovecot-B.conf" -e 's|@INSTANCE@|B|g' -e 's|@CERT@|leaf.pem|g' -e 's|@PP@|20|g'
 render "$T/dovecot-perf.conf.in" "$DIR/etc/dovecot-A-perf.conf" -e 's|@INSTANCE@|A|g'
 render "$T/dovecot-perf.conf.in" "$DIR/etc/dovecot-B-perf.conf" -e 's|@INSTANCE@|B|g'
+render "$T/dovecot-oauth.conf.in" "$DIR/etc/dovecot-C.conf"
+render "$T/dovecot-oauth2.conf.ext.in" "$DIR/etc/dovecot-oauth2.conf.ext"
 render "$T/postfix-main.cf.in" "$DIR/postfix/main.cf"
 render "$T/postfix-master.cf.in" "$DIR/postfix/master.cf"
 # Postfix commands refuse to read a main.cf modified within the current second and poll it
@@ -103,7 +114,7 @@ render "$T/postfix-master.cf.in" "$DIR/postfix/master.cf"
 touch -d '-10 seconds' "$DIR/postfix/main.cf" "$DIR/postfix/master.cf"
 
 # fresh Dovecot base_dirs: a stale anvil-auth-penalty socket stalls every auth by 5 s
-rm -rf "$DIR/run/dovecot-A" "$DIR/run/dovecot-B"
+rm -rf "$DIR/run/dovecot-A" "$DIR/run/dovecot-B" "$DIR/run/dovecot-C"
 # Postfix queue: creating the queue directories and checking them (start-fg) costs ~2 s, so
 # they are kept across runs; only queued mail of a previous run is dropped.
 install -d -o root -g root -m 0755 "$DIR/postfix-spool"
@@ -116,7 +127,8 @@ rm -f "$DIR/postfix-spool/pid/master.pid"
 log_tails() {
   local f
   for f in "$DIR"/logs/dovecot-A.stdout "$DIR"/logs/dovecot-A.log "$DIR"/logs/dovecot-B.stdout \
-    "$DIR"/logs/dovecot-B.log "$DIR"/logs/postfix.stdout "$DIR"/logs/postfix.log; do
+    "$DIR"/logs/dovecot-B.log "$DIR"/logs/dovecot-C.stdout "$DIR"/logs/dovecot-C.log \
+    "$DIR"/logs/postfix.stdout "$DIR"/logs/postfix.log; do
     [[ -s $f ]] || continue
     echo "---- tail $f" >&2
     tail -n 20 "$f" >&2
@@ -144,6 +156,8 @@ suffix=""
 [[ $DOVECOT_MODE == perf ]] && suffix="-perf"
 launch dovecot-A dovecot -F -c "$DIR/etc/dovecot-A$suffix.conf"
 launch dovecot-B dovecot -F -c "$DIR/etc/dovecot-B$suffix.conf"
+# C has no perf overlay: it serves a few OAuth logins per test, one login process each is fine
+launch dovecot-C dovecot -F -c "$DIR/etc/dovecot-C.conf"
 # start-fg: postfix-script stays in the foreground and runs master; the recorded PID is
 # postfix-script, the master's PID lands in postfix-spool/pid/master.pid.  Postfix needs
 # Dovecot A's auth socket only when a client sends AUTH.  start-fg first runs the integrity
@@ -161,7 +175,7 @@ deadline=$((SECONDS + START_TIMEOUT))
 pending=()
 for pp in "${PORTS[@]}"; do pending+=("${pp#*:}"); done
 while :; do
-  for name in dovecot-A dovecot-B postfix; do
+  for name in dovecot-A dovecot-B dovecot-C postfix; do
     if ! alive "$(read_pid "$DIR/pids/$name.pid")"; then
       [[ $name == postfix ]] && fail "postfix exited during startup; postfix check says: $(run_postfix "$DIR" check 2>&1)"
       fail "$name exited during startup"
@@ -193,6 +207,10 @@ for p in 10993 10465; do
 done
 out=$(doveadm -c "$DIR/etc/dovecot-A.conf" auth test alice@mail.test alicepass 2>&1) ||
   fail "doveadm auth test for alice@mail.test failed: $out"
+# C offers the OAuth mechanisms (a login through them needs the tests' IdP, not running here)
+caps=$(greeting 30143)
+[[ $caps == *AUTH=XOAUTH2* && $caps == *AUTH=OAUTHBEARER* ]] ||
+  fail "Dovecot C (30143) does not offer XOAUTH2 and OAUTHBEARER: $caps"
 
 # ---- env.sh ------------------------------------------------------------------------------------
 {
@@ -209,9 +227,10 @@ out=$(doveadm -c "$DIR/etc/dovecot-A.conf" auth test alice@mail.test alicepass 2
   echo "export MAILBEAT_TEST_PASSWORD2='bobpass'"
   echo "export MAILBEAT_TEST_AUTH_FAILURE_DELAY='$AUTH_FAILURE_DELAY'"
   echo "export MAILBEAT_TEST_DOVECOT_MODE='$DOVECOT_MODE'"
+  echo "export MAILBEAT_IDP_INTROSPECT_PORT='$IDP_INTROSPECT_PORT'"
 } >"$DIR/env.sh.tmp"
 mv -f "$DIR/env.sh.tmp" "$DIR/env.sh"
 
 t_end=$(date +%s.%N)
-printf 'start.sh: harness up in %s (%.1f s): Dovecot A/B (%s mode), Postfix; env: %s\n' \
+printf 'start.sh: harness up in %s (%.1f s): Dovecot A/B (%s mode), Dovecot C (OAuth2), Postfix; env: %s\n' \
   "$DIR" "$(awk "BEGIN { print $t_end - $t_start }")" "$DOVECOT_MODE" "$DIR/env.sh"

@@ -37,9 +37,9 @@ if [[ ${#pf_pids[@]} -gt 0 ]]; then
   fi
 fi
 
-# ---- Dovecot A and B --------------------------------------------------------------------
+# ---- Dovecot A, B and C --------------------------------------------------------------------
 dv_pids=()
-for i in A B; do
+for i in A B C; do
   for f in "$P/dovecot-$i.pid" "$DIR/run/dovecot-$i/master.pid"; do
     p=$(read_pid "$f") || continue
     if owned "$p" "$DIR/"; then

@@ -3,6 +3,8 @@
 //! scrape.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod idp;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
