@@ -666,6 +666,11 @@ impl Idp {
         self.state().active(token).is_some()
     }
 
+    /// Every access token issued so far (a test looks for them where they must not be).
+    pub fn issued_access_tokens(&self) -> Vec<String> {
+        self.state().access.keys().cloned().collect()
+    }
+
     /// Every request read, in order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.state().log.clone()
