@@ -261,3 +261,182 @@ fn every_mechanism_and_port_refuses_a_token_of_a_revoked_grant() {
         |idp, user| idp.revoke(user),
     );
 }
+
+/// A config whose targets share one token set `acct` that mailbeat keeps, seeded with
+/// `refresh`; the first target also runs the `token` probe, refreshing on every check.
+fn managed_config(
+    dir: &Path,
+    idp: &Idp,
+    ca: &str,
+    user: &str,
+    refresh: &str,
+    targets: &[Target],
+) -> std::path::PathBuf {
+    std::fs::write(dir.join("seed.rt"), refresh).unwrap();
+    let provider = match idp.flavor() {
+        Flavor::Google => "google",
+        Flavor::Microsoft => "microsoft",
+    };
+    let mut yaml = format!(
+        "global: {{timeout: 15s, state_dir: {}}}\ntargets:\n",
+        dir.join("state").display()
+    );
+    for (i, (name, proto, var, tls, mechanism)) in targets.iter().enumerate() {
+        let probes = if i == 0 {
+            "[auth, {token: {refresh_interval: 1s}}]"
+        } else {
+            "[auth]"
+        };
+        yaml.push_str(&format!(
+            "  - {{name: {name}, protocol: {proto}, host: 127.0.0.1, tls_server_name: mail.test, port: {port}, tls: {tls}, ca_file: {ca}, account: {{username: \"{user}\", mechanism: {mechanism}, oauth: {{provider: {provider}, client_id: {client}, token: acct, refresh_token_file: seed.rt, token_url: \"{token_url}\", ca_file: {idp_ca}}}}}, probes: {probes}}}\n",
+            port = env_port(var),
+            client = support::idp::CLIENT_ID,
+            token_url = idp.token_url(),
+            idp_ca = idp.ca_file().display(),
+        ));
+    }
+    let path = dir.join("mailbeat.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// Tokens mailbeat keeps, against real Dovecot: every login works with a stored access token;
+/// when it expires the next check refreshes once for every target of the account and passes;
+/// when the IdP kills it early the refused login refreshes and passes; when the grant is
+/// revoked the `token` probe says so and `auth` stops presenting tokens to the server.
+fn managed_lifecycle(flavor: Flavor, targets: &[Target]) {
+    let _turn = PORT.lock().unwrap_or_else(|e| e.into_inner());
+    let (ca, user) = harness("MAILBEAT_TEST_USER", "alice@mail.test");
+    let idp = start_idp(flavor);
+    idp.set_access_token_lifetime(Duration::from_secs(3));
+    let seeded = idp.grant(&user);
+    let dir = tempfile::tempdir().unwrap();
+    let config = managed_config(dir.path(), &idp, &ca, &user, &seeded.refresh_token, targets);
+    let all_ok = |report: &Value, when: &str| {
+        for (name, ..) in targets {
+            let r = result(report, name);
+            assert_eq!(
+                r["status"],
+                "ok",
+                "{when}: {name}: {r:#}\nDovecot C log:\n{}",
+                dovecot_log_tail()
+            );
+        }
+    };
+    let token_of = |report: &Value| -> Value {
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["probe"] == "token")
+            .cloned()
+            .unwrap()
+    };
+
+    let (report, took, _) = check(&config);
+    all_ok(&report, "seeded");
+    assert_eq!(token_of(&report)["status"], "ok");
+    eprintln!(
+        "{flavor:?}: first check, {} targets, {took:?}",
+        targets.len()
+    );
+    // The token probe and every login shared one refresh.
+    assert_eq!(idp.refreshes(), 1, "one refresh serves the account");
+
+    // The access token expires (3 s): the next check refreshes once and passes.
+    std::thread::sleep(Duration::from_millis(3200));
+    let (report, _, _) = check(&config);
+    all_ok(&report, "after the access token expired");
+    assert_eq!(idp.refreshes(), 2, "one refresh for all targets");
+
+    // The IdP kills the access token before its time: the refused login refreshes and passes.
+    std::thread::sleep(Duration::from_millis(1100));
+    idp.expire_access_tokens();
+    let (report, _, _) = check(&config);
+    all_ok(&report, "after the IdP killed the access token early");
+
+    // The grant is revoked: the token probe says so; logins end with the token's reason.
+    idp.revoke(&user);
+    std::thread::sleep(Duration::from_millis(1100));
+    let (report, _, code) = check(&config);
+    assert_eq!(code, Some(2));
+    let t = token_of(&report);
+    assert_eq!(t["reason"], "oauth_refresh_token_revoked", "{t:#}");
+    assert!(
+        t["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("mailbeat reauth"),
+        "{t:#}"
+    );
+    // Next check: no login reaches Dovecot (it would ask the IdP) and no login refreshes.
+    let (asked, attempts) = (idp.introspections(), idp.refresh_attempts());
+    let (report, _, _) = check(&config);
+    for (name, ..) in targets {
+        let r = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["target"] == *name && r["probe"] == "auth")
+            .unwrap();
+        assert_eq!(r["reason"], "oauth_refresh_token_revoked", "{name}: {r:#}");
+    }
+    assert_eq!(
+        idp.introspections(),
+        asked,
+        "a login was tried with a dead grant"
+    );
+    assert_eq!(
+        idp.refresh_attempts(),
+        attempts + 1,
+        "only the token probe asks the IdP again"
+    );
+}
+
+#[test]
+#[ignore = "needs the real-server harness: run bash tests/run-all.sh"]
+fn a_gmail_style_account_kept_by_mailbeat_over_imap_and_submission() {
+    managed_lifecycle(
+        Flavor::Google,
+        &[
+            (
+                "g-imap",
+                "imap",
+                "MAILBEAT_C_IMAPS_PORT",
+                "implicit",
+                "xoauth2",
+            ),
+            (
+                "g-submission",
+                "smtp",
+                "MAILBEAT_C_SUBMISSION_PORT",
+                "starttls",
+                "xoauth2",
+            ),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs the real-server harness: run bash tests/run-all.sh"]
+fn a_microsoft_style_account_kept_by_mailbeat_over_imap_and_submission() {
+    managed_lifecycle(
+        Flavor::Microsoft,
+        &[
+            (
+                "m-imap",
+                "imap",
+                "MAILBEAT_C_IMAP_PORT",
+                "starttls",
+                "oauthbearer",
+            ),
+            (
+                "m-submission",
+                "smtp",
+                "MAILBEAT_C_SUBMISSIONS_PORT",
+                "implicit",
+                "xoauth2",
+            ),
+        ],
+    );
+}
