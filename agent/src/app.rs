@@ -1,6 +1,7 @@
 //! The running agent: holds the current configuration, its jobs and the runner that runs them,
 //! and swaps them together on reload. A bad config keeps the running one.
 
+use crate::alerts::engine::{AlertEngine, TICK};
 use crate::config::{self, Config};
 use crate::events;
 use crate::executor::Executor;
@@ -19,10 +20,20 @@ use tokio::sync::{watch, Semaphore};
 
 /// What every configuration's checks share, kept across reloads: the credential guard (a reload
 /// must not forget which credentials are backing off) and the token service.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Services {
     pub guard: Arc<CredentialGuard>,
     pub tokens: Arc<Tokens>,
+    pub alerts: Arc<AlertEngine>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("guard", &self.guard)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A configuration with what was derived from it once: its jobs and the runner for them.
@@ -45,6 +56,10 @@ pub struct App {
     loaded: RwLock<Arc<Loaded>>,
     locks: Arc<JobLocks>,
     stop_scheduler: Mutex<Option<watch::Sender<bool>>>,
+    /// Stops the alert ticker and the webhook deliverer.
+    stop_background: Mutex<Option<watch::Sender<bool>>>,
+    /// The configuration the deliverer reads its webhooks from.
+    delivery_config: Arc<RwLock<Arc<Config>>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -57,14 +72,19 @@ impl App {
     ) -> Result<Arc<Self>, config::ConfigError> {
         let config = Arc::new(config::load(&config_path, &probes)?);
         let store = Arc::new(ResultStore::new());
-        let metrics = Arc::new(AgentMetrics::new(store.clone(), &probes));
+        let mut metrics = AgentMetrics::new(store.clone(), &probes);
+        metrics.alerts = Some(services.alerts.clone());
+        let metrics = Arc::new(metrics);
         metrics.config_last_reload_successful.set(1);
         metrics.config_last_reload_success_timestamp.set(unix_now());
         let locks = Arc::new(JobLocks::default());
         let limit = Arc::new(Semaphore::new(config.global.concurrency));
         let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
+        let delivery_config = Arc::new(RwLock::new(config.clone()));
         let loaded = load(config, &store, &locks, &services, limit, hosts);
         Ok(Arc::new(App {
+            stop_background: Mutex::new(None),
+            delivery_config,
             config_path,
             probes,
             store,
@@ -101,6 +121,48 @@ impl App {
         self.loaded().runner.clone()
     }
 
+    /// Starts the agent's work: the alert engine on the current configuration, its ticker, the
+    /// webhook deliverer (when the state is open) and the scheduler.
+    pub async fn start(&self) {
+        let config = self.config();
+        crate::events::webhooks_configured(
+            &config
+                .webhooks
+                .iter()
+                .map(|w| w.name.clone())
+                .collect::<Vec<_>>(),
+        );
+        self.services.alerts.configure(config).await;
+        let (tx, rx) = watch::channel(false);
+        if let Some(old) = self
+            .stop_background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(tx)
+        {
+            let _ = old.send(true);
+        }
+        let engine = self.services.alerts.clone();
+        let mut stop = rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(TICK) => engine.tick(SystemTime::now()).await,
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+        if let Some(db) = self.services.alerts.db() {
+            let deliverer = crate::webhooks::deliver::Deliverer {
+                outbox: crate::state::outbox::Outbox::new(db),
+                config: self.delivery_config.clone(),
+                wake: self.services.alerts.deliveries_queued.clone(),
+            };
+            tokio::spawn(deliverer.run(rx));
+        }
+        self.start_scheduler();
+    }
+
     /// Starts (or restarts) the scheduler on the current configuration.
     pub fn start_scheduler(&self) {
         let (tx, rx) = watch::channel(false);
@@ -123,8 +185,17 @@ impl App {
         ));
     }
 
-    /// Stops the scheduler (checks in flight finish on their own).
+    /// Stops the scheduler, the alert ticker and the deliverer (checks in flight finish on their
+    /// own; a delivery in flight is retried after the next start).
     pub fn stop(&self) {
+        if let Some(tx) = self
+            .stop_background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = tx.send(true);
+        }
         if let Some(tx) = self
             .stop_scheduler
             .lock()
@@ -208,6 +279,7 @@ pub fn load(
         services.clone(),
     );
     let runner = Runner {
+        alerts: services.alerts.clone(),
         executor: Arc::new(executor),
         store: store.clone(),
         semaphore,

@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Enable reloading over HTTP (`POST /-/reload`); SIGHUP always reloads.
     #[arg(long = "web.enable-lifecycle", global = true)]
     pub enable_lifecycle: bool,
+    /// The URL people reach this agent at (behind a proxy, say); webhooks link to its status
+    /// page's `/reauth/TARGET`. Default: built from --web.listen-address.
+    #[arg(long = "web.external-url", global = true, value_name = "URL")]
+    pub external_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

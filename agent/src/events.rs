@@ -7,7 +7,7 @@
 //! simply go unread.
 
 use mailbeat_sdk::CheckResult;
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::sync::LazyLock;
 
 struct Counters {
@@ -16,6 +16,8 @@ struct Counters {
     scheduler_skipped: IntCounter,
     state_write_failures: IntCounterVec,
     config_reloads: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_outbox_pending: IntGaugeVec,
 }
 
 fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -49,6 +51,19 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
         "Configuration reloads, by result (success, failure).",
         &["result"],
     ),
+    webhook_deliveries: counter_vec(
+        "mailbeat_webhook_deliveries_total",
+        "Webhook delivery attempts, by webhook and result (delivered, retried, failed).",
+        &["webhook", "result"],
+    ),
+    webhook_outbox_pending: IntGaugeVec::new(
+        Opts::new(
+            "mailbeat_webhook_outbox_pending",
+            "Webhook deliveries waiting in the outbox, by webhook.",
+        ),
+        &["webhook"],
+    )
+    .expect("static metric definition"),
 }
 });
 
@@ -66,6 +81,8 @@ pub fn register(registry: &Registry) -> prometheus::Result<Vec<String>> {
         Box::new(c.scheduler_skipped.clone()),
         Box::new(c.state_write_failures.clone()),
         Box::new(c.config_reloads.clone()),
+        Box::new(c.webhook_deliveries.clone()),
+        Box::new(c.webhook_outbox_pending.clone()),
     ];
     let mut names = Vec::new();
     for collector in collectors {
@@ -144,6 +161,60 @@ pub fn config_reload_failed(path: &std::path::Path, error: &dyn std::fmt::Displa
         .with_label_values(&["failure"])
         .inc();
     tracing::error!(path = %path.display(), error = %error, "configuration reload failed; keeping the running configuration");
+}
+
+/// Every configured webhook gets its series at once, so a dashboard shows 0 rather than nothing.
+pub fn webhooks_configured(names: &[String]) {
+    for name in names {
+        for result in ["delivered", "retried", "failed"] {
+            COUNTERS
+                .webhook_deliveries
+                .with_label_values(&[name.as_str(), result]);
+        }
+        COUNTERS
+            .webhook_outbox_pending
+            .with_label_values(&[name.as_str()]);
+    }
+}
+
+/// A webhook delivery was attempted: `delivered`, `retried` or `failed`. Failures and retries
+/// are logged with the delivery id and the reason, never the URL (it may carry a token).
+pub fn webhook_attempted(
+    webhook: &str,
+    delivery_id: &str,
+    event: &str,
+    result: &str,
+    error: Option<&str>,
+) {
+    COUNTERS
+        .webhook_deliveries
+        .with_label_values(&[webhook, result])
+        .inc();
+    match (result, error) {
+        ("delivered", _) => {
+            tracing::info!(webhook = %webhook, delivery_id = %delivery_id, event = %event, "webhook delivered")
+        }
+        ("retried", e) => {
+            tracing::warn!(webhook = %webhook, delivery_id = %delivery_id, event = %event, error = e.unwrap_or_default(), "webhook delivery failed; will retry")
+        }
+        (_, e) => {
+            tracing::error!(webhook = %webhook, delivery_id = %delivery_id, event = %event, error = e.unwrap_or_default(), "webhook delivery given up")
+        }
+    }
+}
+
+/// The outbox's pending deliveries per webhook (all configured webhooks; absent ones are 0).
+pub fn webhook_outbox_pending(
+    configured: &[String],
+    pending: &std::collections::BTreeMap<String, u64>,
+) {
+    for name in configured {
+        let n = pending.get(name).copied().unwrap_or(0);
+        COUNTERS
+            .webhook_outbox_pending
+            .with_label_values(&[name.as_str()])
+            .set(n as i64);
+    }
 }
 
 #[cfg(test)]

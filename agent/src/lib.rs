@@ -17,12 +17,14 @@ pub mod scheduler;
 pub mod state;
 pub mod store;
 pub mod web;
+pub mod webhooks;
 
 /// The source revision this binary was built from (`git describe`), or `unknown`.
 pub const REVISION: &str = match option_env!("MAILBEAT_REVISION") {
     Some(r) => r,
     None => "unknown",
 };
+pub mod alerts;
 pub mod app;
 pub mod check;
 pub mod cli;

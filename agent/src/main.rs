@@ -210,6 +210,10 @@ async fn open_state(services: &Services, config: &Config) -> Result<Arc<StateDb>
         ));
         let store = mailbeat::oauth::open_store(db.clone(), &config).map_err(|e| e.to_string())?;
         services.tokens.attach(Arc::new(store));
+        services
+            .alerts
+            .attach(mailbeat::state::alerts::AlertJournal::new(db.clone()))
+            .map_err(state_error)?;
         Ok::<_, String>(db)
     })
     .await
@@ -258,11 +262,13 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         let logs_in = config
             .targets
             .iter()
-            .any(|t| t.oauth.is_some() || t.probes.iter().any(|p| p.uses_credentials));
+            .any(|t| t.oauth.is_some() || t.probes.iter().any(|p| p.uses_credentials))
+            || !config.webhooks.is_empty();
         match open_state(&services, &config).await {
             Ok(db) => Some(db),
-            // Without the state a restart could retry a rejected password early: refuse to
-            // start while logins are checked, but do not break an agent that checks none.
+            // Without the state a restart could retry a rejected password early, and webhook
+            // deliveries could be lost: refuse to start while logins are checked or webhooks
+            // are configured, but do not break an agent that does neither.
             Err(e) if logs_in => {
                 eprintln!("mailbeat: {e}");
                 return ExitCode::from(1);
@@ -294,7 +300,10 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         lifecycle = args.enable_lifecycle,
         "mailbeat started"
     );
-    app.start_scheduler();
+    app.services
+        .alerts
+        .set_external_url(&external_url(args, web.tls.is_some()));
+    app.start().await;
     tokio::spawn(reload_on_sighup(app.clone()));
     let server = Arc::new(http::Server {
         web,
@@ -307,6 +316,17 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
     }
     tracing::info!("mailbeat stopped");
     ExitCode::SUCCESS
+}
+
+/// The agent's URL as people reach it: `--web.external-url`, else the listen address.
+fn external_url(args: &mailbeat::cli::RunArgs, tls: bool) -> String {
+    match &args.external_url {
+        Some(u) => u.clone(),
+        None => {
+            let scheme = if tls { "https" } else { "http" };
+            format!("{scheme}://{}", args.listen_address)
+        }
+    }
 }
 
 async fn reload_on_sighup(app: std::sync::Arc<App>) {

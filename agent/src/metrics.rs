@@ -52,6 +52,8 @@ pub struct AgentMetrics {
     pub scheduler_lag: Histogram,
     store: Arc<ResultStore>,
     declared: Declared,
+    /// The alert engine, whose alerts are `mailbeat_alert`.
+    pub alerts: Option<Arc<crate::alerts::engine::AlertEngine>>,
 }
 
 impl AgentMetrics {
@@ -116,6 +118,7 @@ impl AgentMetrics {
             scheduler_lag,
             store,
             declared,
+            alerts: None,
         }
     }
 
@@ -123,6 +126,9 @@ impl AgentMetrics {
     pub fn render(&self) -> String {
         let mut out = encode(&self.registry.gather());
         out.push_str(&render_store(&self.store, &self.declared));
+        if let Some(engine) = &self.alerts {
+            out.push_str(&render_alerts(&engine.alerts()));
+        }
         out
     }
 
@@ -513,6 +519,25 @@ pub fn render_probe(
             r.duration_seconds,
         );
         observation_series(&mut f, target, r, declared);
+    }
+    f.into_text()
+}
+
+/// `mailbeat_alert{alertname,target,severity,state}` 1 for every pending or firing alert.
+pub fn render_alerts(alerts: &[crate::alerts::engine::Alert]) -> String {
+    let mut f = Families::default();
+    for a in alerts {
+        f.gauge(
+            "mailbeat_alert",
+            "1 for each alert of the agent's alert engine that is pending or firing.",
+            &[
+                ("alertname", &a.rule),
+                ("target", &a.target),
+                ("severity", &a.severity),
+                ("state", a.phase.as_str()),
+            ],
+            1.0,
+        );
     }
     f.into_text()
 }

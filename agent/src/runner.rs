@@ -22,6 +22,8 @@ use tokio::sync::{OwnedMutexGuard, Semaphore};
 /// Runs checks of one configuration against shared limits, locks and results.
 pub struct Runner {
     pub executor: Arc<Executor>,
+    /// Every recorded result goes to the alert engine (a no-op until the agent configures it).
+    pub alerts: Arc<crate::alerts::engine::AlertEngine>,
     pub store: Arc<ResultStore>,
     /// Bounds how many checks run at once; kept across reloads while the limit is unchanged.
     pub semaphore: Arc<Semaphore>,
@@ -127,9 +129,11 @@ impl Runner {
             events::check_backing_off(&claim.key.target, &claim.key.probe);
         }
         events::check_finished(&claim.key.target, &claim.key.probe, &executed.result);
-        let transition = self
-            .store
-            .record(&claim.key, executed.result.clone(), SystemTime::now());
+        let now = SystemTime::now();
+        let transition = self.store.record(&claim.key, executed.result.clone(), now);
+        self.alerts
+            .observe(&claim.key.target, &claim.key.probe, &executed.result, now)
+            .await;
         Ran {
             result: executed.result,
             transition,

@@ -4,10 +4,10 @@
 use super::raw::RawConfig;
 use super::snippet::mask_secret_values;
 use super::validator::{loc, Validator};
-use super::{keypath, Config, ConfigError, Global, SecretSource, Webhook, WEBHOOK_EVENTS};
+use super::{keypath, Config, ConfigError, Global, SecretSource};
 use crate::schedule::Schedule;
 use mailbeat_sdk::Probe;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,60 +177,15 @@ impl Validator<'_> {
             }
         }
 
-        let mut webhooks = Vec::new();
-        let mut seen_hooks = HashSet::new();
-        for (i, w) in raw.webhooks.iter().enumerate() {
-            let key = format!("webhooks[{i}]");
-            if !seen_hooks.insert(w.name.value.clone()) {
-                self.problem(
-                    loc(&w.name),
-                    format!("{key}.name"),
-                    format!("duplicate webhook name {:?}", w.name.value),
-                );
-            }
-            let url = w.url.value.trim();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                self.problem(
-                    loc(&w.url),
-                    format!("{key}.url"),
-                    "must be an http:// or https:// URL",
-                );
-            }
-            let secret = w
-                .secret_file
-                .as_ref()
-                .and_then(|f| self.secret_file(f, &format!("{key}.secret_file")));
-            let mut events = Vec::new();
-            for (j, e) in w.events.iter().enumerate() {
-                if WEBHOOK_EVENTS.contains(&e.value.as_str()) {
-                    events.push(e.value.clone());
-                } else {
-                    self.problem(
-                        loc(e),
-                        format!("{key}.events[{j}]"),
-                        format!(
-                            "unknown event {:?}; one of {}",
-                            e.value,
-                            WEBHOOK_EVENTS.join(", ")
-                        ),
-                    );
-                }
-            }
-            if w.events.is_empty() {
-                events = WEBHOOK_EVENTS.iter().map(|s| s.to_string()).collect();
-            }
-            webhooks.push(Webhook {
-                name: w.name.value.clone(),
-                url: url.to_string(),
-                secret,
-                events,
-            });
-        }
+        let webhooks = self.webhooks(&raw.webhooks, allow_inline);
+        let probe_names: Vec<String> = self.probes.iter().map(|p| p.name().to_string()).collect();
+        let alerts = self.alerts(&raw.alerts, &probe_names);
 
         Config {
             path: PathBuf::new(),
             global,
             targets,
+            alerts,
             webhooks,
         }
     }

@@ -9,6 +9,7 @@
 //! `targets.rs` (a target and its probes), `trust.rs` (root stores) and `presets.rs`;
 //! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line.
 
+mod alerting;
 mod keypath;
 mod load;
 mod oauth;
@@ -25,6 +26,7 @@ pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
 pub use trust::{system_roots_store, webpki_roots_store};
 
+use crate::alerts::rule::{AlertRule, TargetFilter};
 use crate::guard::Policy;
 use crate::oauth::{Endpoints, ProviderKind};
 use crate::schedule::Schedule;
@@ -40,6 +42,8 @@ pub struct Config {
     pub path: PathBuf,
     pub global: Global,
     pub targets: Vec<TargetConfig>,
+    /// The alert rules in force: built-in ones (unless replaced by name) and `alerts:`.
+    pub alerts: Vec<AlertRule>,
     pub webhooks: Vec<Webhook>,
 }
 
@@ -142,9 +146,24 @@ impl std::fmt::Debug for ProbeConfig {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     pub name: String,
+    /// May carry a token (Slack, Teams): never logged or shown.
     pub url: String,
     pub secret: Option<SecretSource>,
     pub events: Vec<String>,
+    pub targets: TargetFilter,
+    pub format: WebhookFormat,
+    pub timeout: Duration,
+    /// A delivery older than this is given up.
+    pub max_age: Duration,
+}
+
+/// The body a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// mailbeat's own payload (DESIGN §7).
+    Mailbeat,
+    /// Alertmanager's webhook payload, version 4.
+    Alertmanager,
 }
 
 /// Webhook events a receiver can subscribe to.

@@ -14,6 +14,7 @@ pub struct RawConfig {
     /// Options per probe name, merged under each target's own options.
     pub probe_defaults: BTreeMap<String, serde_json::Value>,
     pub targets: Vec<RawTarget>,
+    pub alerts: Vec<RawAlert>,
     pub webhooks: Vec<RawWebhook>,
 }
 
@@ -132,6 +133,44 @@ pub struct RawWebhook {
     pub name: Spanned<String>,
     pub url: Spanned<String>,
     pub secret_file: Option<Spanned<String>>,
+    /// `${ENV_VAR}` (an inline literal only with `allow_inline_secrets`).
+    pub secret: Option<Spanned<String>>,
     #[serde(default)]
     pub events: Vec<Spanned<String>>,
+    pub targets: Option<RawTargetFilter>,
+    /// `mailbeat` (default) or `alertmanager`.
+    pub format: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub max_age: Option<Spanned<String>>,
+}
+
+/// `targets:` of an alert rule or a webhook: which targets it applies to (default: all).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTargetFilter {
+    pub names: Vec<Spanned<String>>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One entry of `alerts:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    pub name: Spanned<String>,
+    #[serde(rename = "match")]
+    pub matches: Option<RawAlertMatch>,
+    pub targets: Option<RawTargetFilter>,
+    #[serde(rename = "for")]
+    pub for_: Option<Spanned<String>>,
+    pub keep_firing_for: Option<Spanned<String>>,
+    pub severity: Option<Spanned<String>>,
+}
+
+/// `match:` of an alert rule: a result matches when it satisfies every list given.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAlertMatch {
+    pub probes: Vec<Spanned<String>>,
+    pub statuses: Vec<Spanned<String>>,
+    pub reasons: Vec<Spanned<String>>,
 }

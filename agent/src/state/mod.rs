@@ -14,7 +14,9 @@
 //! WAL mode with `synchronous = FULL`: a `mailbeat check` from cron and the running agent share
 //! the file, and a committed write survives a power cut, not only a crash of the process.
 
+pub mod alerts;
 pub mod backoff;
+pub mod outbox;
 pub mod tokens;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -69,6 +71,36 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
              last_error_terminal INTEGER NOT NULL DEFAULT 0,
              generation INTEGER NOT NULL DEFAULT 0
          );",
+    ),
+    // Alert states (state/alerts.rs) and the webhook outbox (state/outbox.rs), written in one
+    // transaction when a state change causes deliveries.
+    (
+        4,
+        "CREATE TABLE alert_state (
+             rule TEXT NOT NULL,
+             target TEXT NOT NULL,
+             state TEXT NOT NULL,
+             active_since_unix_ms INTEGER NOT NULL,
+             fired_unix_ms INTEGER,
+             inactive_since_unix_ms INTEGER,
+             incident TEXT NOT NULL,
+             cause TEXT NOT NULL,
+             PRIMARY KEY (rule, target)
+         );
+         CREATE TABLE webhook_outbox (
+             delivery_id TEXT PRIMARY KEY,
+             webhook TEXT NOT NULL,
+             event TEXT NOT NULL,
+             incident TEXT NOT NULL,
+             target TEXT NOT NULL,
+             body TEXT NOT NULL,
+             created_unix_ms INTEGER NOT NULL,
+             next_attempt_unix_ms INTEGER NOT NULL,
+             attempts INTEGER NOT NULL DEFAULT 0,
+             status TEXT NOT NULL DEFAULT 'pending',
+             last_error TEXT
+         );
+         CREATE INDEX webhook_outbox_due ON webhook_outbox (status, next_attempt_unix_ms);",
     ),
 ];
 

@@ -1,0 +1,508 @@
+//! The alert engine: for every (rule, target) it keeps a state (inactive, pending, firing),
+//! moved by each result the runner records and by a tick for what only time changes (`for`
+//! elapsed, `keep_firing_for` over). Every change is written to the state database together
+//! with the webhook deliveries it causes, in one transaction, before the deliverer is woken.
+//!
+//! An incident is one firing period of one rule on one target: it makes one `alert_firing`, one
+//! `alert_resolved` and (for re-authorization rules) one `reauth_required` per webhook, however
+//! many checks of the target fail and however often a flapping check flaps within
+//! `keep_firing_for`.
+
+use super::rule::AlertRule;
+use crate::config::{Config, Webhook, WebhookFormat};
+use crate::state::alerts::{AlertChange, AlertJournal, StoredAlert};
+use crate::state::outbox::NewDelivery;
+use crate::webhooks::payload::{self, Event};
+use mailbeat_sdk::{CheckResult, Status, Target};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::Notify;
+
+/// The result that put an alert in its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    pub probe: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message: String,
+    pub remediation: Option<String>,
+}
+
+impl Cause {
+    fn of(probe: &str, r: &CheckResult) -> Cause {
+        Cause {
+            probe: probe.to_string(),
+            status: r.status.as_str().to_string(),
+            reason: r.reason.map(|r| r.as_str().to_string()),
+            message: r.message.clone(),
+            remediation: r.remediation.clone(),
+        }
+    }
+}
+
+/// Where an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Firing,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "pending",
+            Phase::Firing => "firing",
+        }
+    }
+}
+
+/// One alert that is pending or firing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub rule: String,
+    pub target: String,
+    pub severity: String,
+    pub phase: Phase,
+    /// Since when its condition holds.
+    pub active_since: SystemTime,
+    pub fired_at: Option<SystemTime>,
+    /// Since when a firing alert's condition no longer holds (`keep_firing_for` counts from it).
+    pub inactive_since: Option<SystemTime>,
+    pub incident: String,
+    pub cause: Cause,
+}
+
+/// What a payload says about an incident.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub id: String,
+    pub rule: String,
+    pub severity: String,
+    pub target: Target,
+    pub cause: Cause,
+    pub started_at: SystemTime,
+    pub resolved_at: Option<SystemTime>,
+    pub reauth_url: Option<String>,
+}
+
+struct Inner {
+    config: Option<Arc<Config>>,
+    /// The latest result of every (target, probe).
+    latest: HashMap<(String, String), (Status, Option<mailbeat_sdk::Reason>, Cause)>,
+    alerts: BTreeMap<(String, String), Alert>,
+}
+
+/// The engine; one per agent, kept across reloads.
+pub struct AlertEngine {
+    inner: tokio::sync::Mutex<Inner>,
+    journal: RwLock<Option<AlertJournal>>,
+    /// The alerts as last committed, for `/metrics` and the status page.
+    view: RwLock<Vec<Alert>>,
+    /// Woken after deliveries are committed.
+    pub deliveries_queued: Arc<Notify>,
+    /// The agent's URL as people reach it (`--web.external-url`), for `reauth_url`.
+    external_url: RwLock<String>,
+}
+
+impl Default for AlertEngine {
+    fn default() -> Self {
+        AlertEngine {
+            inner: tokio::sync::Mutex::new(Inner {
+                config: None,
+                latest: HashMap::new(),
+                alerts: BTreeMap::new(),
+            }),
+            journal: RwLock::new(None),
+            view: RwLock::new(Vec::new()),
+            deliveries_queued: Arc::new(Notify::new()),
+            external_url: RwLock::new("http://127.0.0.1:9725".into()),
+        }
+    }
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn stored(a: &Alert) -> StoredAlert {
+    StoredAlert {
+        rule: a.rule.clone(),
+        target: a.target.clone(),
+        state: a.phase.as_str().to_string(),
+        active_since: a.active_since,
+        fired_at: a.fired_at,
+        inactive_since: a.inactive_since,
+        incident: a.incident.clone(),
+        cause: serde_json::to_string(&a.cause).unwrap_or_default(),
+    }
+}
+
+impl AlertEngine {
+    /// Attaches the journal and restores the stored alerts. Blocking: call it at start.
+    pub fn attach(&self, journal: AlertJournal) -> Result<(), crate::state::StateError> {
+        let stored = journal.load_blocking()?;
+        let mut inner = self.inner.blocking_lock();
+        for s in stored {
+            let Ok(cause) = serde_json::from_str(&s.cause) else {
+                continue;
+            };
+            let phase = if s.state == "firing" {
+                Phase::Firing
+            } else {
+                Phase::Pending
+            };
+            inner.alerts.insert(
+                (s.rule.clone(), s.target.clone()),
+                Alert {
+                    severity: String::new(),
+                    rule: s.rule,
+                    target: s.target,
+                    phase,
+                    active_since: s.active_since,
+                    fired_at: s.fired_at,
+                    inactive_since: s.inactive_since,
+                    incident: s.incident,
+                    cause,
+                },
+            );
+        }
+        *self.view.write().unwrap_or_else(|e| e.into_inner()) =
+            inner.alerts.values().cloned().collect();
+        drop(inner);
+        *self.journal.write().unwrap_or_else(|e| e.into_inner()) = Some(journal);
+        Ok(())
+    }
+
+    /// The state database, once attached (the deliverer reads the outbox from it).
+    pub fn db(&self) -> Option<Arc<crate::state::StateDb>> {
+        self.journal
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|j| j.db().clone())
+    }
+
+    /// Sets the URL people reach the agent at.
+    pub fn set_external_url(&self, url: &str) {
+        *self.external_url.write().unwrap_or_else(|e| e.into_inner()) =
+            url.trim_end_matches('/').to_string();
+    }
+
+    /// Takes the rules, targets and webhooks of `config`; alerts of rules or targets that are
+    /// gone are dropped without an event (the configuration, not the account, changed).
+    pub async fn configure(&self, config: Arc<Config>) {
+        let mut inner = self.inner.lock().await;
+        let keep = |rule: &str, target: &str| {
+            config.alerts.iter().any(|r| r.name == rule)
+                && config.targets.iter().any(|t| t.target.name == target)
+        };
+        let gone: Vec<_> = inner
+            .alerts
+            .keys()
+            .filter(|(r, t)| !keep(r, t))
+            .cloned()
+            .collect();
+        for key in &gone {
+            inner.alerts.remove(key);
+        }
+        for a in inner.alerts.values_mut() {
+            if let Some(r) = config.alerts.iter().find(|r| r.name == a.rule) {
+                a.severity = r.severity.clone();
+            }
+        }
+        inner
+            .latest
+            .retain(|(t, _), _| config.targets.iter().any(|x| x.target.name == *t));
+        inner.config = Some(config);
+        let changes = gone
+            .into_iter()
+            .map(|(rule, target)| AlertChange::Remove { rule, target })
+            .collect();
+        self.commit(&mut inner, changes, Vec::new()).await;
+    }
+
+    /// The alerts pending or firing now.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.view.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A result of `probe` on `target` was recorded at `now`.
+    pub async fn observe(&self, target: &str, probe: &str, result: &CheckResult, now: SystemTime) {
+        let mut inner = self.inner.lock().await;
+        let Some(config) = inner.config.clone() else {
+            return;
+        };
+        let Some(tc) = config.targets.iter().find(|t| t.target.name == target) else {
+            return;
+        };
+        inner.latest.insert(
+            (target.to_string(), probe.to_string()),
+            (result.status, result.reason, Cause::of(probe, result)),
+        );
+        let mut changes = Vec::new();
+        let mut deliveries = Vec::new();
+        for rule in &config.alerts {
+            let watches = rule.probes.is_empty() || rule.probes.iter().any(|p| p == probe);
+            if watches && rule.targets.matches(&tc.target) {
+                self.evaluate(
+                    &mut inner,
+                    &config,
+                    rule,
+                    &tc.target,
+                    now,
+                    &mut changes,
+                    &mut deliveries,
+                );
+            }
+        }
+        self.commit(&mut inner, changes, deliveries).await;
+    }
+
+    /// Moves what time alone moves: pending past `for`, firing past `keep_firing_for`.
+    pub async fn tick(&self, now: SystemTime) {
+        let mut inner = self.inner.lock().await;
+        let Some(config) = inner.config.clone() else {
+            return;
+        };
+        let keys: Vec<_> = inner.alerts.keys().cloned().collect();
+        let mut changes = Vec::new();
+        let mut deliveries = Vec::new();
+        for (rule, target) in keys {
+            let (Some(rule), Some(tc)) = (
+                config.alerts.iter().find(|r| r.name == rule),
+                config.targets.iter().find(|t| t.target.name == target),
+            ) else {
+                continue;
+            };
+            self.evaluate(
+                &mut inner,
+                &config,
+                rule,
+                &tc.target,
+                now,
+                &mut changes,
+                &mut deliveries,
+            );
+        }
+        self.commit(&mut inner, changes, deliveries).await;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        inner: &mut Inner,
+        config: &Config,
+        rule: &AlertRule,
+        target: &Target,
+        now: SystemTime,
+        changes: &mut Vec<AlertChange>,
+        deliveries: &mut Vec<NewDelivery>,
+    ) {
+        let key = (rule.name.clone(), target.name.clone());
+        // The first result of the target's probes that meets the rule, in probe order.
+        let active = inner
+            .latest
+            .iter()
+            .filter(|((t, _), _)| *t == target.name)
+            .filter(|((_, p), (status, reason, _))| rule.matches(p, *status, *reason))
+            .map(|(_, (_, _, cause))| cause.clone())
+            .min_by(|a, b| a.probe.cmp(&b.probe));
+        // Whether any watched probe has reported since start: a restored alert waits for it.
+        let seen = inner
+            .latest
+            .keys()
+            .any(|(t, p)| *t == target.name && (rule.probes.is_empty() || rule.probes.contains(p)));
+        let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        let current = inner.alerts.get(&key).cloned();
+        let next = match (current, active) {
+            (None, None) => return,
+            (None, Some(cause)) => Alert {
+                rule: rule.name.clone(),
+                target: target.name.clone(),
+                severity: rule.severity.clone(),
+                phase: Phase::Pending,
+                active_since: now,
+                fired_at: None,
+                inactive_since: None,
+                incident: random_id(),
+                cause,
+            },
+            (Some(a), Some(cause)) => Alert {
+                cause,
+                inactive_since: None,
+                ..a
+            },
+            (Some(a), None) if !seen => {
+                let _ = a;
+                return;
+            }
+            (Some(a), None) if a.phase == Phase::Pending => {
+                inner.alerts.remove(&key);
+                changes.push(AlertChange::Remove {
+                    rule: key.0,
+                    target: key.1,
+                });
+                return;
+            }
+            (Some(a), None) => Alert {
+                inactive_since: Some(a.inactive_since.unwrap_or(now)),
+                ..a
+            },
+        };
+        let mut next = next;
+        next.severity = rule.severity.clone();
+        if next.phase == Phase::Pending && since(next.active_since) >= rule.for_ {
+            next.phase = Phase::Firing;
+            next.fired_at = Some(now);
+            self.queue(
+                config,
+                rule,
+                target,
+                &next,
+                Event::AlertFiring,
+                now,
+                deliveries,
+            );
+            if rule.reauth {
+                self.queue(
+                    config,
+                    rule,
+                    target,
+                    &next,
+                    Event::ReauthRequired,
+                    now,
+                    deliveries,
+                );
+            }
+        }
+        if let (Phase::Firing, Some(off)) = (next.phase, next.inactive_since) {
+            if since(off) >= rule.keep_firing_for {
+                self.queue(
+                    config,
+                    rule,
+                    target,
+                    &next,
+                    Event::AlertResolved,
+                    now,
+                    deliveries,
+                );
+                inner.alerts.remove(&key);
+                changes.push(AlertChange::Remove {
+                    rule: key.0,
+                    target: key.1,
+                });
+                return;
+            }
+        }
+        let before = inner.alerts.get(&key);
+        let persist = before.is_none_or(|b| {
+            b.phase != next.phase
+                || b.inactive_since.is_some() != next.inactive_since.is_some()
+                || b.cause.reason != next.cause.reason
+        });
+        if persist {
+            changes.push(AlertChange::Upsert(stored(&next)));
+        }
+        inner.alerts.insert(key, next);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn queue(
+        &self,
+        config: &Config,
+        rule: &AlertRule,
+        target: &Target,
+        alert: &Alert,
+        event: Event,
+        now: SystemTime,
+        deliveries: &mut Vec<NewDelivery>,
+    ) {
+        let external = self
+            .external_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let oauth = target.account.as_ref().is_some_and(|a| a.token_store);
+        let incident = Incident {
+            id: alert.incident.clone(),
+            rule: rule.name.clone(),
+            severity: rule.severity.clone(),
+            target: target.clone(),
+            cause: alert.cause.clone(),
+            started_at: alert.fired_at.unwrap_or(alert.active_since),
+            resolved_at: (event == Event::AlertResolved).then_some(now),
+            reauth_url: oauth
+                .then(|| format!("{external}/reauth/{}", url_path_segment(&target.name))),
+        };
+        for w in config.webhooks.iter().filter(|w| wants(w, event, target)) {
+            // reauth_required is mailbeat's own event: Alertmanager receivers get the alert.
+            if w.format == WebhookFormat::Alertmanager && event == Event::ReauthRequired {
+                continue;
+            }
+            let delivery_id = random_id();
+            let body = match w.format {
+                WebhookFormat::Mailbeat => payload::mailbeat(event, &delivery_id, &incident, now),
+                WebhookFormat::Alertmanager => payload::alertmanager(&w.name, &incident, &external),
+            };
+            deliveries.push(NewDelivery {
+                delivery_id,
+                webhook: w.name.clone(),
+                event: event.as_str().to_string(),
+                incident: alert.incident.clone(),
+                target: target.name.clone(),
+                body,
+                created: now,
+            });
+        }
+    }
+
+    async fn commit(
+        &self,
+        inner: &mut Inner,
+        changes: Vec<AlertChange>,
+        deliveries: Vec<NewDelivery>,
+    ) {
+        let view: Vec<Alert> = inner.alerts.values().cloned().collect();
+        if !changes.is_empty() || !deliveries.is_empty() {
+            let journal = self
+                .journal
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let queued = !deliveries.is_empty();
+            match journal {
+                Some(j) => match j.commit(changes, deliveries).await {
+                    Ok(()) if queued => self.deliveries_queued.notify_one(),
+                    Ok(()) => {}
+                    Err(e) => crate::events::state_write_failed("alert_state", &e),
+                },
+                None if queued => {
+                    tracing::warn!("webhook deliveries dropped: the state database is not open");
+                }
+                None => {}
+            }
+        }
+        *self.view.write().unwrap_or_else(|e| e.into_inner()) = view;
+    }
+}
+
+/// True when webhook `w` takes `event` for `target`.
+fn wants(w: &Webhook, event: Event, target: &Target) -> bool {
+    w.events.iter().any(|e| e == event.as_str()) && w.targets.matches(target)
+}
+
+/// A target name as one path segment.
+pub fn url_path_segment(name: &str) -> String {
+    form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// How long an engine tick waits.
+pub const TICK: Duration = Duration::from_secs(1);
