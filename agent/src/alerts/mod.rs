@@ -3,3 +3,6 @@
 
 pub mod engine;
 pub mod rule;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+//! The alert state machine with explicit times: pending → firing after `for`, resolved after
+//! `keep_firing_for`, no re-fire while a check flaps, one delivery per incident and webhook, and
+//! the state across a restart.
+
+use super::engine::{AlertEngine, Phase};
+use crate::config::Config;
+use crate::state::alerts::AlertJournal;
+use crate::state::StateDb;
+use mailbeat_sdk::{CheckResult, Reason};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+const YAML: &str = "
+alerts:
+  - {name: MailTargetUnreachable, for: 5m, keep_firing_for: 10m}
+targets:
+  - {name: box, protocol: imap, host: 127.0.0.1, port: 1, tls: none, probes: [port]}
+webhooks:
+  - {name: hook, url: \"http://127.0.0.1:9/hook\", events: [alert_firing, alert_resolved]}
+";
+
+fn config(dir: &std::path::Path) -> Arc<Config> {
+    Arc::new(crate::config::parse(YAML, "a.yml", dir, &mailbeat_probes::builtin()).unwrap())
+}
+
+fn t(minutes: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + minutes * 60)
+}
+
+fn down() -> CheckResult {
+    CheckResult::critical(Reason::ConnectionRefused, "connection refused")
+}
+
+fn up() -> CheckResult {
+    CheckResult::ok("connected")
+}
+
+async fn engine(dir: &std::path::Path) -> (Arc<AlertEngine>, Arc<StateDb>) {
+    let db = Arc::new(StateDb::open(&dir.join("state")).unwrap());
+    let engine = Arc::new(AlertEngine::default());
+    let (e, d) = (engine.clone(), db.clone());
+    tokio::task::spawn_blocking(move || e.attach(AlertJournal::new(d)).unwrap())
+        .await
+        .unwrap();
+    engine.configure(config(dir)).await;
+    (engine, db)
+}
+
+fn phase(engine: &AlertEngine) -> Option<Phase> {
+    engine
+        .alerts()
+        .iter()
+        .find(|a| a.rule == "MailTargetUnreachable")
+        .map(|a| a.phase)
+}
+
+async fn deliveries(db: &StateDb) -> Vec<(String, String)> {
+    db.transaction(|t| {
+        let mut q = t.prepare(
+            "SELECT event, incident FROM webhook_outbox ORDER BY created_unix_ms, event",
+        )?;
+        let rows = q
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>();
+        rows
+    })
+    .wait()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn pending_then_firing_after_for_then_resolved_after_keep_firing_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, db) = engine(dir.path()).await;
+    engine.observe("box", "port", &down(), t(0)).await;
+    assert_eq!(phase(&engine), Some(Phase::Pending));
+    engine.tick(t(4)).await;
+    assert_eq!(phase(&engine), Some(Phase::Pending), "for: 5m has not passed");
+    engine.observe("box", "port", &down(), t(5)).await;
+    assert_eq!(phase(&engine), Some(Phase::Firing));
+    assert_eq!(deliveries(&db).await.len(), 1, "one alert_firing");
+    // It recovers: still firing for keep_firing_for, then resolved by the tick.
+    engine.observe("box", "port", &up(), t(6)).await;
+    assert_eq!(phase(&engine), Some(Phase::Firing));
+    engine.tick(t(15)).await;
+    assert_eq!(phase(&engine), Some(Phase::Firing));
+    engine.tick(t(16)).await;
+    assert_eq!(phase(&engine), None);
+    let d = deliveries(&db).await;
+    assert_eq!(
+        d.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+        ["alert_firing", "alert_resolved"]
+    );
+    assert_eq!(d[0].1, d[1].1, "one incident");
+    db.close();
+}
+
+#[tokio::test]
+async fn a_pending_alert_that_clears_never_fires_and_a_flap_does_not_refire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, db) = engine(dir.path()).await;
+    engine.observe("box", "port", &down(), t(0)).await;
+    engine.observe("box", "port", &up(), t(1)).await;
+    assert_eq!(phase(&engine), None);
+    engine.tick(t(10)).await;
+    assert!(deliveries(&db).await.is_empty(), "a blip shorter than for: pages no one");
+    // Fires, then flaps every minute for half an hour: one incident, one delivery.
+    engine.observe("box", "port", &down(), t(20)).await;
+    engine.observe("box", "port", &down(), t(25)).await;
+    for m in 26..56 {
+        let r = if m % 2 == 0 { up() } else { down() };
+        engine.observe("box", "port", &r, t(m)).await;
+        engine.tick(t(m)).await;
+    }
+    assert_eq!(phase(&engine), Some(Phase::Firing));
+    assert_eq!(deliveries(&db).await.len(), 1);
+    db.close();
+}
+
+#[tokio::test]
+async fn the_state_survives_a_restart_and_is_not_resolved_before_a_new_result() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (engine, db) = engine(dir.path()).await;
+        engine.observe("box", "port", &down(), t(0)).await;
+        engine.observe("box", "port", &down(), t(5)).await;
+        assert_eq!(phase(&engine), Some(Phase::Firing));
+        db.close();
+    }
+    let (engine, db) = engine(dir.path()).await;
+    assert_eq!(phase(&engine), Some(Phase::Firing), "restored");
+    // No result yet since the restart: time alone resolves nothing.
+    engine.tick(t(60)).await;
+    assert_eq!(phase(&engine), Some(Phase::Firing));
+    engine.observe("box", "port", &down(), t(61)).await;
+    assert_eq!(deliveries(&db).await.len(), 1, "the same incident: no second firing");
+    engine.observe("box", "port", &up(), t(62)).await;
+    engine.tick(t(73)).await;
+    assert_eq!(phase(&engine), None);
+    let d = deliveries(&db).await;
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[0].1, d[1].1);
+    db.close();
+}
