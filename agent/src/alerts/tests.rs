@@ -76,7 +76,11 @@ async fn pending_then_firing_after_for_then_resolved_after_keep_firing_for() {
     engine.observe("box", "port", &down(), t(0)).await;
     assert_eq!(phase(&engine), Some(Phase::Pending));
     engine.tick(t(4)).await;
-    assert_eq!(phase(&engine), Some(Phase::Pending), "for: 5m has not passed");
+    assert_eq!(
+        phase(&engine),
+        Some(Phase::Pending),
+        "for: 5m has not passed"
+    );
     engine.observe("box", "port", &down(), t(5)).await;
     assert_eq!(phase(&engine), Some(Phase::Firing));
     assert_eq!(deliveries(&db).await.len(), 1, "one alert_firing");
@@ -104,7 +108,10 @@ async fn a_pending_alert_that_clears_never_fires_and_a_flap_does_not_refire() {
     engine.observe("box", "port", &up(), t(1)).await;
     assert_eq!(phase(&engine), None);
     engine.tick(t(10)).await;
-    assert!(deliveries(&db).await.is_empty(), "a blip shorter than for: pages no one");
+    assert!(
+        deliveries(&db).await.is_empty(),
+        "a blip shorter than for: pages no one"
+    );
     // Fires, then flaps every minute for half an hour: one incident, one delivery.
     engine.observe("box", "port", &down(), t(20)).await;
     engine.observe("box", "port", &down(), t(25)).await;
@@ -134,7 +141,11 @@ async fn the_state_survives_a_restart_and_is_not_resolved_before_a_new_result() 
     engine.tick(t(60)).await;
     assert_eq!(phase(&engine), Some(Phase::Firing));
     engine.observe("box", "port", &down(), t(61)).await;
-    assert_eq!(deliveries(&db).await.len(), 1, "the same incident: no second firing");
+    assert_eq!(
+        deliveries(&db).await.len(),
+        1,
+        "the same incident: no second firing"
+    );
     engine.observe("box", "port", &up(), t(62)).await;
     engine.tick(t(73)).await;
     assert_eq!(phase(&engine), None);

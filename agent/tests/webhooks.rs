@@ -1,0 +1,278 @@
+//! Webhooks black-box: the built agent, failing targets, and a receiver on loopback that
+//! verifies signatures and counts deliveries by id and incidents. A receiver that is down for a
+//! while gets its deliveries later; an agent killed with SIGKILL while deliveries are pending
+//! delivers them after its restart, each incident once; a receiver that hangs does not stop
+//! the checks.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use support::*;
+
+const SECRET: &str = "webhook-signing-secret-1";
+
+/// What the receiver does with a request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Accept,
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+struct Delivery {
+    id: String,
+    event: String,
+    signature_ok: bool,
+    body: Value,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    port: u16,
+    got: Arc<Mutex<Vec<Delivery>>>,
+    mode: Arc<Mutex<Mode>>,
+}
+
+impl Receiver {
+    /// Listens on `port` (0: any) in a thread of its own.
+    fn start(port: u16, mode: Mode) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let r = Receiver {
+            port: listener.local_addr().unwrap().port(),
+            got: Arc::default(),
+            mode: Arc::new(Mutex::new(mode)),
+        };
+        let me = r.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let me = me.clone();
+                std::thread::spawn(move || me.serve(stream));
+            }
+        });
+        r
+    }
+
+    fn serve(&self, mut stream: std::net::TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut headers = BTreeMap::new();
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return;
+        }
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.trim_end().split_once(':') {
+                headers.insert(k.to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if *self.mode.lock().unwrap() == Mode::Hang {
+            std::thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+        let signature_ok = headers
+            .get("x-mailbeat-signature")
+            .and_then(|s| s.strip_prefix("sha256="))
+            .and_then(|hex| {
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()
+            })
+            .is_some_and(|tag| ring::hmac::verify(&key, &body, &tag).is_ok());
+        self.got.lock().unwrap().push(Delivery {
+            id: headers
+                .get("x-mailbeat-delivery")
+                .cloned()
+                .unwrap_or_default(),
+            event: headers.get("x-mailbeat-event").cloned().unwrap_or_default(),
+            signature_ok,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        });
+        let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    }
+
+    fn deliveries(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// `n` targets that fail `port` at once (closed ports), checked every second, and a webhook to
+/// `port` (nothing may listen there yet).
+fn config(dir: &Path, n: usize, hook_port: u16) -> PathBuf {
+    std::fs::write(dir.join("hook.secret"), SECRET).unwrap();
+    let mut yaml = format!(
+        "global: {{state_dir: {}, every: 1s, timeout: 2s}}
+alerts:
+  - {{name: MailTargetUnreachable, for: 0s, keep_firing_for: 1h}}
+webhooks:
+  - {{name: oncall, url: \"http://127.0.0.1:{hook_port}/hook\", secret_file: hook.secret, timeout: 2s, events: [alert_firing, alert_resolved]}}
+targets:
+",
+        dir.join("state").display()
+    );
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  - {{name: box{i}, protocol: imap, host: 127.0.0.1, port: {}, tls: none, probes: [port]}}\n",
+            closed_port()
+        ));
+    }
+    let path = dir.join("mailbeat.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn firing_incidents(deliveries: &[Delivery]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_incident: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for d in deliveries.iter().filter(|d| d.event == "alert_firing") {
+        let incident = d.body["alert"]["incident"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        by_incident
+            .entry(incident)
+            .or_default()
+            .insert(d.id.clone());
+    }
+    by_incident
+}
+
+#[test]
+fn deliveries_are_signed_and_wait_out_a_receiver_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_port = closed_port();
+    let cfg = config(dir.path(), 1, hook_port);
+    let agent = start_agent(&cfg, dir.path());
+    // Down: the agent retries.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            value(
+                &http(agent.port, "GET", "/metrics").1,
+                "mailbeat_webhook_deliveries_total{result=\"retried\",webhook=\"oncall\"}",
+            )
+            .is_some_and(|v| v >= 2.0)
+        }),
+        "no retries while the receiver is down"
+    );
+    let metrics = http(agent.port, "GET", "/metrics").1;
+    assert!(
+        value(
+            &metrics,
+            "mailbeat_webhook_outbox_pending{webhook=\"oncall\"}"
+        ) == Some(1.0),
+        "{metrics}"
+    );
+    assert!(value(&metrics, "mailbeat_alert{alertname=\"MailTargetUnreachable\",target=\"box0\",severity=\"critical\",state=\"firing\"}") == Some(1.0), "{metrics}");
+    // Up again: delivered, signed, once.
+    let receiver = Receiver::start(hook_port, Mode::Accept);
+    assert!(wait_until(Duration::from_secs(30), || !receiver
+        .deliveries()
+        .is_empty()));
+    std::thread::sleep(Duration::from_secs(2));
+    let got = receiver.deliveries();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let d = &got[0];
+    assert!(d.signature_ok, "the signature verifies over the exact body");
+    assert_eq!(
+        d.body["delivery_id"],
+        d.id.as_str(),
+        "the header id is the body's"
+    );
+    assert_eq!(d.body["event"], "alert_firing");
+    assert_eq!(d.body["target"]["name"], "box0");
+    assert_eq!(d.body["reason"], "connection_refused");
+    assert!(d.body["remediation"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    let metrics = http(agent.port, "GET", "/metrics").1;
+    assert_eq!(
+        value(
+            &metrics,
+            "mailbeat_webhook_outbox_pending{webhook=\"oncall\"}"
+        ),
+        Some(0.0)
+    );
+    assert!(
+        !metrics.contains(SECRET)
+            && !std::fs::read_to_string(&agent.log)
+                .unwrap()
+                .contains(SECRET)
+    );
+}
+
+#[test]
+fn a_sigkill_with_deliveries_pending_loses_none_and_repeats_no_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_port = closed_port();
+    let cfg = config(dir.path(), 3, hook_port);
+    let mut agent = start_agent(&cfg, dir.path());
+    assert!(wait_until(Duration::from_secs(20), || {
+        value(
+            &http(agent.port, "GET", "/metrics").1,
+            "mailbeat_webhook_outbox_pending{webhook=\"oncall\"}",
+        ) == Some(3.0)
+    }));
+    agent.child.kill().unwrap(); // SIGKILL
+    let _ = agent.child.wait();
+    let receiver = Receiver::start(hook_port, Mode::Accept);
+    let agent = start_agent(&cfg, dir.path());
+    assert!(wait_until(Duration::from_secs(30), || {
+        firing_incidents(&receiver.deliveries()).len() == 3
+    }));
+    // Checks keep failing after the restart: the incidents are the same, nothing new is sent.
+    std::thread::sleep(Duration::from_secs(3));
+    let by_incident = firing_incidents(&receiver.deliveries());
+    assert_eq!(by_incident.len(), 3, "{by_incident:?}");
+    for (incident, ids) in &by_incident {
+        assert_eq!(ids.len(), 1, "incident {incident} delivered under {ids:?}");
+    }
+    assert!(receiver.deliveries().iter().all(|d| d.signature_ok));
+    drop(agent);
+}
+
+#[test]
+fn a_hanging_receiver_does_not_stop_the_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(0, Mode::Hang);
+    let cfg = config(dir.path(), 2, receiver.port);
+    let agent = start_agent(&cfg, dir.path());
+    let runs = |m: &str| {
+        value(
+            m,
+            "mailbeat_probe_runs_total{target=\"box0\",probe=\"port\",status=\"critical\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(wait_until(Duration::from_secs(20), || {
+        value(
+            &http(agent.port, "GET", "/metrics").1,
+            "mailbeat_webhook_deliveries_total{result=\"retried\",webhook=\"oncall\"}",
+        )
+        .is_some_and(|v| v >= 1.0)
+    }));
+    let before = runs(&http(agent.port, "GET", "/metrics").1);
+    std::thread::sleep(Duration::from_secs(4));
+    let after = runs(&http(agent.port, "GET", "/metrics").1);
+    assert!(
+        after >= before + 2.0,
+        "checks stalled behind the hanging receiver: {before} -> {after}"
+    );
+}
