@@ -3,9 +3,11 @@
 
 pub mod classify;
 pub mod endpoint;
+pub mod pkce;
 pub mod predict;
 pub mod probe;
 pub mod provider;
+pub mod reauth;
 pub mod seal;
 pub mod tokens;
 
