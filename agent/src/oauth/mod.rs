@@ -2,6 +2,7 @@
 //! answers, the predicted end of a refresh token, the `token` probe and re-authorization.
 
 pub mod classify;
+pub mod cli;
 pub mod endpoint;
 pub mod pkce;
 pub mod predict;
