@@ -1095,3 +1095,150 @@ fn web_device_flow_shows_the_code_and_then_the_outcome() {
         assert_no_secret(&idp, what, text);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The paste-back page in a real browser: Debian's Chromium, driven over the DevTools protocol.
+
+/// Where the browser test leaves its screenshots: `MAILBEAT_TEST_OUTPUT`, or a directory in
+/// cargo's target directory.
+fn test_output() -> PathBuf {
+    let dir = std::env::var_os("MAILBEAT_TEST_OUTPUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-output"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("MAILBEAT_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        path.exists(),
+        "{} not found: this test needs Debian's chromium (bash tests/run-all.sh installs it)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+#[ignore = "needs chromium: run bash tests/run-all.sh"]
+fn chromium_pastes_the_redirect_back_and_sees_success() {
+    use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+    use headless_chrome::{Browser, LaunchOptions};
+    use std::ffi::OsStr;
+
+    let dir = tempfile::tempdir().unwrap();
+    let idp = FakeIdp::start(GMAIL_USER);
+    let config = write_config(dir.path(), &idp);
+    let agent = start_agent_with_auth(dir.path(), &config);
+    let profile = dir.path().join("chromium-profile");
+    let started = Instant::now();
+    let browser = Browser::new(
+        LaunchOptions::default_builder()
+            .path(Some(chromium()))
+            .headless(true)
+            .sandbox(false)
+            .user_data_dir(Some(profile))
+            .window_size(Some((1100, 900)))
+            .idle_browser_timeout(Duration::from_secs(60))
+            // Without these, Chromium reaches for Google's hosts at start, which this machine's
+            // network refuses.
+            .args(vec![
+                OsStr::new("--disable-gpu"),
+                OsStr::new("--disable-quic"),
+                OsStr::new("--disable-component-update"),
+                OsStr::new("--no-default-browser-check"),
+            ])
+            .build()
+            .unwrap(),
+    )
+    .expect("chromium did not start");
+    eprintln!("{:>6.1?} chromium started", started.elapsed());
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{WEB_USER}:{WEB_PASSWORD}"))
+    );
+    tab.set_extra_http_headers(HashMap::from([("Authorization", basic.as_str())]))
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", agent.port);
+    let shots = test_output();
+    let shot = |name: &str| {
+        let png = tab
+            .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+            .unwrap();
+        let path = shots.join(name);
+        std::fs::write(&path, png).unwrap();
+        eprintln!("{:>6.1?} screenshot: {}", started.elapsed(), path.display());
+    };
+
+    // The status page links to the re-authorization of each OAuth account.
+    tab.navigate_to(&format!("{base}/"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("a.reauth[href=\"/reauth/gmail\"]")
+        .unwrap()
+        .click()
+        .unwrap();
+    let link = tab
+        .wait_for_element("#authorize")
+        .unwrap()
+        .get_attribute_value("href")
+        .unwrap()
+        .expect("the sign-in link has an href");
+    assert_eq!(tab.get_url(), format!("{base}/reauth/gmail"));
+    shot("reauth-1-page.png");
+
+    // Follow the link as the person would: the server consents and redirects to the loopback
+    // address nothing listens on, where the browser shows its error page.
+    if let Err(e) = tab.navigate_to(&link) {
+        // What the browser says of the unreachable address.
+        assert!(e.to_string().contains("ERR_CONNECTION_REFUSED"), "{e}");
+    }
+    let mut landed = String::new();
+    assert!(
+        support::wait_until(Duration::from_secs(20), || {
+            landed = tab.get_url();
+            landed.contains("code=")
+        }),
+        "the browser never reached the redirect; it is at {landed}"
+    );
+    assert!(landed.starts_with("http://127.0.0.1:"), "{landed}");
+    shot("reauth-2-unreachable-redirect.png");
+
+    // Back to the page, paste the address, submit.
+    tab.navigate_to(&format!("{base}/reauth/gmail"))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("#redirect_url")
+        .unwrap()
+        .click()
+        .unwrap();
+    // Input.insertText, as a paste does (typing key by key takes ~0.2 s a character).
+    tab.send_character(&landed).unwrap();
+    shot("reauth-3-pasted.png");
+    tab.wait_for_element("#submit").unwrap().click().unwrap();
+    let outcome = tab
+        .wait_for_element("#outcome.ok")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    shot("reauth-4-stored.png");
+    eprintln!(
+        "chromium paste-back, browser start to stored: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        outcome,
+        "New tokens stored for gmail (nas-alerts@example.com)."
+    );
+    assert_eq!(idp.with(|f| f.pkce_ok), 1);
+    let (list, _) = token_list(&config);
+    assert_eq!(token_set(&list, "gmail")["authorized"], true);
+    let html = tab.get_content().unwrap();
+    assert_no_secret(&idp, "the final page", &html);
+}
