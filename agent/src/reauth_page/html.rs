@@ -227,3 +227,24 @@ pub(super) fn failure(
         None,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_addresses_become_links_and_names_are_encoded() {
+        assert_eq!(href("javascript:alert(1)"), None);
+        assert_eq!(href("data:text/html,x"), None);
+        assert_eq!(href("not a url"), None);
+        assert_eq!(
+            href("https://microsoft.com/devicelogin?a=1&b=\"2\"").as_deref(),
+            Some("https://microsoft.com/devicelogin?a=1&amp;b=%222%22")
+        );
+        assert_eq!(
+            path_of("nas gmail/x<\"'"),
+            "/reauth/nas%20gmail%2Fx%3C%22%27"
+        );
+        assert_eq!(path_of("a-b_c.d~e"), "/reauth/a-b_c.d~e");
+    }
+}

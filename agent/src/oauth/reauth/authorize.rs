@@ -111,9 +111,10 @@ pub(crate) mod tests {
             tenant: None,
             scopes: crate::oauth::default_scopes(provider, None),
             endpoints: Endpoints {
-                token_url: "https://idp.example/token".into(),
+                // Loopback at a port nothing serves: a test that reaches the exchange contacts nothing.
+                token_url: "http://127.0.0.1:9/token".into(),
                 authorization_url: authorization_url.map(str::to_string),
-                device_authorization_url: Some("https://idp.example/device".into()),
+                device_authorization_url: Some("http://127.0.0.1:9/device".into()),
             },
             roots: Arc::new(rustls::RootCertStore::empty()),
             refresh_token_lifetime: None,

@@ -161,7 +161,87 @@ pub async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::seal::Sealer;
+    use crate::state::tokens::TokenStore;
+    use crate::state::StateDb;
     use authorize::tests::account;
+    use identity::tests::jwt;
+    use mailbeat_sdk::Secret;
+    use std::sync::Arc;
+
+    fn response(id_token: Option<Secret>, scope: Option<&str>) -> TokenResponse {
+        TokenResponse {
+            access_token: Secret::new("at-new"),
+            refresh_token: Some(Secret::new("rt-new")),
+            expires_in: Some(3600),
+            refresh_token_expires_in: None,
+            scope: scope.map(str::to_string),
+            id_token,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_grant_of_the_account_with_its_mail_scope_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(StateDb::open(dir.path()).unwrap());
+        let tokens = Tokens::default();
+        tokens.attach(Arc::new(
+            TokenStore::open(db.clone(), Sealer::plaintext()).unwrap(),
+        ));
+        let a = account(ProviderKind::Google, Some("https://a.example/auth"));
+        let stored = || async { tokens.store().unwrap().get("nas").await.unwrap() };
+        let other = jwt(serde_json::json!({"email": "other@example.com"}));
+        let e = finish(&tokens, &a, &response(Some(other), None))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            NotStored::Identity(identity::Mismatch::OtherAccount { .. })
+        ));
+        assert!(stored().await.is_none());
+        let me = jwt(serde_json::json!({"email": "nas-alerts@example.com"}));
+        let e = finish(
+            &tokens,
+            &a,
+            &response(Some(me.clone()), Some("openid email")),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e,
+            NotStored::MissingScope {
+                missing: "https://mail.google.com/".into()
+            }
+        );
+        assert!(stored().await.is_none());
+        let e = finish(&tokens, &a, &response(None, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            NotStored::Identity(identity::Mismatch::NoIdToken { .. })
+        ));
+        let ok = finish(
+            &tokens,
+            &a,
+            &response(Some(me), Some("https://mail.google.com/ openid email")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.confirmed.as_deref(), Some("nas-alerts@example.com"));
+        let set = stored().await.unwrap();
+        assert_eq!(set.refresh_token.unwrap().expose(), "rt-new");
+        assert_eq!(set.account, "nas-alerts@example.com");
+        // A generic server without an id_token: stored, with a warning saying what to add.
+        let mut g = account(ProviderKind::Generic, Some("https://a.example/auth"));
+        g.scopes = vec!["mail".into()];
+        let ok = finish(&tokens, &g, &response(None, Some("other")))
+            .await
+            .unwrap();
+        assert_eq!(ok.confirmed, None);
+        assert_eq!(ok.warnings.len(), 2, "{:?}", ok.warnings);
+        db.close();
+    }
 
     #[test]
     fn google_never_gets_the_device_flow() {

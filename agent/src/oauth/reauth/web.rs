@@ -22,7 +22,8 @@ use crate::oauth::Tokens;
 use mailbeat_sdk::{Locale, Secret};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 /// How long a page's redirect attempt can be completed.
 pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -410,4 +411,122 @@ fn unused_port() -> Result<u16, PageError> {
         .fill(&mut b)
         .map_err(|_| PageError::Failed("the operating system gave no random bytes".into()))?;
     Ok(49152 + u16::from_be_bytes(b) % (65535 - 49152))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::reauth::authorize::tests::account;
+    use crate::oauth::ProviderKind;
+
+    fn cx(target: &str) -> Context {
+        Context {
+            tokens: Arc::new(Tokens::default()),
+            target: target.into(),
+            account: Arc::new(account(
+                ProviderKind::Google,
+                Some("https://accounts.example/auth"),
+            )),
+            timeout: Duration::from_secs(1),
+            locale: Locale::En,
+        }
+    }
+
+    fn state_of(url: &str) -> String {
+        reqwest::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    #[test]
+    fn each_view_makes_an_attempt_with_its_own_state_and_an_unlistened_port() {
+        let a = WebAttempts::default();
+        let one = a.start_redirect(&cx("g")).unwrap();
+        let two = a.start_redirect(&cx("g")).unwrap();
+        assert_ne!(state_of(&one.url), state_of(&two.url));
+        let port: u16 = one.redirect_uri["http://127.0.0.1:".len()..]
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        assert!(port >= 49152);
+        assert!(one.url.contains("code_challenge_method=S256"));
+        assert!(!format!("{a:?}").contains(&state_of(&one.url)));
+    }
+
+    #[tokio::test]
+    async fn a_pasted_answer_must_name_a_pending_attempt_of_this_target() {
+        let a = WebAttempts::default();
+        let start = a.start_redirect(&cx("g")).unwrap();
+        let state = state_of(&start.url);
+        let pasted = format!("{}?state={state}&code=c", start.redirect_uri);
+        // Garbage and a missing state consume nothing.
+        assert!(matches!(
+            a.complete_redirect(&cx("g"), "not a url").await,
+            Err(PageError::Paste(_))
+        ));
+        assert_eq!(
+            a.complete_redirect(&cx("g"), &format!("{}?code=c", start.redirect_uri))
+                .await,
+            Err(PageError::NoState)
+        );
+        // Another target's page, another state.
+        assert_eq!(
+            a.complete_redirect(&cx("other"), &pasted).await,
+            Err(PageError::UnknownState)
+        );
+        assert_eq!(
+            a.complete_redirect(&cx("g"), &pasted.replace(&state, "nope"))
+                .await,
+            Err(PageError::UnknownState)
+        );
+        // The right one reaches the exchange (no server here: it fails there), and is used up.
+        let first = a.complete_redirect(&cx("g"), &pasted).await;
+        assert!(
+            matches!(&first, Err(PageError::Failed(m)) if m.starts_with("the code could not be exchanged")),
+            "{first:?}"
+        );
+        assert_eq!(
+            a.complete_redirect(&cx("g"), &pasted).await,
+            Err(PageError::UnknownState)
+        );
+        assert!(matches!(
+            a.status("g"),
+            Status::Finished(Outcome { ok: false, .. })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_expire_after_ten_minutes_and_at_most_64_are_kept() {
+        let a = WebAttempts::default();
+        let start = a.start_redirect(&cx("g")).unwrap();
+        let pasted = format!(
+            "{}?state={}&code=c",
+            start.redirect_uri,
+            state_of(&start.url)
+        );
+        tokio::time::advance(ATTEMPT_LIFETIME + Duration::from_secs(1)).await;
+        assert_eq!(
+            a.complete_redirect(&cx("g"), &pasted).await,
+            Err(PageError::UnknownState)
+        );
+        let first = a.start_redirect(&cx("g")).unwrap();
+        for _ in 0..MAX_PENDING {
+            a.start_redirect(&cx("g")).unwrap();
+        }
+        assert_eq!(a.lock().pending.len(), MAX_PENDING);
+        let pasted = format!(
+            "{}?state={}&code=c",
+            first.redirect_uri,
+            state_of(&first.url)
+        );
+        assert_eq!(
+            a.complete_redirect(&cx("g"), &pasted).await,
+            Err(PageError::UnknownState),
+            "the oldest gave way"
+        );
+    }
 }
