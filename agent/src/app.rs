@@ -8,6 +8,7 @@ use crate::executor::Executor;
 use crate::guard::CredentialGuard;
 use crate::jobs::{jobs_of, Job, JobLocks};
 use crate::metrics::AgentMetrics;
+use crate::oauth::reauth::web::WebAttempts;
 use crate::oauth::Tokens;
 use crate::runner::{HostLimits, Runner};
 use crate::scheduler;
@@ -51,6 +52,8 @@ pub struct App {
     pub metrics: Arc<AgentMetrics>,
     /// Kept across reloads.
     pub services: Services,
+    /// The re-authorizations the status page runs (`/reauth/TARGET`), kept across reloads.
+    pub reauth: Arc<WebAttempts>,
     /// The next slot of every job, kept across reloads so unchanged jobs keep their schedule.
     plan: Arc<scheduler::DuePlan>,
     loaded: RwLock<Arc<Loaded>>,
@@ -90,6 +93,7 @@ impl App {
             store,
             metrics,
             services,
+            reauth: Arc::default(),
             plan: Arc::default(),
             loaded: RwLock::new(Arc::new(loaded)),
             locks,

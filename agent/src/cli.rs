@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// mailbeat keeps mail authentication healthy: it checks mailboxes and SMTP relays on a schedule
 /// and exports the results as Prometheus metrics.
@@ -75,6 +76,66 @@ pub enum Command {
     /// Check the configuration file and exit (0 valid, 1 invalid). With --web.config.file, check
     /// that file too, or only it when no --config.file is given.
     Validate,
+    /// Re-authorize a target's OAuth2 account and store the new tokens (exit 0 when stored):
+    /// authorization code with PKCE through a browser and a redirect to 127.0.0.1, or --device.
+    Reauth(ReauthArgs),
+    /// The OAuth2 token store: import a refresh token, list the token sets (never the tokens).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Flags of `reauth`.
+#[derive(Debug, Args, Clone)]
+pub struct ReauthArgs {
+    /// The target whose account to re-authorize.
+    pub target: String,
+    /// Use the device flow (RFC 8628): a code to enter on any device with a browser. Not for
+    /// Google, whose device flow does not allow the Gmail scope.
+    #[arg(long)]
+    pub device: bool,
+    /// Only print the URL to open; never try to start a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How long to wait for the person to finish signing in.
+    #[arg(long, default_value = "5m", value_parser = parse_wait)]
+    pub timeout: Duration,
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand, Clone)]
+pub enum TokenCommand {
+    /// Store a refresh token for a target from a JSON file (`refresh_token`, optional
+    /// `access_token` and `expires_at` as RFC 3339 or Unix seconds).
+    Import(TokenImportArgs),
+    /// List the token sets: provider, account, expiries (the refresh token's predicted), last
+    /// refresh and last error.
+    List(TokenListArgs),
+}
+
+/// Flags of `token import`.
+#[derive(Debug, Args, Clone)]
+pub struct TokenImportArgs {
+    /// The target whose token set receives the tokens.
+    pub target: String,
+    /// The JSON file.
+    pub file: PathBuf,
+}
+
+/// Flags of `token list`.
+#[derive(Debug, Args, Clone)]
+pub struct TokenListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// A wait between 1 s and 24 h (`30s`, `5m`, `1h`).
+fn parse_wait(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(24 * 3600) {
+        return Err("must be between 1s and 24h".into());
+    }
+    Ok(d)
 }
 
 /// Flags of `check`.

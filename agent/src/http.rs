@@ -1,5 +1,6 @@
 //! The HTTP server, with the endpoints Prometheus exporters have: `/metrics`, `/probe`,
-//! `/-/healthy`, `/-/ready`, `POST /-/reload`, and a status page at `/`.
+//! `/-/healthy`, `/-/ready`, `POST /-/reload`, a status page at `/`, and re-authorization at
+//! `/reauth/TARGET` (`reauth_page`).
 //!
 //! What `--web.config.file` asks for (`web::WebConfig`: TLS, basic auth) applies to every path,
 //! known or not; `POST /-/reload` answers only with `--web.enable-lifecycle`, as in Prometheus.
@@ -183,6 +184,9 @@ async fn handle(
             ),
         },
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST to reload\n"),
+        (_, p) if p.starts_with(crate::reauth_page::PREFIX) => {
+            return Ok(crate::reauth_page::handle(&app, req).await);
+        }
         (&Method::GET, "/") => response(
             StatusCode::OK,
             "text/html; charset=utf-8",

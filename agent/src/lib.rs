@@ -29,4 +29,5 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod http;
+pub mod reauth_page;
 pub mod status_page;

@@ -5,6 +5,7 @@ use clap::{CommandFactory, FromArgMatches};
 use mailbeat::app::Services;
 use mailbeat::cli::{Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
+use mailbeat::oauth::cli::OauthCommand;
 use mailbeat::oauth::probe::TokenProbe;
 use mailbeat::oauth::Tokens;
 use mailbeat::state::backoff::BackoffJournal;
@@ -43,8 +44,49 @@ fn main() -> ExitCode {
                 config_given,
                 cli.run.web_config_file.as_deref(),
             ),
+            Command::Reauth(args) => {
+                token_command(&cli.common.config_file, OauthCommand::Reauth(args)).await
+            }
+            Command::Token(t) => {
+                token_command(&cli.common.config_file, OauthCommand::Token(t)).await
+            }
         }
     })
+}
+
+/// `reauth` and `token`: the config, what can be said before anything is opened or contacted,
+/// the state opened as `check` opens it, then the command's body (`mailbeat::oauth::cli`).
+/// Exit 0 when it did what it was asked, 1 with the reason on stderr otherwise.
+async fn token_command(path: &Path, command: OauthCommand) -> ExitCode {
+    let services = Services::default();
+    let config = match config::load(path, &all_probes(&services.tokens)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    services.tokens.configure(&config);
+    if let Err(e) = mailbeat::oauth::cli::preflight(&config, &command) {
+        eprintln!("mailbeat: {e}");
+        return ExitCode::from(1);
+    }
+    let db = match open_state(&services, &config).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let done = mailbeat::oauth::cli::run(&config, &services.tokens, &command).await;
+    let _ = tokio::task::spawn_blocking(move || db.close()).await;
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Every probe this binary has: the built-in ones and the agent's own `token` probe.

@@ -5,11 +5,12 @@ use crate::app::App;
 use std::fmt::Write;
 
 /// Escapes text for HTML.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// Renders the page.
@@ -33,6 +34,7 @@ pub fn render(app: &App) -> String {
             );
         }
     });
+    let reauth = reauth_links(app);
     format!(
         r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>mailbeat</title>
@@ -45,8 +47,32 @@ tr.critical td:nth-child(3){{color:#c62828;font-weight:bold}} tr.unknown td:nth-
 <h1>mailbeat</h1>
 <p>{with_result} of {configured} checks have run. Config: <code>{config}</code>. <a href="/metrics">Metrics</a></p>
 <table><tr><th>Target</th><th>Probe</th><th>Status</th><th>Reason</th><th>Duration</th><th>Checked</th><th>Message</th><th>What to do</th></tr>
-{rows}</table></body></html>
+{rows}</table>
+{reauth}</body></html>
 "#,
         config = esc(&app.config_path.display().to_string()),
     )
+}
+
+/// The OAuth2 accounts whose tokens the agent keeps, each with its "Re-authorize" link.
+fn reauth_links(app: &App) -> String {
+    let config = app.config();
+    let items: String = config
+        .targets
+        .iter()
+        .filter_map(|t| Some((&t.target.name, t.oauth.as_ref()?)))
+        .map(|(name, a)| {
+            format!(
+                "<li><code>{t}</code>: {u} ({p}) <a class=\"reauth\" href=\"{href}\">Re-authorize</a></li>\n",
+                t = esc(name),
+                u = esc(&a.username),
+                p = a.provider.as_str(),
+                href = esc(&crate::reauth_page::path_of(name)),
+            )
+        })
+        .collect();
+    if items.is_empty() {
+        return String::new();
+    }
+    format!("<h2>OAuth2 accounts</h2>\n<ul>\n{items}</ul>\n")
 }

@@ -25,6 +25,7 @@ checks=(
   "amtool                          prometheus-alertmanager"
   "openssl                         openssl"
   "script                          bsdutils"
+  "chromium                        chromium"
 )
 
 # make sure sbin dirs are searched even under a minimal PATH

@@ -2,10 +2,13 @@
 //! answers, the predicted end of a refresh token, the `token` probe and re-authorization.
 
 pub mod classify;
+pub mod cli;
 pub mod endpoint;
+pub mod pkce;
 pub mod predict;
 pub mod probe;
 pub mod provider;
+pub mod reauth;
 pub mod seal;
 pub mod tokens;
 

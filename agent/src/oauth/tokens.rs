@@ -268,6 +268,43 @@ impl Tokens {
                 .clone()
                 .unwrap_or_else(|| account.scopes.join(" ")),
         };
+        self.put_grant(&store, account, grant, now).await
+    }
+
+    /// Stores tokens imported from a file (`mailbeat token import`) as `account`'s new grant.
+    pub async fn import_grant(
+        &self,
+        account: &OauthAccount,
+        refresh_token: Secret,
+        access_token: Option<(Secret, Option<SystemTime>)>,
+        scopes: Option<String>,
+    ) -> Result<(), Unavailable> {
+        let store = self.store_or_err()?;
+        let (access_token, access_expires) = match access_token {
+            Some((t, e)) => (Some(t), e),
+            None => (None, None),
+        };
+        let grant = Grant {
+            provider: account.provider.as_str().to_string(),
+            account: account.username.clone(),
+            refresh_token,
+            access_token,
+            access_expires,
+            refresh_announced_end: None,
+            scopes: scopes.unwrap_or_else(|| account.scopes.join(" ")),
+        };
+        self.put_grant(&store, account, grant, SystemTime::now())
+            .await
+    }
+
+    /// Replaces `account`'s token set with `grant` (durable on return), the set's lock held.
+    async fn put_grant(
+        &self,
+        store: &TokenStore,
+        account: &OauthAccount,
+        grant: Grant,
+        now: SystemTime,
+    ) -> Result<(), Unavailable> {
         let lock = self.lock_of(&account.token);
         let _one = lock.lock().await;
         store
