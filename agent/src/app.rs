@@ -235,6 +235,18 @@ impl App {
                 } else {
                     Arc::new(HostLimits::new(config.global.per_host_concurrency))
                 };
+                crate::events::webhooks_configured(
+                    &config
+                        .webhooks
+                        .iter()
+                        .map(|w| w.name.clone())
+                        .collect::<Vec<_>>(),
+                );
+                self.services.alerts.configure(config.clone()).await;
+                *self
+                    .delivery_config
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = config.clone();
                 let next = load(
                     config,
                     &self.store,
