@@ -161,6 +161,8 @@ impl App {
                 outbox: crate::state::outbox::Outbox::new(db),
                 config: self.delivery_config.clone(),
                 wake: self.services.alerts.deliveries_queued.clone(),
+                tokens: self.services.tokens.clone(),
+                reauth: self.reauth.clone(),
             };
             tokio::spawn(deliverer.run(rx));
         }

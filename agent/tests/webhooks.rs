@@ -276,3 +276,122 @@ fn a_hanging_receiver_does_not_stop_the_checks() {
         "checks stalled behind the hanging receiver: {before} -> {after}"
     );
 }
+
+/// A Microsoft-style account whose refresh token died: one signed `reauth_required` per
+/// incident with the status page's `reauth_url` and a fresh device code, the alert through
+/// pending/firing in `mailbeat_alert`, and `alert_resolved` once the account is re-authorized.
+#[test]
+fn a_dead_grant_sends_one_reauth_required_with_a_device_code_and_resolves_after_the_fix() {
+    use support::idp::{Flavor, Idp, CLIENT_ID};
+    let idp = Idp::start(Flavor::Microsoft);
+    let grant = idp.grant("nas@example.com");
+    // The password changed: Microsoft revokes the refresh token (AADSTS50173).
+    idp.revoke("nas@example.com");
+    idp.set_device_interval(Duration::from_secs(1));
+    let receiver = Receiver::start(0, Mode::Accept);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hook.secret"), SECRET).unwrap();
+    std::fs::write(dir.path().join("seed.rt"), &grant.refresh_token).unwrap();
+    let yaml = format!(
+        "global: {{state_dir: {state}, every: 1s, timeout: 3s}}
+alerts:
+  - {{name: MailReauthRequired, keep_firing_for: 0s}}
+webhooks:
+  - {{name: oncall, url: \"http://127.0.0.1:{port}/hook\", secret_file: hook.secret}}
+targets:
+  - name: nas
+    protocol: smtp
+    host: 127.0.0.1
+    port: {closed}
+    tls: implicit
+    account:
+      username: nas@example.com
+      oauth:
+        provider: microsoft
+        client_id: {CLIENT_ID}
+        refresh_token_file: seed.rt
+        token_url: {token}
+        device_authorization_url: {device}
+        ca_file: {ca}
+    probes: [{{token: {{refresh_interval: 1s}}}}]
+",
+        state = dir.path().join("state").display(),
+        port = receiver.port,
+        closed = closed_port(),
+        token = idp.token_url(),
+        device = idp.device_authorization_url(),
+        ca = idp.ca_file().display(),
+    );
+    let cfg = dir.path().join("mailbeat.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let agent = start_agent_with(
+        &cfg,
+        dir.path(),
+        &["--web.external-url", "https://mailbeat.example.net:9725/"],
+    );
+    let reauth = |r: &Receiver| {
+        r.deliveries()
+            .into_iter()
+            .filter(|d| d.event == "reauth_required")
+            .collect::<Vec<_>>()
+    };
+    assert!(wait_until(Duration::from_secs(30), || !reauth(&receiver).is_empty()));
+    let m = http(agent.port, "GET", "/metrics").1;
+    assert_eq!(
+        value(&m, "mailbeat_alert{alertname=\"MailReauthRequired\",target=\"nas\",severity=\"critical\",state=\"firing\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    // The token check fails every second; the incident is still one delivery.
+    std::thread::sleep(Duration::from_secs(3));
+    let sent = reauth(&receiver);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let d = &sent[0];
+    assert!(d.signature_ok);
+    assert_eq!(
+        d.body["reason"], "oauth_refresh_token_revoked",
+        "{:#}",
+        d.body
+    );
+    assert_eq!(
+        d.body["reauth_url"],
+        "https://mailbeat.example.net:9725/reauth/nas"
+    );
+    assert!(d.body["remediation"]
+        .as_str()
+        .unwrap()
+        .contains("mailbeat reauth nas"));
+    let code = &d.body["device_code"];
+    assert!(
+        code["user_code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{:#}",
+        d.body
+    );
+    assert!(code["verification_uri"].as_str().is_some());
+    assert!(code["expires_at"].as_str().is_some());
+    let text = d.body.to_string();
+    assert!(!text.contains(&grant.refresh_token) && !text.contains(&grant.access_token));
+
+    // The person signs in with the code from the payload: the agent's poller stores the grant,
+    // the next token check passes, and the incident resolves.
+    let user_code = code["user_code"].as_str().unwrap().to_string();
+    assert!(idp.approve_device(&user_code, "nas@example.com"));
+    assert!(
+        wait_until(Duration::from_secs(30), || receiver
+            .deliveries()
+            .iter()
+            .any(|d| d.event == "alert_resolved")),
+        "no alert_resolved; agent log:\n{}",
+        std::fs::read_to_string(&agent.log).unwrap_or_default()
+    );
+    let resolved: Vec<_> = receiver
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.event == "alert_resolved" && d.body["alert"]["name"] == "MailReauthRequired")
+        .collect();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(
+        resolved[0].body["alert"]["incident"],
+        d.body["alert"]["incident"]
+    );
+}

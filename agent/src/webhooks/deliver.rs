@@ -28,6 +28,10 @@ pub struct Deliverer {
     /// The configuration in force (webhooks may change on reload).
     pub config: Arc<RwLock<Arc<Config>>>,
     pub wake: Arc<Notify>,
+    /// For a Microsoft account's `reauth_required`: the device flow whose code the payload
+    /// carries, polled by the status page's re-authorization (the person may use either).
+    pub tokens: Arc<crate::oauth::Tokens>,
+    pub reauth: Arc<crate::oauth::reauth::web::WebAttempts>,
 }
 
 /// The wait before retry number `attempt` (1-based): exponential, capped, with up to half of it
@@ -83,8 +87,14 @@ impl Deliverer {
                                 .find(|w| w.name == d.webhook)
                                 .cloned(),
                         );
+                        let device = DeviceCodes {
+                            tokens: self.tokens.clone(),
+                            reauth: self.reauth.clone(),
+                            locale: config.global.locale,
+                        };
                         tasks.push(tokio::spawn(async move {
                             let _permit = permit;
+                            let d = device.fill(&outbox, hook.as_ref(), d).await;
                             attempt(&outbox, &http, hook.as_ref(), d).await;
                         }));
                     }
@@ -117,6 +127,62 @@ impl Deliverer {
                 return;
             }
         }
+    }
+}
+
+/// Puts a fresh device code into a Microsoft account's `reauth_required` at its first attempt,
+/// and freezes the body so every retry sends the same bytes.
+struct DeviceCodes {
+    tokens: Arc<crate::oauth::Tokens>,
+    reauth: Arc<crate::oauth::reauth::web::WebAttempts>,
+    locale: mailbeat_sdk::Locale,
+}
+
+impl DeviceCodes {
+    async fn fill(&self, outbox: &Outbox, hook: Option<&Webhook>, mut d: Due) -> Due {
+        if d.attempts > 0 || d.event != "reauth_required" {
+            return d;
+        }
+        let (Some(hook), Some(account)) = (hook, self.tokens.account_of(&d.target)) else {
+            return d;
+        };
+        if account.provider != crate::oauth::ProviderKind::Microsoft
+            || account.endpoints.device_authorization_url.is_none()
+        {
+            return d;
+        }
+        let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&d.body) else {
+            return d;
+        };
+        if body.get("device_code").is_some() {
+            return d;
+        }
+        let cx = crate::oauth::reauth::web::Context {
+            tokens: self.tokens.clone(),
+            target: d.target.clone(),
+            account,
+            timeout: hook.timeout,
+            locale: self.locale,
+        };
+        match self.reauth.device(&cx, false).await {
+            Ok(view) => {
+                body["device_code"] = serde_json::json!({
+                    "verification_uri": view.verification_uri,
+                    "verification_uri_complete": view.verification_uri_complete,
+                    "user_code": view.user_code,
+                    "message": view.message,
+                    "expires_at": super::payload::rfc3339(view.expires_at),
+                });
+                d.body = body.to_string();
+                if let Err(e) = outbox.set_body(&d.delivery_id, d.body.clone()).await {
+                    crate::events::state_write_failed("webhook_outbox", &e);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target = %d.target, error = %e, "no device code for the reauth_required webhook; it carries the reauth_url only");
+            }
+        }
+        d
     }
 }
 
