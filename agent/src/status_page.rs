@@ -35,6 +35,7 @@ pub fn render(app: &App) -> String {
         }
     });
     let reauth = reauth_links(app);
+    let alerts = alerts_table(app);
     format!(
         r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>mailbeat</title>
@@ -46,11 +47,45 @@ tr.critical td:nth-child(3){{color:#c62828;font-weight:bold}} tr.unknown td:nth-
 </style></head><body>
 <h1>mailbeat</h1>
 <p>{with_result} of {configured} checks have run. Config: <code>{config}</code>. <a href="/metrics">Metrics</a></p>
+{alerts}<h2>Checks</h2>
 <table><tr><th>Target</th><th>Probe</th><th>Status</th><th>Reason</th><th>Duration</th><th>Checked</th><th>Message</th><th>What to do</th></tr>
 {rows}</table>
 {reauth}</body></html>
 "#,
         config = esc(&app.config_path.display().to_string()),
+    )
+}
+
+/// The alerts pending or firing, firing first.
+fn alerts_table(app: &App) -> String {
+    let mut alerts = app.services.alerts.alerts();
+    if alerts.is_empty() {
+        return "<h2>Alerts</h2>\n<p>No alert is pending or firing.</p>\n".to_string();
+    }
+    alerts.sort_by_key(|a| {
+        (
+            a.phase != crate::alerts::engine::Phase::Firing,
+            a.target.clone(),
+        )
+    });
+    let mut rows = String::new();
+    for a in &alerts {
+        let since = a.fired_at.unwrap_or(a.active_since);
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{state}\"><td>{name}</td><td>{t}</td><td>{sev}</td><td>{state}</td><td>{since}</td><td>{probe}</td><td>{reason}</td><td>{msg}</td></tr>",
+            state = a.phase.as_str(),
+            name = esc(&a.rule),
+            t = esc(&a.target),
+            sev = esc(&a.severity),
+            since = humantime::format_rfc3339_seconds(since),
+            probe = esc(&a.cause.probe),
+            reason = esc(a.cause.reason.as_deref().unwrap_or("")),
+            msg = esc(&a.cause.message),
+        );
+    }
+    format!(
+        "<h2>Alerts</h2>\n<table><tr><th>Alert</th><th>Target</th><th>Severity</th><th>State</th><th>Since</th><th>Probe</th><th>Reason</th><th>Message</th></tr>\n{rows}</table>\n"
     )
 }
 

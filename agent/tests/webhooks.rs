@@ -181,6 +181,13 @@ fn deliveries_are_signed_and_wait_out_a_receiver_that_is_down() {
         "{metrics}"
     );
     assert!(value(&metrics, "mailbeat_alert{alertname=\"MailTargetUnreachable\",target=\"box0\",severity=\"critical\",state=\"firing\"}") == Some(1.0), "{metrics}");
+    let page = http(agent.port, "GET", "/").1;
+    assert!(
+        page.contains(
+            "<td>MailTargetUnreachable</td><td>box0</td><td>critical</td><td>firing</td>"
+        ),
+        "the status page lists the alert:\n{page}"
+    );
     // Up again: delivered, signed, once.
     let receiver = Receiver::start(hook_port, Mode::Accept);
     assert!(wait_until(Duration::from_secs(30), || !receiver
@@ -277,27 +284,29 @@ fn a_hanging_receiver_does_not_stop_the_checks() {
     );
 }
 
-/// A Microsoft-style account whose refresh token died: one signed `reauth_required` per
-/// incident with the status page's `reauth_url` and a fresh device code, the alert through
-/// pending/firing in `mailbeat_alert`, and `alert_resolved` once the account is re-authorized.
+/// A Microsoft-style account whose refresh token died, the whole incident black-box:
+/// `mailbeat_alert` pending then firing; the receiver down and the agent killed with SIGKILL
+/// while the deliveries wait; after the restart exactly one signed `reauth_required` for the
+/// incident, with the status page's `reauth_url` and a live device code; the person signs in
+/// with that code, the agent stores the grant, and `alert_resolved` follows.
 #[test]
-fn a_dead_grant_sends_one_reauth_required_with_a_device_code_and_resolves_after_the_fix() {
+fn a_dead_grant_pages_once_through_downtime_and_sigkill_and_resolves_after_reauthorization() {
     use support::idp::{Flavor, Idp, CLIENT_ID};
     let idp = Idp::start(Flavor::Microsoft);
     let grant = idp.grant("nas@example.com");
     // The password changed: Microsoft revokes the refresh token (AADSTS50173).
     idp.revoke("nas@example.com");
     idp.set_device_interval(Duration::from_secs(1));
-    let receiver = Receiver::start(0, Mode::Accept);
+    let hook_port = closed_port();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hook.secret"), SECRET).unwrap();
     std::fs::write(dir.path().join("seed.rt"), &grant.refresh_token).unwrap();
     let yaml = format!(
         "global: {{state_dir: {state}, every: 1s, timeout: 3s}}
 alerts:
-  - {{name: MailReauthRequired, keep_firing_for: 0s}}
+  - {{name: MailReauthRequired, for: 2s, keep_firing_for: 0s}}
 webhooks:
-  - {{name: oncall, url: \"http://127.0.0.1:{port}/hook\", secret_file: hook.secret}}
+  - {{name: oncall, url: \"http://127.0.0.1:{hook_port}/hook\", secret_file: hook.secret, timeout: 2s}}
 targets:
   - name: nas
     protocol: smtp
@@ -316,7 +325,6 @@ targets:
     probes: [{{token: {{refresh_interval: 1s}}}}]
 ",
         state = dir.path().join("state").display(),
-        port = receiver.port,
         closed = closed_port(),
         token = idp.token_url(),
         device = idp.device_authorization_url(),
@@ -324,11 +332,28 @@ targets:
     );
     let cfg = dir.path().join("mailbeat.yaml");
     std::fs::write(&cfg, yaml).unwrap();
-    let agent = start_agent_with(
-        &cfg,
-        dir.path(),
-        &["--web.external-url", "https://mailbeat.example.net:9725/"],
-    );
+    let url = ["--web.external-url", "https://mailbeat.example.net:9725/"];
+    let alert = |state: &str| {
+        format!("mailbeat_alert{{alertname=\"MailReauthRequired\",target=\"nas\",severity=\"critical\",state=\"{state}\"}}")
+    };
+    let mut agent = start_agent_with(&cfg, dir.path(), &url);
+    assert!(wait_until(Duration::from_secs(20), || value(
+        &http(agent.port, "GET", "/metrics").1,
+        &alert("pending")
+    ) == Some(1.0)));
+    assert!(wait_until(Duration::from_secs(20), || {
+        let m = http(agent.port, "GET", "/metrics").1;
+        value(&m, &alert("firing")) == Some(1.0)
+            && value(
+                &m,
+                "mailbeat_webhook_deliveries_total{result=\"retried\",webhook=\"oncall\"}",
+            )
+            .is_some_and(|v| v >= 2.0)
+    }));
+    agent.child.kill().unwrap(); // SIGKILL, the deliveries still pending
+    let _ = agent.child.wait();
+    let receiver = Receiver::start(hook_port, Mode::Accept);
+    let agent = start_agent_with(&cfg, dir.path(), &url);
     let reauth = |r: &Receiver| {
         r.deliveries()
             .into_iter()
@@ -336,16 +361,11 @@ targets:
             .collect::<Vec<_>>()
     };
     assert!(wait_until(Duration::from_secs(30), || !reauth(&receiver).is_empty()));
-    let m = http(agent.port, "GET", "/metrics").1;
-    assert_eq!(
-        value(&m, "mailbeat_alert{alertname=\"MailReauthRequired\",target=\"nas\",severity=\"critical\",state=\"firing\"}"),
-        Some(1.0),
-        "{m}"
-    );
-    // The token check fails every second; the incident is still one delivery.
+    // The token check keeps failing every second; the incident stays one delivery.
     std::thread::sleep(Duration::from_secs(3));
     let sent = reauth(&receiver);
-    assert_eq!(sent.len(), 1, "{sent:?}");
+    let ids: BTreeSet<_> = sent.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "{sent:?}");
     let d = &sent[0];
     assert!(d.signature_ok);
     assert_eq!(
@@ -369,13 +389,15 @@ targets:
     );
     assert!(code["verification_uri"].as_str().is_some());
     assert!(code["expires_at"].as_str().is_some());
-    let text = d.body.to_string();
-    assert!(!text.contains(&grant.refresh_token) && !text.contains(&grant.access_token));
+    for d in receiver.deliveries() {
+        let text = d.body.to_string();
+        assert!(!text.contains(&grant.refresh_token) && !text.contains(&grant.access_token));
+        assert!(!text.contains(SECRET));
+    }
 
     // The person signs in with the code from the payload: the agent's poller stores the grant,
     // the next token check passes, and the incident resolves.
-    let user_code = code["user_code"].as_str().unwrap().to_string();
-    assert!(idp.approve_device(&user_code, "nas@example.com"));
+    assert!(idp.approve_device(code["user_code"].as_str().unwrap(), "nas@example.com"));
     assert!(
         wait_until(Duration::from_secs(30), || receiver
             .deliveries()
@@ -394,4 +416,10 @@ targets:
         resolved[0].body["alert"]["incident"],
         d.body["alert"]["incident"]
     );
+    let firing: Vec<_> = receiver
+        .deliveries()
+        .into_iter()
+        .filter(|x| x.event == "alert_firing" && x.body["alert"]["name"] == "MailReauthRequired")
+        .collect();
+    assert_eq!(firing.len(), 1, "one alert_firing for the incident");
 }

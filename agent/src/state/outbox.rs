@@ -140,22 +140,6 @@ impl Outbox {
             .await
     }
 
-    /// Replaces the body of a delivery not yet attempted (filled in at its first attempt, then
-    /// frozen so every retry sends and signs the same bytes).
-    pub async fn set_body(&self, delivery_id: &str, body: String) -> Result<(), StateError> {
-        let id = delivery_id.to_string();
-        self.db
-            .transaction(move |t| {
-                t.execute(
-                    "UPDATE webhook_outbox SET body = ?2 WHERE delivery_id = ?1 AND attempts = 0",
-                    params![id, body],
-                )
-                .map(drop)
-            })
-            .wait()
-            .await
-    }
-
     /// Records an attempt.
     pub async fn record(&self, delivery_id: &str, outcome: Outcome) -> Result<(), StateError> {
         let id = delivery_id.to_string();

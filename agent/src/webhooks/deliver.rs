@@ -94,7 +94,7 @@ impl Deliverer {
                         };
                         tasks.push(tokio::spawn(async move {
                             let _permit = permit;
-                            let d = device.fill(&outbox, hook.as_ref(), d).await;
+                            let d = device.fill(hook.as_ref(), d).await;
                             attempt(&outbox, &http, hook.as_ref(), d).await;
                         }));
                     }
@@ -130,8 +130,10 @@ impl Deliverer {
     }
 }
 
-/// Puts a fresh device code into a Microsoft account's `reauth_required` at its first attempt,
-/// and freezes the body so every retry sends the same bytes.
+/// Puts a live device code into a Microsoft account's `reauth_required` at each attempt: the
+/// one the status page's device flow is waiting on, or a new one. Not stored: after a restart
+/// (whose poller is gone) or once a code expired, a retry carries a code that still works. The
+/// delivery id stays the same, and each attempt is signed over exactly what it sends.
 struct DeviceCodes {
     tokens: Arc<crate::oauth::Tokens>,
     reauth: Arc<crate::oauth::reauth::web::WebAttempts>,
@@ -139,8 +141,8 @@ struct DeviceCodes {
 }
 
 impl DeviceCodes {
-    async fn fill(&self, outbox: &Outbox, hook: Option<&Webhook>, mut d: Due) -> Due {
-        if d.attempts > 0 || d.event != "reauth_required" {
+    async fn fill(&self, hook: Option<&Webhook>, mut d: Due) -> Due {
+        if d.event != "reauth_required" {
             return d;
         }
         let (Some(hook), Some(account)) = (hook, self.tokens.account_of(&d.target)) else {
@@ -154,9 +156,6 @@ impl DeviceCodes {
         let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&d.body) else {
             return d;
         };
-        if body.get("device_code").is_some() {
-            return d;
-        }
         let cx = crate::oauth::reauth::web::Context {
             tokens: self.tokens.clone(),
             target: d.target.clone(),
@@ -174,9 +173,6 @@ impl DeviceCodes {
                     "expires_at": super::payload::rfc3339(view.expires_at),
                 });
                 d.body = body.to_string();
-                if let Err(e) = outbox.set_body(&d.delivery_id, d.body.clone()).await {
-                    crate::events::state_write_failed("webhook_outbox", &e);
-                }
             }
             Err(e) => {
                 tracing::warn!(target = %d.target, error = %e, "no device code for the reauth_required webhook; it carries the reauth_url only");
