@@ -126,7 +126,16 @@ impl Validator<'_> {
                     .map(|b| b.severity.clone())
                     .unwrap_or_else(|| "critical".into()),
             };
-            let targets = self.target_filter(a.targets.as_ref(), &format!("{key}.targets"));
+            // A rule named like a built-in one tunes it: what it does not say is the built-in's.
+            if let (Some(b), None) = (&builtin, &a.matches) {
+                rule_probes = b.probes.clone();
+                statuses = b.statuses.clone();
+                reasons = b.reasons.clone();
+            }
+            let targets = match (&builtin, &a.targets) {
+                (Some(b), None) => b.targets.clone(),
+                _ => self.target_filter(a.targets.as_ref(), &format!("{key}.targets")),
+            };
             let reauth = builtin.as_ref().is_some_and(|b| b.reauth)
                 || (!reasons.is_empty()
                     && reasons

@@ -436,3 +436,61 @@ fn oauth_mistakes_are_named() {
         "http://127.0.0.1:9/token"
     );
 }
+
+#[test]
+fn alert_rules_merge_over_the_built_in_ones_and_mistakes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "targets:\n  - {name: a, protocol: imap, host: x, tls: none, probes: [port]}\n";
+    let yaml = format!(
+        "alerts:\n  - {{name: MailTargetUnreachable, for: 1m}}\n  - {{name: Mine, match: {{probes: [auth], reasons: [auth_bad_credentials]}}, severity: warning}}\n{base}"
+    );
+    let c = parse(&yaml, "a.yml", dir.path(), &probes()).unwrap();
+    let unreachable = c
+        .alerts
+        .iter()
+        .find(|r| r.name == "MailTargetUnreachable")
+        .unwrap();
+    assert_eq!(unreachable.for_, std::time::Duration::from_secs(60));
+    assert_eq!(
+        unreachable.probes,
+        ["port"],
+        "what a tuning rule does not say stays the built-in's"
+    );
+    let mine = c.alerts.iter().find(|r| r.name == "Mine").unwrap();
+    assert!(
+        mine.reauth,
+        "a rule on re-authorization reasons only sends reauth_required"
+    );
+    assert_eq!(mine.severity, "warning");
+    for (bad, want) in [
+        (
+            "alerts:\n  - {name: X, match: {probes: [tsl]}}\n",
+            "alerts[0].match.probes[0]: unknown probe \"tsl\"",
+        ),
+        (
+            "alerts:\n  - {name: X, match: {reasons: [nope]}}\n",
+            "alerts[0].match.reasons[0]: unknown reason \"nope\"",
+        ),
+        (
+            "alerts:\n  - {name: X, match: {statuses: [bad]}}\n",
+            "alerts[0].match.statuses[0]: unknown status \"bad\"",
+        ),
+        (
+            "alerts:\n  - {name: \"bad name\"}\n",
+            "alerts[0].name: must be a Prometheus-style alert name",
+        ),
+        (
+            "webhooks:\n  - {name: w, url: \"https://h.example/x\", format: slack}\n",
+            "webhooks[0].format: unknown format \"slack\"",
+        ),
+        (
+            "webhooks:\n  - {name: w, url: \"ftp://h.example/x\"}\n",
+            "webhooks[0].url: must be an http:// or https:// URL",
+        ),
+    ] {
+        let err = parse(&format!("{bad}{base}"), "a.yml", dir.path(), &probes())
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains(want), "{bad}: {err}");
+    }
+}
