@@ -342,12 +342,49 @@ fn managed_lifecycle(flavor: Flavor, targets: &[Target]) {
     );
     // The token probe and every login shared one refresh.
     assert_eq!(idp.refreshes(), 1, "one refresh serves the account");
+    let t = token_of(&report);
+    assert!(
+        t["details"]["refresh_token_expires_at"].as_str().is_some(),
+        "predicted expiry in check: {t:#}"
+    );
+
+    // The running agent shows the same in /metrics: token health, predicted expiry, logins.
+    {
+        let agent = support::start_agent(&config, dir.path());
+        let (first, ..) = targets[0];
+        let (status, _) = support::http(agent.port, "GET", &format!("/probe?target={first}"));
+        assert_eq!(status, 200);
+        let provider = match flavor {
+            Flavor::Google => "google",
+            Flavor::Microsoft => "microsoft",
+        };
+        let m = support::scrape_until(
+            &agent,
+            "mailbeat_oauth_refresh_token_expiry_timestamp_seconds",
+        );
+        for name in [
+            "mailbeat_oauth_refresh_success",
+            "mailbeat_oauth_access_token_expiry_timestamp_seconds",
+            "mailbeat_oauth_refresh_token_expiry_timestamp_seconds",
+        ] {
+            let series = format!("{name}{{target=\"{first}\",provider=\"{provider}\"}}");
+            assert!(support::value(&m, &series).is_some(), "{series}:\n{m}");
+        }
+        assert!(
+            m.lines().any(
+                |l| l.starts_with(&format!("mailbeat_auth_success{{target=\"{first}\""))
+                    && l.ends_with(" 1")
+            ),
+            "{m}"
+        );
+    }
 
     // The access token expires (3 s): the next check refreshes once and passes.
     std::thread::sleep(Duration::from_millis(3200));
+    let before = idp.refreshes();
     let (report, _, _) = check(&config);
     all_ok(&report, "after the access token expired");
-    assert_eq!(idp.refreshes(), 2, "one refresh for all targets");
+    assert_eq!(idp.refreshes(), before + 1, "one refresh for all targets");
 
     // The IdP kills the access token before its time: the refused login refreshes and passes.
     std::thread::sleep(Duration::from_millis(1100));
