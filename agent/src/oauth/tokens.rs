@@ -431,7 +431,18 @@ impl Tokens {
                         .refresh_token_lifetime
                         .is_some_and(|l| l <= Duration::from_secs(7 * 86400)),
                 };
-                let classified = classify(account.provider, &failure, hint, self.locale());
+                let mut classified = classify(account.provider, &failure, hint, self.locale());
+                // The body is the server's and may echo the request: whatever the classifier's
+                // pattern-based scrubbing missed, the values themselves never pass.
+                for secret in [Some(refresh_token), client_secret.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    if !secret.expose().is_empty() {
+                        classified.message =
+                            classified.message.replace(secret.expose(), "[redacted]");
+                    }
+                }
                 let stored = StoredError {
                     reason: classified.reason.as_str().to_string(),
                     message: classified.message.clone(),
