@@ -1,9 +1,41 @@
 #!/bin/bash
-# Install the Debian 12 packages the real-server test harness needs, but only when
-# something is missing.  Fast no-op when everything is present.  Must run as root.
+# Install the Debian 12 packages the real-server test harness needs, and the npm packages the
+# monitoring tests need, but only when something is missing.  Fast no-op when everything is
+# present.  Must run as root.
 #   tests/harness/install.sh            # install what is missing
 #   tests/harness/install.sh --check    # only report; exit 1 if something is missing
 set -euo pipefail
+
+# Grafana's published dashboard schema (TypeScript declarations; the package has no JSON schema)
+# and the compiler that checks the dashboards against it (agent/tests/monitoring_files.rs).
+# Pinned; kept in a cache directory outside the work tree, so a machine that keeps it installs
+# nothing the next time. No Grafana server is in Debian's archive or the npm registry.
+NPM_DIR=${MAILBEAT_NPM_DIR:-/var/cache/mailbeat-tests/npm}
+NPM_PACKAGES=("@grafana/schema@11.6.16" "typescript@5.9.3")
+npm_missing() {
+  local spec name version
+  for spec in "${NPM_PACKAGES[@]}"; do
+    name=${spec%@*}
+    version=${spec##*@}
+    grep -q "\"version\": \"$version\"" "$NPM_DIR/node_modules/$name/package.json" 2>/dev/null || return 0
+  done
+  return 1
+}
+install_npm() {
+  npm_missing || return 0
+  if [[ ${1-} == --check ]]; then
+    echo "missing npm packages in $NPM_DIR: ${NPM_PACKAGES[*]}" >&2
+    return 1
+  fi
+  local t0
+  t0=$(date +%s)
+  mkdir -p "$NPM_DIR"
+  # No package.json and no lock file: nothing is written into the work tree, and the exact
+  # versions above are what is installed.
+  npm install --prefix "$NPM_DIR" --no-save --no-package-lock --no-audit --no-fund \
+    --loglevel=error "${NPM_PACKAGES[@]}" >&2
+  echo "install.sh: npm packages in $NPM_DIR in $(( $(date +%s) - t0 )) s" >&2
+}
 
 # "path-or-command  package" pairs: a file check is used where the package ships no
 # command of its own (the dovecot protocol binaries).
@@ -26,6 +58,8 @@ checks=(
   "openssl                         openssl"
   "script                          bsdutils"
   "chromium                        chromium"
+  "node                            nodejs"
+  "npm                             npm"
 )
 
 # make sure sbin dirs are searched even under a minimal PATH
@@ -41,10 +75,12 @@ for c in "${checks[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
+  install_npm "${1-}"
   exit 0
 fi
 if [[ ${1-} == --check ]]; then
   echo "missing packages: ${missing[*]}" >&2
+  install_npm --check || true
   exit 1
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -71,3 +107,4 @@ apt-get install -y --no-install-recommends "${missing[@]}"
 # postinst scripts may print "policy-rc.d denied execution of start" (containers): harmless,
 # the harness never uses the system services.
 echo "install.sh: done in $(( $(date +%s) - t0 )) s" >&2
+install_npm
