@@ -57,19 +57,16 @@ impl AlertRule {
     }
 }
 
-/// The reasons only a person can fix (a new consent, a new refresh token, an app password, a
-/// web login, MFA): their incidents send `reauth_required`.
-pub const REAUTH_REASONS: &[Reason] = &[
-    Reason::OauthRefreshTokenExpired,
-    Reason::OauthRefreshTokenRevoked,
-    Reason::OauthConsentRequired,
-    Reason::OauthClientSecretExpired,
-    Reason::AuthBadCredentials,
-    Reason::AuthAppPasswordRequired,
-    Reason::AuthWebLoginRequired,
-    Reason::AuthMfaRequired,
-    Reason::AuthConditionalAccessBlocked,
-];
+/// The reasons only a person can fix (a new consent, a new refresh token, a new password or app
+/// password, a web login, MFA, conditional access): [`Reason::needs_reauth`]. Their incidents
+/// send `reauth_required`.
+pub fn reauth_reasons() -> Vec<Reason> {
+    Reason::ALL
+        .iter()
+        .copied()
+        .filter(|r| r.needs_reauth())
+        .collect()
+}
 
 /// How long a built-in alert keeps firing after its checks recover: a check that flaps does not
 /// resolve and re-fire the incident on every flap.
@@ -101,7 +98,7 @@ pub fn builtin_rules() -> Vec<AlertRule> {
                 "MailReauthRequired",
                 &[],
                 &[],
-                REAUTH_REASONS,
+                &reauth_reasons(),
                 min(0),
                 "critical",
             )

@@ -137,10 +137,7 @@ impl Validator<'_> {
                 _ => self.target_filter(a.targets.as_ref(), &format!("{key}.targets")),
             };
             let reauth = builtin.as_ref().is_some_and(|b| b.reauth)
-                || (!reasons.is_empty()
-                    && reasons
-                        .iter()
-                        .all(|r| crate::alerts::rule::REAUTH_REASONS.contains(r)));
+                || (!reasons.is_empty() && reasons.iter().all(|r| r.needs_reauth()));
             configured.push(AlertRule {
                 name,
                 probes: rule_probes,

@@ -113,9 +113,12 @@ impl Reason {
             Reason::OauthRefreshTokenExpired
                 | Reason::OauthRefreshTokenRevoked
                 | Reason::OauthConsentRequired
+                | Reason::OauthClientSecretExpired
+                | Reason::AuthBadCredentials
                 | Reason::AuthWebLoginRequired
                 | Reason::AuthAppPasswordRequired
                 | Reason::AuthMfaRequired
+                | Reason::AuthConditionalAccessBlocked
         )
     }
 
