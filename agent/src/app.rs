@@ -58,9 +58,9 @@ pub struct App {
     plan: Arc<scheduler::DuePlan>,
     loaded: RwLock<Arc<Loaded>>,
     locks: Arc<JobLocks>,
-    stop_scheduler: Mutex<Option<watch::Sender<bool>>>,
+    stop_scheduler: StopSlot,
     /// Stops the alert ticker and the webhook deliverer.
-    stop_background: Mutex<Option<watch::Sender<bool>>>,
+    stop_background: StopSlot,
     /// The configuration the deliverer reads its webhooks from.
     delivery_config: Arc<RwLock<Arc<Config>>>,
     reload_lock: tokio::sync::Mutex<()>,
@@ -137,15 +137,7 @@ impl App {
                 .collect::<Vec<_>>(),
         );
         self.services.alerts.configure(config).await;
-        let (tx, rx) = watch::channel(false);
-        if let Some(old) = self
-            .stop_background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(tx)
-        {
-            let _ = old.send(true);
-        }
+        let rx = restart(&self.stop_background);
         let engine = self.services.alerts.clone();
         let mut stop = rx.clone();
         tokio::spawn(async move {
@@ -171,15 +163,7 @@ impl App {
 
     /// Starts (or restarts) the scheduler on the current configuration.
     pub fn start_scheduler(&self) {
-        let (tx, rx) = watch::channel(false);
-        if let Some(old) = self
-            .stop_scheduler
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(tx)
-        {
-            let _ = old.send(true);
-        }
+        let rx = restart(&self.stop_scheduler);
         let loaded = self.loaded();
         tokio::spawn(scheduler::run(
             loaded.config.clone(),
@@ -194,22 +178,8 @@ impl App {
     /// Stops the scheduler, the alert ticker and the deliverer (checks in flight finish on their
     /// own; a delivery in flight is retried after the next start).
     pub fn stop(&self) {
-        if let Some(tx) = self
-            .stop_background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            let _ = tx.send(true);
-        }
-        if let Some(tx) = self
-            .stop_scheduler
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            let _ = tx.send(true);
-        }
+        stop(&self.stop_background);
+        stop(&self.stop_scheduler);
     }
 
     /// Reloads the config file. On error the running configuration stays and
@@ -308,6 +278,25 @@ pub fn load(
         config,
         jobs,
         runner: Arc::new(runner),
+    }
+}
+
+/// A stop signal slot: the sender that stops what runs now.
+type StopSlot = Mutex<Option<watch::Sender<bool>>>;
+
+/// Stops what `slot` holds and puts a fresh signal in its place; returns the new receiver.
+fn restart(slot: &StopSlot) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    if let Some(old) = slot.lock().unwrap_or_else(|e| e.into_inner()).replace(tx) {
+        let _ = old.send(true);
+    }
+    rx
+}
+
+/// Stops what `slot` holds.
+fn stop(slot: &StopSlot) {
+    if let Some(tx) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let _ = tx.send(true);
     }
 }
 

@@ -87,11 +87,21 @@ pub struct Incident {
     pub reauth_url: Option<String>,
 }
 
+/// The latest result of one probe of a target.
+type Latest = (Status, Option<mailbeat_sdk::Reason>, Cause);
+
 struct Inner {
     config: Option<Arc<Config>>,
-    /// The latest result of every (target, probe).
-    latest: HashMap<(String, String), (Status, Option<mailbeat_sdk::Reason>, Cause)>,
+    /// The latest result of every probe, by target (a rule looks at one target's at a time).
+    latest: HashMap<String, BTreeMap<String, Latest>>,
     alerts: BTreeMap<(String, String), Alert>,
+}
+
+/// What one evaluation pass writes, in one transaction.
+#[derive(Default)]
+struct Batch {
+    changes: Vec<AlertChange>,
+    deliveries: Vec<NewDelivery>,
 }
 
 /// The engine; one per agent, kept across reloads.
@@ -218,13 +228,17 @@ impl AlertEngine {
         }
         inner
             .latest
-            .retain(|(t, _), _| config.targets.iter().any(|x| x.target.name == *t));
+            .retain(|t, _| config.targets.iter().any(|x| x.target.name == *t));
         inner.config = Some(config);
         let changes = gone
             .into_iter()
             .map(|(rule, target)| AlertChange::Remove { rule, target })
             .collect();
-        self.commit(&mut inner, changes, Vec::new()).await;
+        let batch = Batch {
+            changes,
+            deliveries: Vec::new(),
+        };
+        self.commit(&mut inner, batch).await;
     }
 
     /// The alerts pending or firing now.
@@ -241,27 +255,18 @@ impl AlertEngine {
         let Some(tc) = config.targets.iter().find(|t| t.target.name == target) else {
             return;
         };
-        inner.latest.insert(
-            (target.to_string(), probe.to_string()),
+        inner.latest.entry(target.to_string()).or_default().insert(
+            probe.to_string(),
             (result.status, result.reason, Cause::of(probe, result)),
         );
-        let mut changes = Vec::new();
-        let mut deliveries = Vec::new();
+        let mut batch = Batch::default();
         for rule in &config.alerts {
             let watches = rule.probes.is_empty() || rule.probes.iter().any(|p| p == probe);
             if watches && rule.targets.matches(&tc.target) {
-                self.evaluate(
-                    &mut inner,
-                    &config,
-                    rule,
-                    &tc.target,
-                    now,
-                    &mut changes,
-                    &mut deliveries,
-                );
+                self.evaluate(&mut inner, &config, rule, &tc.target, now, &mut batch);
             }
         }
-        self.commit(&mut inner, changes, deliveries).await;
+        self.commit(&mut inner, batch).await;
     }
 
     /// Moves what time alone moves: pending past `for`, firing past `keep_firing_for`.
@@ -271,8 +276,7 @@ impl AlertEngine {
             return;
         };
         let keys: Vec<_> = inner.alerts.keys().cloned().collect();
-        let mut changes = Vec::new();
-        let mut deliveries = Vec::new();
+        let mut batch = Batch::default();
         for (rule, target) in keys {
             let (Some(rule), Some(tc)) = (
                 config.alerts.iter().find(|r| r.name == rule),
@@ -280,20 +284,11 @@ impl AlertEngine {
             ) else {
                 continue;
             };
-            self.evaluate(
-                &mut inner,
-                &config,
-                rule,
-                &tc.target,
-                now,
-                &mut changes,
-                &mut deliveries,
-            );
+            self.evaluate(&mut inner, &config, rule, &tc.target, now, &mut batch);
         }
-        self.commit(&mut inner, changes, deliveries).await;
+        self.commit(&mut inner, batch).await;
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         inner: &mut Inner,
@@ -301,23 +296,21 @@ impl AlertEngine {
         rule: &AlertRule,
         target: &Target,
         now: SystemTime,
-        changes: &mut Vec<AlertChange>,
-        deliveries: &mut Vec<NewDelivery>,
+        batch: &mut Batch,
     ) {
         let key = (rule.name.clone(), target.name.clone());
         // The first result of the target's probes that meets the rule, in probe order.
-        let active = inner
-            .latest
-            .iter()
-            .filter(|((t, _), _)| *t == target.name)
-            .filter(|((_, p), (status, reason, _))| rule.matches(p, *status, *reason))
-            .map(|(_, (_, _, cause))| cause.clone())
-            .min_by(|a, b| a.probe.cmp(&b.probe));
+        let results = inner.latest.get(&target.name);
+        let active = results.and_then(|r| {
+            r.iter()
+                .find(|(p, (status, reason, _))| rule.matches(p, *status, *reason))
+                .map(|(_, (_, _, cause))| cause.clone())
+        });
         // Whether any watched probe has reported since start: a restored alert waits for it.
-        let seen = inner
-            .latest
-            .keys()
-            .any(|(t, p)| *t == target.name && (rule.probes.is_empty() || rule.probes.contains(p)));
+        let seen = results.is_some_and(|r| {
+            r.keys()
+                .any(|p| rule.probes.is_empty() || rule.probes.contains(p))
+        });
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         let current = inner.alerts.get(&key).cloned();
         let next = match (current, active) {
@@ -344,7 +337,7 @@ impl AlertEngine {
             }
             (Some(a), None) if a.phase == Phase::Pending => {
                 inner.alerts.remove(&key);
-                changes.push(AlertChange::Remove {
+                batch.changes.push(AlertChange::Remove {
                     rule: key.0,
                     target: key.1,
                 });
@@ -360,15 +353,7 @@ impl AlertEngine {
         if next.phase == Phase::Pending && since(next.active_since) >= rule.for_ {
             next.phase = Phase::Firing;
             next.fired_at = Some(now);
-            self.queue(
-                config,
-                rule,
-                target,
-                &next,
-                Event::AlertFiring,
-                now,
-                deliveries,
-            );
+            self.queue(config, rule, target, &next, Event::AlertFiring, now, batch);
             if rule.reauth {
                 self.queue(
                     config,
@@ -377,7 +362,7 @@ impl AlertEngine {
                     &next,
                     Event::ReauthRequired,
                     now,
-                    deliveries,
+                    batch,
                 );
             }
         }
@@ -390,10 +375,10 @@ impl AlertEngine {
                     &next,
                     Event::AlertResolved,
                     now,
-                    deliveries,
+                    batch,
                 );
                 inner.alerts.remove(&key);
-                changes.push(AlertChange::Remove {
+                batch.changes.push(AlertChange::Remove {
                     rule: key.0,
                     target: key.1,
                 });
@@ -407,7 +392,7 @@ impl AlertEngine {
                 || b.cause.reason != next.cause.reason
         });
         if persist {
-            changes.push(AlertChange::Upsert(stored(&next)));
+            batch.changes.push(AlertChange::Upsert(stored(&next)));
         }
         inner.alerts.insert(key, next);
     }
@@ -421,7 +406,7 @@ impl AlertEngine {
         alert: &Alert,
         event: Event,
         now: SystemTime,
-        deliveries: &mut Vec<NewDelivery>,
+        batch: &mut Batch,
     ) {
         let external = self
             .external_url
@@ -450,7 +435,7 @@ impl AlertEngine {
                 WebhookFormat::Mailbeat => payload::mailbeat(event, &delivery_id, &incident, now),
                 WebhookFormat::Alertmanager => payload::alertmanager(&w.name, &incident, &external),
             };
-            deliveries.push(NewDelivery {
+            batch.deliveries.push(NewDelivery {
                 delivery_id,
                 webhook: w.name.clone(),
                 event: event.as_str().to_string(),
@@ -462,12 +447,11 @@ impl AlertEngine {
         }
     }
 
-    async fn commit(
-        &self,
-        inner: &mut Inner,
-        changes: Vec<AlertChange>,
-        deliveries: Vec<NewDelivery>,
-    ) {
+    async fn commit(&self, inner: &mut Inner, batch: Batch) {
+        let Batch {
+            changes,
+            deliveries,
+        } = batch;
         let view: Vec<Alert> = inner.alerts.values().cloned().collect();
         if !changes.is_empty() || !deliveries.is_empty() {
             let journal = self
