@@ -22,6 +22,8 @@ const SECRET: &str = "webhook-signing-secret-1";
 enum Mode {
     Accept,
     Hang,
+    /// 400: the receiver refuses this payload for good.
+    Refuse,
 }
 
 #[derive(Debug, Clone)]
@@ -83,9 +85,18 @@ impl Receiver {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        if *self.mode.lock().unwrap() == Mode::Hang {
-            std::thread::sleep(Duration::from_secs(120));
-            return;
+        match *self.mode.lock().unwrap() {
+            Mode::Hang => {
+                std::thread::sleep(Duration::from_secs(120));
+                return;
+            }
+            Mode::Refuse => {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                return;
+            }
+            Mode::Accept => {}
         }
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
         let signature_ok = headers
@@ -118,13 +129,18 @@ impl Receiver {
 /// `n` targets that fail `port` at once (closed ports), checked every second, and a webhook to
 /// `port` (nothing may listen there yet).
 fn config(dir: &Path, n: usize, hook_port: u16) -> PathBuf {
+    config_with(dir, n, hook_port, "")
+}
+
+/// [`config`] with more keys for the webhook (`, max_age: 3s`).
+fn config_with(dir: &Path, n: usize, hook_port: u16, hook_extra: &str) -> PathBuf {
     std::fs::write(dir.join("hook.secret"), SECRET).unwrap();
     let mut yaml = format!(
         "global: {{state_dir: {}, every: 1s, timeout: 2s}}
 alerts:
   - {{name: MailTargetUnreachable, for: 0s, keep_firing_for: 1h}}
 webhooks:
-  - {{name: oncall, url: \"http://127.0.0.1:{hook_port}/hook\", secret_file: hook.secret, timeout: 2s, events: [alert_firing, alert_resolved]}}
+  - {{name: oncall, url: \"http://127.0.0.1:{hook_port}/hook\", secret_file: hook.secret, timeout: 2s, events: [alert_firing, alert_resolved]{hook_extra}}}
 targets:
 ",
         dir.join("state").display()
@@ -422,4 +438,43 @@ targets:
         .filter(|x| x.event == "alert_firing" && x.body["alert"]["name"] == "MailReauthRequired")
         .collect();
     assert_eq!(firing.len(), 1, "one alert_firing for the incident");
+}
+
+fn counter(agent: &Agent, result: &str) -> f64 {
+    value(
+        &http(agent.port, "GET", "/metrics").1,
+        &format!("mailbeat_webhook_deliveries_total{{result=\"{result}\",webhook=\"oncall\"}}"),
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn a_4xx_fails_at_once_and_a_delivery_past_max_age_is_given_up() {
+    // 400: failed on the first attempt, never retried.
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(0, Mode::Refuse);
+    let agent = start_agent(&config(dir.path(), 1, receiver.port), dir.path());
+    assert!(wait_until(Duration::from_secs(20), || counter(
+        &agent, "failed"
+    ) == 1.0));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(counter(&agent, "retried"), 0.0);
+    assert_eq!(counter(&agent, "failed"), 1.0);
+    drop(agent);
+
+    // A receiver that stays down: retried until max_age, then given up.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with(dir.path(), 1, closed_port(), ", max_age: 3s");
+    let agent = start_agent(&cfg, dir.path());
+    assert!(wait_until(Duration::from_secs(30), || counter(
+        &agent, "failed"
+    ) == 1.0));
+    assert!(counter(&agent, "retried") >= 1.0);
+    let m = http(agent.port, "GET", "/metrics").1;
+    assert_eq!(
+        value(&m, "mailbeat_webhook_outbox_pending{webhook=\"oncall\"}"),
+        Some(0.0)
+    );
+    let log = std::fs::read_to_string(&agent.log).unwrap();
+    assert!(log.contains("older than max_age"), "{log}");
 }
