@@ -82,6 +82,16 @@ pub enum Command {
     /// The OAuth2 token store: import a refresh token, list the token sets (never the tokens).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// List every probe (built-in, dynamic and exec plugins) with its kind, version and ABI.
+    Plugins(PluginsArgs),
+}
+
+/// Flags of `plugins`.
+#[derive(Debug, Args)]
+pub struct PluginsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
 }
 
 /// Flags of `reauth`.

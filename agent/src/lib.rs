@@ -10,6 +10,7 @@ pub mod guard;
 pub mod jobs;
 pub mod metrics;
 pub mod oauth;
+pub mod plugins;
 pub mod redact;
 pub mod runner;
 pub mod schedule;

@@ -8,6 +8,7 @@ use mailbeat::config::Config;
 use mailbeat::oauth::cli::OauthCommand;
 use mailbeat::oauth::probe::TokenProbe;
 use mailbeat::oauth::Tokens;
+use mailbeat::plugins::PluginInfo;
 use mailbeat::state::backoff::BackoffJournal;
 use mailbeat::state::{StateDb, StateError};
 use mailbeat::web::{self, WebConfig};
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
                 config_given,
                 cli.run.web_config_file.as_deref(),
             ),
+            Command::Plugins(args) => list_plugins(&cli.common.config_file, args.output),
             Command::Reauth(args) => {
                 token_command(&cli.common.config_file, OauthCommand::Reauth(args)).await
             }
@@ -59,7 +61,9 @@ fn main() -> ExitCode {
 /// Exit 0 when it did what it was asked, 1 with the reason on stderr otherwise.
 async fn token_command(path: &Path, command: OauthCommand) -> ExitCode {
     let services = Services::default();
-    let config = match config::load(path, &all_probes(&services.tokens)) {
+    let loaded = all_probes(&services.tokens, path)
+        .and_then(|(probes, _)| config::load(path, &probes).map_err(|e| e.to_string()));
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mailbeat: {e}");
@@ -89,11 +93,58 @@ async fn token_command(path: &Path, command: OauthCommand) -> ExitCode {
     }
 }
 
-/// Every probe this binary has: the built-in ones and the agent's own `token` probe.
-fn all_probes(tokens: &Arc<Tokens>) -> Vec<Arc<dyn Probe>> {
+/// The probes of this run and what `mailbeat plugins` says of each.
+type Probes = (Vec<Arc<dyn Probe>>, Vec<PluginInfo>);
+
+/// Every probe: the built-in ones, the agent's own `token` probe, and the plugins named in the
+/// `plugins:` section of the config at `path` (loaded once, at start).
+fn all_probes(tokens: &Arc<Tokens>, path: &Path) -> Result<Probes, String> {
     let mut probes = mailbeat_probes::builtin();
     probes.push(Arc::new(TokenProbe::new(tokens.clone())));
-    probes
+    let mut infos = mailbeat::plugins::builtin_infos(&probes);
+    let section = config::plugins_section(path).map_err(|e| e.to_string())?;
+    for (probe, info) in mailbeat::plugins::load(&section, &probes).map_err(|e| e.to_string())? {
+        probes.push(probe);
+        infos.push(info);
+    }
+    Ok((probes, infos))
+}
+
+/// `mailbeat plugins`: every probe with its kind, version and ABI.
+fn list_plugins(path: &Path, output: mailbeat::cli::Output) -> ExitCode {
+    let infos = match all_probes(&Default::default(), path) {
+        Ok((_, infos)) => infos,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match output {
+        Output::Json => match serde_json::to_string_pretty(&infos) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("mailbeat: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        Output::Table => {
+            println!(
+                "{:<20} {:<8} {:<10} {:<4} SOURCE",
+                "NAME", "KIND", "VERSION", "ABI"
+            );
+            for i in &infos {
+                println!(
+                    "{:<20} {:<8} {:<10} {:<4} {}",
+                    i.name,
+                    i.kind,
+                    i.version,
+                    i.abi.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+                    i.source.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Whether `--config.file` (or its variable) was given, before or after the subcommand.
@@ -157,7 +208,9 @@ fn validate(path: &Path, config_given: bool, web_config: Option<&Path>) -> ExitC
 }
 
 fn validate_config(path: &Path) -> bool {
-    match config::load(path, &all_probes(&Default::default())) {
+    let loaded = all_probes(&Default::default(), path)
+        .and_then(|(probes, _)| config::load(path, &probes).map_err(|e| e.to_string()));
+    match loaded {
         Ok(c) => {
             let checks: usize = c.targets.iter().map(|t| t.probes.len()).sum();
             println!(
@@ -177,7 +230,13 @@ fn validate_config(path: &Path) -> bool {
 
 async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
     let services = Services::default();
-    let probes = all_probes(&services.tokens);
+    let probes = match all_probes(&services.tokens, path) {
+        Ok((probes, _)) => probes,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(3);
+        }
+    };
     let config = match config::load(path, &probes) {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -286,17 +345,21 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         None => WebConfig::default(),
     };
     let services = Services::default();
-    let app = match App::new(
-        path.to_path_buf(),
-        all_probes(&services.tokens),
-        services.clone(),
-    ) {
+    let (probes, infos) = match all_probes(&services.tokens, path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let app = match App::new(path.to_path_buf(), probes, services.clone()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mailbeat: {e}");
             return ExitCode::from(1);
         }
     };
+    app.metrics.plugins(&infos);
     // The state directory is read once, at start; a reload that changes it takes effect at the
     // next start.
     let state = {

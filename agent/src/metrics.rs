@@ -122,6 +122,26 @@ impl AgentMetrics {
         }
     }
 
+    /// `mailbeat_plugin_info{name,kind,version}` 1 for every probe the agent has.
+    pub fn plugins(&self, infos: &[crate::plugins::PluginInfo]) {
+        let gauge = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "mailbeat_plugin_info",
+                "1 for every probe the agent has: built-in, dynamic and exec plugins.",
+            ),
+            &["name", "kind", "version"],
+        );
+        let Ok(gauge) = gauge else { return };
+        for i in infos {
+            gauge
+                .with_label_values(&[&i.name, i.kind, &i.version])
+                .set(1);
+        }
+        if let Err(e) = self.registry.register(Box::new(gauge)) {
+            tracing::warn!(error = %e, "cannot register mailbeat_plugin_info");
+        }
+    }
+
     /// The text exposition of everything: the agent's own metrics, then the per-check series.
     pub fn render(&self) -> String {
         let mut out = encode(&self.registry.gather());

@@ -15,6 +15,15 @@ use std::time::Duration;
 /// Loads and validates a config file. `probes` are the known probes (their option validation
 /// runs too).
 pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigError> {
+    let (text, shown, base) = read(path)?;
+    parse(&text, &shown, &base, probes).map(|mut c| {
+        c.path = path.to_path_buf();
+        c
+    })
+}
+
+/// The file's text, its name as errors show it, and the directory relative paths start from.
+pub(super) fn read(path: &Path) -> Result<(String, String, PathBuf), ConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: shown.clone(),
@@ -24,10 +33,7 @@ pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigErro
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    parse(&text, &shown, &base, probes).map(|mut c| {
-        c.path = path.to_path_buf();
-        c
-    })
+    Ok((text, shown, base))
 }
 
 /// Parses and validates config text; `shown` names it in errors, `base` resolves relative paths.
@@ -60,7 +66,7 @@ pub fn parse(
 
 /// A YAML or type error in the same `FILE:LINE:COLUMN: key.path: message` form as validation
 /// errors, followed by the library's source snippet.
-fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+pub(super) fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, column) = e
         .location()
         .map(|l| (l.line(), l.column()))
@@ -180,6 +186,9 @@ impl Validator<'_> {
         let webhooks = self.webhooks(&raw.webhooks, allow_inline);
         let probe_names: Vec<String> = self.probes.iter().map(|p| p.name().to_string()).collect();
         let alerts = self.alerts(&raw.alerts, &probe_names);
+        // Read again here so the whole file's problems are reported together; the agent loads
+        // the plugins from `plugins_section` before this.
+        let plugins = self.plugins(&raw.plugins);
 
         Config {
             path: PathBuf::new(),
@@ -187,6 +196,7 @@ impl Validator<'_> {
             targets,
             alerts,
             webhooks,
+            plugins,
         }
     }
 }

@@ -13,6 +13,7 @@ mod alerting;
 mod keypath;
 mod load;
 mod oauth;
+mod plugins;
 mod presets;
 mod raw;
 pub mod secrets;
@@ -22,6 +23,7 @@ mod trust;
 mod validator;
 
 pub use load::{load, parse};
+pub use plugins::{plugins_section, ExecPlugin, ExecSecret, PluginsConfig};
 pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
 pub use trust::{system_roots_store, webpki_roots_store};
@@ -45,6 +47,8 @@ pub struct Config {
     /// The alert rules in force: built-in ones (unless replaced by name) and `alerts:`.
     pub alerts: Vec<AlertRule>,
     pub webhooks: Vec<Webhook>,
+    /// `plugins:` (the agent loads them from [`plugins_section`] before the rest).
+    pub plugins: PluginsConfig,
 }
 
 /// `global:` after defaults.

@@ -16,6 +16,33 @@ pub struct RawConfig {
     pub targets: Vec<RawTarget>,
     pub alerts: Vec<RawAlert>,
     pub webhooks: Vec<RawWebhook>,
+    pub plugins: RawPlugins,
+}
+
+/// `plugins:`: where dynamic plugins are, and the exec (Nagios-API) plugins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPlugins {
+    /// Every `*.so` in this directory is loaded at start.
+    pub dir: Option<Spanned<String>>,
+    pub exec: Vec<RawExecPlugin>,
+}
+
+/// One entry of `plugins.exec`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExecPlugin {
+    pub name: Spanned<String>,
+    /// The program and its arguments; `{host}`, `{port}`, `{target}`, `{username}`,
+    /// `{protocol}` are substituted.
+    pub command: Vec<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    /// Environment variables for the program (values may be `${ENV}` of the agent).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// How the account's secret reaches the program: `env` (as `MAILBEAT_SECRET`), `stdin`, or
+    /// `none` (default).
+    pub secret: Option<Spanned<String>>,
 }
 
 /// `global:`

@@ -344,6 +344,32 @@ impl Validator<'_> {
                             at.unwrap_or(loc(&t.name)),
                         ))
                     }
+                    // `{plugin: NAME, ...options}`: a dynamic or exec plugin by name (DESIGN §11).
+                    RawProbe::WithOptions(map) if map.contains_key("plugin") => {
+                        match map.get("plugin").and_then(|v| v.as_str()) {
+                            Some(name) => {
+                                let options: serde_json::Map<String, serde_json::Value> = map
+                                    .iter()
+                                    .filter(|(k, _)| k.as_str() != "plugin")
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect();
+                                let options = if options.is_empty() {
+                                    serde_json::Value::Null
+                                } else {
+                                    serde_json::Value::Object(options)
+                                };
+                                Some((name.to_string(), options, loc(&t.name)))
+                            }
+                            None => {
+                                self.problem(
+                                    loc(&t.name),
+                                    format!("{key}.probes[{i}].plugin"),
+                                    "must be the name of a dynamic or exec plugin",
+                                );
+                                None
+                            }
+                        }
+                    }
                     RawProbe::WithOptions(map) if map.len() == 1 => {
                         let (n, o) = map.iter().next()?;
                         Some((n.clone(), o.clone(), loc(&t.name)))

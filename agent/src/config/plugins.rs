@@ -1,0 +1,127 @@
+//! `plugins:`: read before the rest of the file, because the plugins it names are probes the
+//! targets may use (`{plugin: NAME, ...}`).
+
+use super::load::{parse_error, read};
+use super::raw::{RawConfig, RawPlugins};
+use super::validator::{loc, Validator};
+use super::ConfigError;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The `plugins:` section, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// Every `*.so` in it is loaded at start.
+    pub dir: Option<PathBuf>,
+    pub exec: Vec<ExecPlugin>,
+}
+
+/// An exec (Nagios plugin API) plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecPlugin {
+    pub name: String,
+    /// Program and arguments, placeholders (`{host}` …) not yet substituted.
+    pub command: Vec<String>,
+    pub timeout: Option<Duration>,
+    pub env: BTreeMap<String, String>,
+    pub secret: ExecSecret,
+}
+
+/// How an exec plugin gets the account's secret: never on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecSecret {
+    #[default]
+    None,
+    /// In the environment variable `MAILBEAT_SECRET`.
+    Env,
+    /// On standard input, followed by a newline.
+    Stdin,
+}
+
+/// Reads only `plugins:` of the config file at `path` (the rest is checked by `load`).
+pub fn plugins_section(path: &Path) -> Result<PluginsConfig, ConfigError> {
+    let (text, shown, base) = read(path)?;
+    let raw: RawConfig = if text.trim().is_empty() {
+        RawConfig::default()
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?
+    };
+    let mut v = Validator {
+        base: &base,
+        problems: Vec::new(),
+        probes: &[],
+    };
+    let section = v.plugins(&raw.plugins);
+    if v.problems.is_empty() {
+        Ok(section)
+    } else {
+        Err(ConfigError::Invalid {
+            path: shown,
+            problems: v.problems,
+        })
+    }
+}
+
+impl Validator<'_> {
+    pub(super) fn plugins(&mut self, raw: &RawPlugins) -> PluginsConfig {
+        let dir = raw.dir.as_ref().map(|d| self.path(&d.value));
+        let mut exec = Vec::new();
+        for (i, e) in raw.exec.iter().enumerate() {
+            let key = format!("plugins.exec[{i}]");
+            let name = e.name.value.trim().to_string();
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !valid {
+                self.problem(
+                    loc(&e.name),
+                    format!("{key}.name"),
+                    "must be a name of letters, digits, _ - .",
+                );
+            }
+            if exec.iter().any(|x: &ExecPlugin| x.name == name) {
+                self.problem(
+                    loc(&e.name),
+                    format!("{key}.name"),
+                    format!("duplicate plugin name {name:?}"),
+                );
+            }
+            if e.command.is_empty() {
+                self.problem(
+                    loc(&e.name),
+                    format!("{key}.command"),
+                    "must name the program to run",
+                );
+            }
+            let timeout = e
+                .timeout
+                .as_ref()
+                .and_then(|t| self.duration(t, &format!("{key}.timeout")));
+            let secret = match e.secret.as_ref().map(|s| s.value.trim()) {
+                None | Some("none") => ExecSecret::None,
+                Some("env") => ExecSecret::Env,
+                Some("stdin") => ExecSecret::Stdin,
+                Some(other) => {
+                    if let Some(s) = &e.secret {
+                        self.problem(
+                            loc(s),
+                            format!("{key}.secret"),
+                            format!("unknown way {other:?}; one of none, env, stdin (never the command line)"),
+                        );
+                    }
+                    ExecSecret::None
+                }
+            };
+            exec.push(ExecPlugin {
+                name,
+                command: e.command.iter().map(|c| c.value.clone()).collect(),
+                timeout,
+                env: e.env.clone(),
+                secret,
+            });
+        }
+        PluginsConfig { dir, exec }
+    }
+}
