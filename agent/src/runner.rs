@@ -121,14 +121,18 @@ impl Runner {
         started: impl FnOnce(),
     ) -> Ran {
         let host = self.hosts.of(&target.target.host);
-        let _host_permit = host.acquire().await;
-        let _permit = self.semaphore.acquire().await;
+        let host_permit = host.acquire().await;
+        let permit = self.semaphore.acquire().await;
         started();
         let executed = self.executor.run(target, probe).await;
         if executed.backing_off {
             events::check_backing_off(&claim.key.target, &claim.key.probe);
         }
         events::check_finished(&claim.key.target, &claim.key.probe, &executed.result);
+        // The slots are for talking to servers: give them back before the bookkeeping, which
+        // may wait for the alert engine to commit a state change.
+        drop(permit);
+        drop(host_permit);
         let now = SystemTime::now();
         let transition = self.store.record(&claim.key, executed.result.clone(), now);
         self.alerts
