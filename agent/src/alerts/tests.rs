@@ -154,3 +154,23 @@ async fn the_state_survives_a_restart_and_is_not_resolved_before_a_new_result() 
     assert_eq!(d[0].1, d[1].1);
     db.close();
 }
+
+#[tokio::test]
+async fn a_reload_that_removes_the_target_drops_its_alert_without_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, db) = engine(dir.path()).await;
+    engine.observe("box", "port", &down(), t(0)).await;
+    engine.observe("box", "port", &down(), t(5)).await;
+    assert_eq!(phase(&engine), Some(Phase::Firing));
+    let other = "targets:\n  - {name: other, protocol: imap, host: 127.0.0.1, port: 1, tls: none, probes: [port]}\n";
+    let config = Arc::new(
+        crate::config::parse(other, "b.yml", dir.path(), &mailbeat_probes::builtin()).unwrap(),
+    );
+    engine.configure(config).await;
+    assert_eq!(phase(&engine), None);
+    // A result of the removed target that was still in flight changes nothing.
+    engine.observe("box", "port", &down(), t(6)).await;
+    assert!(engine.alerts().is_empty());
+    assert_eq!(deliveries(&db).await.len(), 1, "only the firing of before");
+    db.close();
+}
