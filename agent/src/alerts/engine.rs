@@ -276,15 +276,23 @@ impl AlertEngine {
             return;
         };
         let keys: Vec<_> = inner.alerts.keys().cloned().collect();
+        if keys.is_empty() {
+            return;
+        }
+        let targets: HashMap<&str, &Target> = config
+            .targets
+            .iter()
+            .map(|t| (t.target.name.as_str(), &t.target))
+            .collect();
         let mut batch = Batch::default();
         for (rule, target) in keys {
-            let (Some(rule), Some(tc)) = (
+            let (Some(rule), Some(target)) = (
                 config.alerts.iter().find(|r| r.name == rule),
-                config.targets.iter().find(|t| t.target.name == target),
+                targets.get(target.as_str()),
             ) else {
                 continue;
             };
-            self.evaluate(&mut inner, &config, rule, &tc.target, now, &mut batch);
+            self.evaluate(&mut inner, &config, rule, target, now, &mut batch);
         }
         self.commit(&mut inner, batch).await;
     }
