@@ -431,7 +431,7 @@ impl AlertEngine {
             started_at: alert.fired_at.unwrap_or(alert.active_since),
             resolved_at: (event == Event::AlertResolved).then_some(now),
             reauth_url: oauth
-                .then(|| format!("{external}/reauth/{}", url_path_segment(&target.name))),
+                .then(|| format!("{external}{}", crate::reauth_page::path_of(&target.name))),
         };
         for w in config.webhooks.iter().filter(|w| wants(w, event, target)) {
             // reauth_required is mailbeat's own event: Alertmanager receivers get the alert.
@@ -487,13 +487,6 @@ impl AlertEngine {
 /// True when webhook `w` takes `event` for `target`.
 fn wants(w: &Webhook, event: Event, target: &Target) -> bool {
     w.events.iter().any(|e| e == event.as_str()) && w.targets.matches(target)
-}
-
-/// A target name as one path segment.
-pub fn url_path_segment(name: &str) -> String {
-    form_urlencoded::byte_serialize(name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 /// How long an engine tick waits.
