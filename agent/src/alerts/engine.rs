@@ -238,7 +238,9 @@ impl AlertEngine {
             changes,
             deliveries: Vec::new(),
         };
-        self.commit(&mut inner, batch).await;
+        let staged = self.stage(&mut inner, batch);
+        drop(inner);
+        self.finish(staged).await;
     }
 
     /// The alerts pending or firing now.
@@ -266,7 +268,9 @@ impl AlertEngine {
                 self.evaluate(&mut inner, &config, rule, &tc.target, now, &mut batch);
             }
         }
-        self.commit(&mut inner, batch).await;
+        let staged = self.stage(&mut inner, batch);
+        drop(inner);
+        self.finish(staged).await;
     }
 
     /// Moves what time alone moves: pending past `for`, firing past `keep_firing_for`.
@@ -294,7 +298,9 @@ impl AlertEngine {
             };
             self.evaluate(&mut inner, &config, rule, target, now, &mut batch);
         }
-        self.commit(&mut inner, batch).await;
+        let staged = self.stage(&mut inner, batch);
+        drop(inner);
+        self.finish(staged).await;
     }
 
     fn evaluate(
@@ -455,33 +461,58 @@ impl AlertEngine {
         }
     }
 
-    async fn commit(&self, inner: &mut Inner, batch: Batch) {
+    /// Hands `batch` to the state writer (its place in the writer's queue is taken now, under
+    /// the engine's lock, so changes commit in the order they were made) and publishes the view;
+    /// the caller waits for the commit after letting the lock go.
+    fn stage(&self, inner: &mut Inner, batch: Batch) -> Staged {
+        *self.view.write().unwrap_or_else(|e| e.into_inner()) =
+            inner.alerts.values().cloned().collect();
         let Batch {
             changes,
             deliveries,
         } = batch;
-        let view: Vec<Alert> = inner.alerts.values().cloned().collect();
-        if !changes.is_empty() || !deliveries.is_empty() {
-            let journal = self
-                .journal
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            let queued = !deliveries.is_empty();
-            match journal {
-                Some(j) => match j.commit(changes, deliveries).await {
-                    Ok(()) if queued => self.deliveries_queued.notify_one(),
-                    Ok(()) => {}
-                    Err(e) => crate::events::state_write_failed("alert_state", &e),
-                },
-                None if queued => {
+        if changes.is_empty() && deliveries.is_empty() {
+            return Staged::Nothing;
+        }
+        let queued = !deliveries.is_empty();
+        let journal = self
+            .journal
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match journal {
+            Some(j) => Staged::Commit {
+                receipt: j.enqueue(changes, deliveries),
+                queued,
+            },
+            None => {
+                if queued {
                     tracing::warn!("webhook deliveries dropped: the state database is not open");
                 }
-                None => {}
+                Staged::Nothing
             }
         }
-        *self.view.write().unwrap_or_else(|e| e.into_inner()) = view;
     }
+
+    /// Waits for a staged commit; wakes the deliverer when it queued deliveries.
+    async fn finish(&self, staged: Staged) {
+        if let Staged::Commit { receipt, queued } = staged {
+            match receipt.wait().await {
+                Ok(()) if queued => self.deliveries_queued.notify_one(),
+                Ok(()) => {}
+                Err(e) => crate::events::state_write_failed("alert_state", &e),
+            }
+        }
+    }
+}
+
+/// A batch handed to the state writer, or nothing to wait for.
+enum Staged {
+    Nothing,
+    Commit {
+        receipt: crate::state::Receipt<()>,
+        queued: bool,
+    },
 }
 
 /// True when webhook `w` takes `event` for `target`.

@@ -3,7 +3,7 @@
 //! neither without the other.
 
 use super::outbox::{insert, NewDelivery};
-use super::{from_unix_ms, to_unix_ms, StateDb, StateError};
+use super::{from_unix_ms, to_unix_ms, Receipt, StateDb, StateError};
 use rusqlite::params;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -73,50 +73,44 @@ impl AlertJournal {
             .wait_blocking()
     }
 
-    /// Writes `changes` and `deliveries` in one transaction; resolves after the commit.
-    pub async fn commit(
-        &self,
-        changes: Vec<AlertChange>,
-        deliveries: Vec<NewDelivery>,
-    ) -> Result<(), StateError> {
-        self.db
-            .transaction(move |t| {
-                for c in &changes {
-                    match c {
-                        AlertChange::Upsert(a) => {
-                            t.execute(
-                                "INSERT INTO alert_state (rule, target, state, active_since_unix_ms,
+    /// Writes `changes` and `deliveries` in one transaction, queued on the writer now; the
+    /// receipt resolves after the commit.
+    pub fn enqueue(&self, changes: Vec<AlertChange>, deliveries: Vec<NewDelivery>) -> Receipt<()> {
+        self.db.transaction(move |t| {
+            for c in &changes {
+                match c {
+                    AlertChange::Upsert(a) => {
+                        t.execute(
+                            "INSERT INTO alert_state (rule, target, state, active_since_unix_ms,
                                      fired_unix_ms, inactive_since_unix_ms, incident, cause)
                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                                  ON CONFLICT(rule, target) DO UPDATE SET state = ?3,
                                      active_since_unix_ms = ?4, fired_unix_ms = ?5,
                                      inactive_since_unix_ms = ?6, incident = ?7, cause = ?8",
-                                params![
-                                    a.rule,
-                                    a.target,
-                                    a.state,
-                                    to_unix_ms(a.active_since),
-                                    a.fired_at.map(to_unix_ms),
-                                    a.inactive_since.map(to_unix_ms),
-                                    a.incident,
-                                    a.cause,
-                                ],
-                            )?;
-                        }
-                        AlertChange::Remove { rule, target } => {
-                            t.execute(
-                                "DELETE FROM alert_state WHERE rule = ?1 AND target = ?2",
-                                params![rule, target],
-                            )?;
-                        }
+                            params![
+                                a.rule,
+                                a.target,
+                                a.state,
+                                to_unix_ms(a.active_since),
+                                a.fired_at.map(to_unix_ms),
+                                a.inactive_since.map(to_unix_ms),
+                                a.incident,
+                                a.cause,
+                            ],
+                        )?;
+                    }
+                    AlertChange::Remove { rule, target } => {
+                        t.execute(
+                            "DELETE FROM alert_state WHERE rule = ?1 AND target = ?2",
+                            params![rule, target],
+                        )?;
                     }
                 }
-                for d in &deliveries {
-                    insert(t, d)?;
-                }
-                Ok(())
-            })
-            .wait()
-            .await
+            }
+            for d in &deliveries {
+                insert(t, d)?;
+            }
+            Ok(())
+        })
     }
 }
