@@ -61,9 +61,39 @@ impl Receiver {
         r
     }
 
-    fn serve(&self, mut stream: std::net::TcpStream) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
+    /// Like [`Receiver::start`], over TLS with `pki`'s server certificate.
+    fn start_tls(pki: &support::pki::Pki) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let r = Receiver {
+            port: listener.local_addr().unwrap().port(),
+            got: Arc::default(),
+            mode: Arc::new(Mutex::new(Mode::Accept)),
+        };
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(pki.certs("server.crt"), pki.key("server.key"))
+                .unwrap(),
+        );
+        let me = r.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (me, config) = (me.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    me.serve(rustls::StreamOwned::new(conn, stream));
+                });
+            }
+        });
+        r
+    }
+
+    fn serve(&self, mut stream: impl Read + Write) {
         let mut headers = BTreeMap::new();
+        let mut reader = BufReader::new(&mut stream);
         let mut line = String::new();
         if reader.read_line(&mut line).is_err() {
             return;
@@ -85,6 +115,7 @@ impl Receiver {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        drop(reader);
         match *self.mode.lock().unwrap() {
             Mode::Hang => {
                 std::thread::sleep(Duration::from_secs(120));
@@ -477,4 +508,49 @@ fn a_4xx_fails_at_once_and_a_delivery_past_max_age_is_given_up() {
     );
     let log = std::fs::read_to_string(&agent.log).unwrap();
     assert!(log.contains("older than max_age"), "{log}");
+}
+
+/// A receiver with a private CA: delivered with the webhook's `ca_file`, refused (and retried)
+/// without it.
+#[test]
+fn a_receiver_with_a_private_ca_is_trusted_through_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = support::pki::Pki::new(dir.path());
+    let receiver = Receiver::start_tls(&pki);
+    let yaml = |ca: &str| {
+        format!(
+            "global: {{state_dir: {}, every: 1s, timeout: 2s}}
+alerts:
+  - {{name: MailTargetUnreachable, for: 0s}}
+webhooks:
+  - {{name: oncall, url: \"https://127.0.0.1:{}/hook\", timeout: 2s{ca}}}
+targets:
+  - {{name: box0, protocol: imap, host: 127.0.0.1, port: {}, tls: none, probes: [port]}}
+",
+            dir.path().join("state").display(),
+            receiver.port,
+            closed_port()
+        )
+    };
+    let cfg = dir.path().join("mailbeat.yaml");
+    std::fs::write(&cfg, yaml("")).unwrap();
+    let agent = start_agent(&cfg, dir.path());
+    assert!(wait_until(Duration::from_secs(20), || counter(
+        &agent, "retried"
+    ) >= 1.0));
+    assert!(
+        receiver.deliveries().is_empty(),
+        "an unknown CA is not trusted"
+    );
+    drop(agent);
+    std::fs::write(&cfg, yaml(&format!(", ca_file: {}", pki.path("ca.crt")))).unwrap();
+    let agent = start_agent(&cfg, dir.path());
+    assert!(
+        wait_until(Duration::from_secs(30), || !receiver
+            .deliveries()
+            .is_empty()),
+        "{}",
+        std::fs::read_to_string(&agent.log).unwrap_or_default()
+    );
+    assert_eq!(receiver.deliveries()[0].event, "alert_firing");
 }

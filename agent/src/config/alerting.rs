@@ -161,7 +161,12 @@ impl Validator<'_> {
         rules
     }
 
-    pub(super) fn webhooks(&mut self, raw: &[RawWebhook], allow_inline: bool) -> Vec<Webhook> {
+    pub(super) fn webhooks(
+        &mut self,
+        raw: &[RawWebhook],
+        allow_inline: bool,
+        global: &super::Global,
+    ) -> Vec<Webhook> {
         let mut webhooks = Vec::new();
         let mut seen = HashSet::new();
         for (i, w) in raw.iter().enumerate() {
@@ -238,7 +243,10 @@ impl Validator<'_> {
                 .as_ref()
                 .and_then(|d| self.duration(d, &format!("{key}.max_age")))
                 .unwrap_or(Duration::from_secs(24 * 3600));
+            let ca = w.ca_file.as_ref().and_then(|f| self.ca_file(f, &key));
+            let roots = self.roots(None, &key, global, ca.map(|(_, certs)| certs));
             webhooks.push(Webhook {
+                roots,
                 name: w.name.value.clone(),
                 url: url.to_string(),
                 secret,

@@ -183,7 +183,7 @@ impl Validator<'_> {
             }
         }
 
-        let webhooks = self.webhooks(&raw.webhooks, allow_inline);
+        let webhooks = self.webhooks(&raw.webhooks, allow_inline, &global);
         let probe_names: Vec<String> = self.probes.iter().map(|p| p.name().to_string()).collect();
         let alerts = self.alerts(&raw.alerts, &probe_names);
         // Read again here so the whole file's problems are reported together; the agent loads

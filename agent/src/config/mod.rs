@@ -159,6 +159,8 @@ pub struct Webhook {
     pub timeout: Duration,
     /// A delivery older than this is given up.
     pub max_age: Duration,
+    /// Trust for the receiver: webpki roots (and the system's when configured), plus `ca_file`.
+    pub roots: Arc<rustls::RootCertStore>,
 }
 
 /// The body a webhook receives.

@@ -169,6 +169,8 @@ pub struct RawWebhook {
     pub format: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub max_age: Option<Spanned<String>>,
+    /// Extra trust for a receiver with a private CA.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 /// `targets:` of an alert rule or a webhook: which targets it applies to (default: all).

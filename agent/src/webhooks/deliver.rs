@@ -61,16 +61,19 @@ impl Deliverer {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let limit = Arc::new(Semaphore::new(IN_FLIGHT));
-        let http = match client(&self.config()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build the webhook HTTP client; no webhook will be delivered");
-                return;
-            }
-        };
+        let mut clients = Clients::default();
+        let mut clients_for: Option<Arc<Config>> = None;
         let mut last_prune = SystemTime::UNIX_EPOCH;
         loop {
             let config = self.config();
+            // A reload brings new trust stores: the clients of the old ones go.
+            if !clients_for
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(c, &config))
+            {
+                clients = Clients::default();
+                clients_for = Some(config.clone());
+            }
             let names: Vec<String> = config.webhooks.iter().map(|w| w.name.clone()).collect();
             let now = SystemTime::now();
             match self.outbox.due(now, 64).await {
@@ -78,15 +81,13 @@ impl Deliverer {
                     let mut tasks = Vec::new();
                     for d in due {
                         let permit = limit.clone().acquire_owned().await;
-                        let (outbox, http, hook) = (
-                            self.outbox.clone(),
-                            http.clone(),
-                            config
-                                .webhooks
-                                .iter()
-                                .find(|w| w.name == d.webhook)
-                                .cloned(),
-                        );
+                        let hook = config
+                            .webhooks
+                            .iter()
+                            .find(|w| w.name == d.webhook)
+                            .cloned();
+                        let http = hook.as_ref().and_then(|h| clients.of(h));
+                        let outbox = self.outbox.clone();
                         let device = DeviceCodes {
                             tokens: self.tokens.clone(),
                             reauth: self.reauth.clone(),
@@ -95,7 +96,7 @@ impl Deliverer {
                         tasks.push(tokio::spawn(async move {
                             let _permit = permit;
                             let d = device.fill(hook.as_ref(), d).await;
-                            attempt(&outbox, &http, hook.as_ref(), d).await;
+                            attempt(&outbox, http.as_ref(), hook.as_ref(), d).await;
                         }));
                     }
                     for t in tasks {
@@ -182,31 +183,56 @@ impl DeviceCodes {
     }
 }
 
-/// The webhook client: rustls with webpki roots (and the system's when configured), no
-/// redirects followed (a redirect could carry the body elsewhere).
-fn client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
-    let roots = if config.global.system_roots {
-        crate::config::system_roots_store().unwrap_or_else(|_| crate::config::webpki_roots_store())
-    } else {
-        crate::config::webpki_roots_store()
-    };
-    let tls = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("mailbeat/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// One HTTP client per webhook trust store (receivers with the same roots share one), built
+/// on first use: rustls with the webhook's roots, no redirects followed (a redirect could carry
+/// the body elsewhere).
+#[derive(Default)]
+struct Clients {
+    built: Vec<(Arc<rustls::RootCertStore>, reqwest::Client)>,
 }
 
-async fn attempt(outbox: &Outbox, http: &reqwest::Client, hook: Option<&Webhook>, d: Due) {
+impl Clients {
+    fn of(&mut self, hook: &Webhook) -> Option<reqwest::Client> {
+        if let Some((_, c)) = self.built.iter().find(|(r, _)| Arc::ptr_eq(r, &hook.roots)) {
+            return Some(c.clone());
+        }
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(hook.roots.clone())
+            .with_no_client_auth();
+        match reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("mailbeat/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            Ok(c) => {
+                self.built.push((hook.roots.clone(), c.clone()));
+                Some(c)
+            }
+            Err(e) => {
+                tracing::error!(webhook = %hook.name, error = %e, "cannot build the webhook HTTP client");
+                None
+            }
+        }
+    }
+}
+
+async fn attempt(outbox: &Outbox, http: Option<&reqwest::Client>, hook: Option<&Webhook>, d: Due) {
     let Some(hook) = hook else {
         let error = "the webhook is no longer configured".to_string();
         events::webhook_attempted(&d.webhook, &d.delivery_id, &d.event, "failed", Some(&error));
         let _ = outbox
             .record(&d.delivery_id, Outcome::Failed { error })
             .await;
+        return;
+    };
+    let Some(http) = http else {
+        retry(
+            outbox,
+            &d,
+            "no HTTP client for this webhook (see the log)".into(),
+        )
+        .await;
         return;
     };
     let now = SystemTime::now();
