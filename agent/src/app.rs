@@ -203,6 +203,7 @@ impl App {
                     Arc::new(Semaphore::new(config.global.concurrency))
                 };
                 let hosts = if previous.runner.hosts.limit() == config.global.per_host_concurrency {
+                    previous.runner.hosts.retain_hosts(&config);
                     previous.runner.hosts.clone()
                 } else {
                     Arc::new(HostLimits::new(config.global.per_host_concurrency))

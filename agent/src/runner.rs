@@ -53,6 +53,25 @@ impl HostLimits {
         self.limit
     }
 
+    /// Forgets the hosts no target of `config` talks to any more, once nothing holds their slots
+    /// (a reload that drops targets must not keep their semaphores forever).
+    pub fn retain_hosts(&self, config: &crate::config::Config) {
+        let keep: std::collections::HashSet<String> = config
+            .targets
+            .iter()
+            .map(|t| mailbeat_sdk::target::bare_host(&t.target.host).to_ascii_lowercase())
+            .collect();
+        self.hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|host, sem| keep.contains(host) || Arc::strong_count(sem) > 1);
+    }
+
+    /// How many hosts have a semaphore now.
+    pub fn host_count(&self) -> usize {
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// The semaphore of `host` (names compare without case and IPv6 brackets).
     fn of(&self, host: &str) -> Arc<Semaphore> {
         let key = mailbeat_sdk::target::bare_host(host).to_ascii_lowercase();
@@ -150,5 +169,30 @@ impl Runner {
             .claim(&JobKey::new(&target.target.name, &probe.name))
             .await;
         self.run(claim, target, probe, || {}).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_forgets_the_hosts_no_target_uses_unless_a_check_holds_them() {
+        let limits = HostLimits::new(2);
+        let _a = limits.of("a.example");
+        let held = limits.of("B.example");
+        let _c = limits.of("c.example");
+        drop(_c);
+        let dir = tempfile::tempdir().unwrap();
+        let yaml =
+            "targets:\n  - {name: a, protocol: imap, host: a.example, tls: none, probes: [port]}\n";
+        let config =
+            crate::config::parse(yaml, "r.yml", dir.path(), &mailbeat_probes::builtin()).unwrap();
+        limits.retain_hosts(&config);
+        // a is configured, b is in use by a running check, c is gone.
+        assert_eq!(limits.host_count(), 2);
+        drop(held);
+        limits.retain_hosts(&config);
+        assert_eq!(limits.host_count(), 1);
     }
 }
