@@ -462,3 +462,88 @@ fn the_readme_exec_plugin_runs_as_written() {
         .iter()
         .any(|s| s["labels"]["label"] == "time" && s["labels"]["unit"] == "seconds"));
 }
+
+/// Debian's `check_tcp`, `check_imap` and `check_smtp` (monitoring-plugins-basic) run through
+/// `plugins.exec` against the harness's Dovecot and Postfix, and against a closed port: each
+/// result has the status the program's exit code means to Nagios (run directly here, too), so
+/// ok on the open ports and critical on the closed one.
+#[test]
+#[ignore = "needs the real-server harness: run bash tests/run-all.sh"]
+fn debian_nagios_plugins_give_the_status_nagios_would() {
+    support::harness("MAILBEAT_TEST_USER", "alice@mail.test");
+    const DIR: &str = "/usr/lib/nagios/plugins";
+    let port = |var: &str| -> u16 {
+        std::env::var(var)
+            .unwrap_or_else(|_| panic!("{var} unset: source the harness's env.sh"))
+            .parse()
+            .unwrap()
+    };
+    let (imap, smtp, closed) = (
+        port("MAILBEAT_A_IMAP_PORT"),
+        port("MAILBEAT_POSTFIX_SMTP_PORT"),
+        support::closed_port(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailbeat.yaml");
+    let plugins = ["check_tcp", "check_imap", "check_smtp"];
+    let mut yaml = String::from("plugins:\n  exec:\n");
+    for p in plugins {
+        yaml += &format!(
+            "    - {{name: nagios_{p}, command: [{DIR}/{p}, -H, \"{{host}}\", -p, \"{{port}}\", -t, \"10\"], timeout: 15s}}\n"
+        );
+    }
+    yaml += &format!(
+        "targets:\n\
+  - {{name: imap, protocol: imap, host: 127.0.0.1, port: {imap}, tls: starttls, probes: [{{plugin: nagios_check_tcp}}, {{plugin: nagios_check_imap}}]}}\n\
+  - {{name: smtp, protocol: smtp, host: 127.0.0.1, port: {smtp}, tls: none, probes: [{{plugin: nagios_check_tcp}}, {{plugin: nagios_check_smtp}}]}}\n\
+  - {{name: closed, protocol: imap, host: 127.0.0.1, port: {closed}, tls: none, probes: [{{plugin: nagios_check_tcp}}, {{plugin: nagios_check_imap}}]}}\n"
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let (_, report, text) = check(&config);
+    let cases = [
+        ("imap", "check_tcp", imap, "ok"),
+        ("imap", "check_imap", imap, "ok"),
+        ("smtp", "check_tcp", smtp, "ok"),
+        ("smtp", "check_smtp", smtp, "ok"),
+        ("closed", "check_tcp", closed, "critical"),
+        ("closed", "check_imap", closed, "critical"),
+    ];
+    for (target, plugin, port, expected) in cases {
+        // What Nagios would see: the same program, run directly.
+        let direct = std::process::Command::new(format!("{DIR}/{plugin}"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-t", "10"])
+            .output()
+            .unwrap();
+        let nagios = match direct.status.code() {
+            Some(0) => "ok",
+            Some(1) => "warning",
+            Some(2) => "critical",
+            _ => "unknown",
+        };
+        assert_eq!(nagios, expected, "{plugin} on {port} directly: {direct:?}");
+        let r = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["target"] == target && r["probe"] == format!("nagios_{plugin}"))
+            .unwrap_or_else(|| panic!("no {plugin} result for {target}: {text}"));
+        assert_eq!(r["status"], nagios, "{target} {plugin}: {r}");
+        let first_line = String::from_utf8_lossy(&direct.stdout);
+        let first_word = first_line.split_whitespace().next().unwrap_or("");
+        assert!(
+            r["message"].as_str().unwrap().starts_with(first_word),
+            "{r} vs {first_line}"
+        );
+        if expected == "ok" {
+            // check_tcp / check_imap / check_smtp report `time=…s` as perfdata.
+            assert!(
+                r["samples"].as_array().is_some_and(|s| s.iter().any(|s| {
+                    s["name"] == "plugin_perfdata"
+                        && s["labels"]["label"] == "time"
+                        && s["labels"]["unit"] == "seconds"
+                })),
+                "{r}"
+            );
+        }
+    }
+}
