@@ -139,6 +139,14 @@ fn exit_codes_and_perfdata_reach_check_plugins_and_metrics() {
         assert_eq!(r["reason"], reason, "{r}");
     }
     assert_eq!(result_of(&report, "t-warn")["message"], "WARNING - slow");
+    // Not the agent's "could not classify the server's answer": the plugin's verdict stands.
+    let advice = result_of(&report, "t-warn")["remediation"]
+        .as_str()
+        .unwrap();
+    assert!(
+        advice.contains("The plugin check_warn found this problem"),
+        "{advice}"
+    );
     assert!(result_of(&report, "t-odd")["message"]
         .as_str()
         .unwrap()
@@ -334,6 +342,12 @@ fn the_secret_reaches_the_plugin_by_env_and_stdin_but_never_argv_nor_output() {
             d = d.display()
         ),
     );
+    // A careless plugin that prints what it was given: the agent scrubs it from the result.
+    let leaky = script(
+        d,
+        "leaky.sh",
+        "IFS= read -r s\necho \"CRITICAL - login with $s refused | 'pw $s'=1\"\necho \"$s\" >&2\nexit 2\n",
+    );
     let config = d.join("mailbeat.yaml");
     let entry = |name: &str, path: &Path, how: &str| {
         format!(
@@ -344,14 +358,21 @@ fn the_secret_reaches_the_plugin_by_env_and_stdin_but_never_argv_nor_output() {
     std::fs::write(
         &config,
         format!(
-            "plugins:\n  exec:\n{}{}targets:\n  - {{name: e, host: 127.0.0.1, account: {{username: alice@example.com, password_file: pw}}, probes: [{{plugin: by_env}}]}}\n  - {{name: s, host: 127.0.0.1, account: {{username: alice@example.com, password_file: pw}}, probes: [{{plugin: by_stdin}}]}}\n",
+            "plugins:\n  exec:\n{}{}{}targets:\n  - {{name: e, host: 127.0.0.1, account: {{username: alice@example.com, password_file: pw}}, probes: [{{plugin: by_env}}]}}\n  - {{name: s, host: 127.0.0.1, account: {{username: alice@example.com, password_file: pw}}, probes: [{{plugin: by_stdin}}]}}\n  - {{name: l, host: 127.0.0.1, account: {{username: alice@example.com, password_file: pw}}, probes: [{{plugin: leaky}}]}}\n",
             entry("by_env", &by_env, "env"),
             entry("by_stdin", &by_stdin, "stdin"),
+            entry("leaky", &leaky, "stdin"),
         ),
     )
     .unwrap();
     let (code, report, text) = check(&config);
-    assert_eq!(code, 0, "{text}");
+    assert_eq!(code, 2, "the leaky one is critical: {text}");
+    let leaked = result_of(&report, "l");
+    assert_eq!(leaked["status"], "critical", "{leaked}");
+    assert_eq!(
+        leaked["message"], "CRITICAL - login with <redacted> refused",
+        "{leaked}"
+    );
     assert_eq!(
         result_of(&report, "e")["message"],
         "OK - user alice@example.com"

@@ -422,7 +422,7 @@ impl Check for ExecCheck {
                 format!("plugin {name}: waiting for it failed: {e}"),
             ),
             (false, Ok(st)) => {
-                let mut r = nagios::result(name, st.code(), &out.bytes);
+                let mut r = nagios::result(name, st.code(), &out.bytes, ctx.locale);
                 if let (None, Some(sig)) = (st.code(), st.signal()) {
                     r = r.detail("signal", sig);
                 }

@@ -21,7 +21,7 @@
 //!
 //! Nothing here panics, whatever the bytes (a proptest holds it to that).
 
-use mailbeat_sdk::{CheckResult, MetricDesc, Reason, Status};
+use mailbeat_sdk::{CheckResult, Locale, MetricDesc, Reason, Status};
 use std::collections::BTreeSet;
 
 /// At most this many perfdata values of one run become samples; the rest are dropped and the
@@ -132,7 +132,7 @@ pub fn parse(stdout: &[u8]) -> Output {
 
 /// The result for a plugin of `name` that exited with `code` (`None`: by a signal) and wrote
 /// `stdout`.
-pub fn result(name: &str, code: Option<i32>, stdout: &[u8]) -> CheckResult {
+pub fn result(name: &str, code: Option<i32>, stdout: &[u8], locale: Locale) -> CheckResult {
     let status = status_of(code);
     let out = parse(stdout);
     let mut message = if out.text.is_empty() {
@@ -161,9 +161,27 @@ pub fn result(name: &str, code: Option<i32>, stdout: &[u8]) -> CheckResult {
             out.malformed
         ));
     }
+    // The remediation the agent fills in for `unknown` speaks of a server reply it could not
+    // classify; here the plugin's own words are the diagnosis, so it says that instead. (For
+    // `plugin_error` the agent's text fits, and is kept.)
     let mut r = match status {
         Status::Ok => CheckResult::ok(message),
-        Status::Warning | Status::Critical => CheckResult::fail(status, Reason::Unknown, message),
+        Status::Warning | Status::Critical => {
+            let mut r = CheckResult::fail(status, Reason::Unknown, message);
+            r.remediation = Some(match locale {
+                Locale::En => format!(
+                    "The plugin {name} found this problem and its message says what it is; act \
+                     on it as the plugin's documentation says (mailbeat passes a plugin's \
+                     verdict on without classifying it)."
+                ),
+                Locale::Ja => format!(
+                    "プラグイン {name} がこの問題を検出しました。内容はメッセージのとおりです。\
+                     プラグインの説明に従って対処してください（mailbeat はプラグインの判定を\
+                     分類せずにそのまま伝えます）。"
+                ),
+            });
+            r
+        }
         Status::Unknown => CheckResult::unknown(Reason::PluginError, message),
     };
     r = r.observe(EXIT_CODE, code.map_or(-1.0, f64::from));
@@ -328,6 +346,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// [`super::result`] in English.
+    fn result(name: &str, code: Option<i32>, stdout: &[u8]) -> CheckResult {
+        super::result(name, code, stdout, Locale::En)
+    }
+
     fn sample<'a>(
         r: &'a CheckResult,
         metric: &str,
@@ -354,6 +377,12 @@ mod tests {
         assert_eq!(result("p", Some(0), b"OK").reason, None);
         assert_eq!(result("p", Some(1), b"W").reason, Some(Reason::Unknown));
         assert_eq!(result("p", Some(2), b"C").reason, Some(Reason::Unknown));
+        let r = super::result("p", Some(2), b"C", Locale::Ja);
+        assert!(r.remediation.unwrap().contains("プラグイン p"));
+        assert!(
+            result("p", Some(3), b"U").remediation.is_none(),
+            "the agent's text fits"
+        );
         assert_eq!(result("p", Some(3), b"U").reason, Some(Reason::PluginError));
         let r = result("p", Some(7), b"odd");
         assert_eq!(
