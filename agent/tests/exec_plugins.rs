@@ -320,6 +320,45 @@ fn a_hung_plugin_and_its_child_are_killed_and_other_targets_keep_being_checked()
 }
 
 #[test]
+fn what_a_finished_plugin_left_running_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pid = d.join("pid");
+    // Exits at once, leaving a child that holds its stdout open.
+    let leaves = script(
+        d,
+        "leaves.sh",
+        &format!(
+            "sleep 1000 &\necho $! > {}\necho 'OK - done'\nexit 0\n",
+            pid.display()
+        ),
+    );
+    let config = d.join("mailbeat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "plugins:\n  exec:\n{}targets:\n  - {{name: t, host: 127.0.0.1, timeout: 1h, probes: [{{plugin: check_leaves}}]}}\n",
+            exec_entry("check_leaves", &leaves, "")
+        ),
+    )
+    .unwrap();
+    // With a one-hour timeout, the check only ends because the child was killed (its stdout
+    // closed), not by a time limit.
+    let (code, report, text) = check(&config);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(result_of(&report, "t")["message"], "OK - done");
+    let child: u32 = std::fs::read_to_string(&pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || gone(child)),
+        "{child} still runs"
+    );
+}
+
+#[test]
 fn the_secret_reaches_the_plugin_by_env_and_stdin_but_never_argv_nor_output() {
     const SECRET: &str = "s3cret-Exec-Plugin-7f2a";
     let dir = tempfile::tempdir().unwrap();
