@@ -460,7 +460,7 @@ fn a_command_placeholder_the_target_cannot_fill_is_a_config_error() {
     );
 }
 
-/// The README's exec plugin, run exactly as written (only its install path is this test's).
+/// The README's exec plugin, run as written (only its install path, host and port are this test's).
 #[test]
 fn the_readme_exec_plugin_runs_as_written() {
     let readme =
