@@ -589,6 +589,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_checks_deadline_cuts_a_longer_plugin_timeout_short() {
+        let mut pl = plugin(&["/bin/sleep", "1000"]);
+        pl.timeout = Some(Duration::from_secs(3600));
+        let p = ExecProbe::new(pl);
+        let t = target(None);
+        let check = p.configure(&t, &serde_json::Value::Null).unwrap();
+        let ctx = ProbeContext::new(
+            Duration::from_millis(200),
+            Arc::new(rustls::RootCertStore::empty()),
+        );
+        let r = check.run(&t, &ctx).await;
+        assert_eq!(
+            (r.status, r.reason),
+            (Status::Unknown, Some(Reason::PluginError))
+        );
+        assert!(
+            r.message.contains("ran past the check's deadline"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[tokio::test]
     async fn a_missing_program_is_a_plugin_error() {
         let p = ExecProbe::new(plugin(&["/nonexistent/check_x"]));
         let t = target(None);
