@@ -60,6 +60,8 @@ checks=(
   "chromium                        chromium"
   "node                            nodejs"
   "npm                             npm"
+  "/usr/lib/nagios/plugins/check_tcp  monitoring-plugins-basic"
+  "/usr/lib/nagios/plugins/check_imap monitoring-plugins-basic"
 )
 
 # make sure sbin dirs are searched even under a minimal PATH

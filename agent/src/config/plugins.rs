@@ -26,6 +26,8 @@ pub struct ExecPlugin {
     pub timeout: Option<Duration>,
     pub env: BTreeMap<String, String>,
     pub secret: ExecSecret,
+    /// Shown by `mailbeat plugins`; a program has no version the agent could ask for.
+    pub version: Option<String>,
 }
 
 /// How an exec plugin gets the account's secret: never on the command line.
@@ -120,6 +122,7 @@ impl Validator<'_> {
                 timeout,
                 env: e.env.clone(),
                 secret,
+                version: e.version.as_ref().map(|v| v.trim().to_string()),
             });
         }
         PluginsConfig { dir, exec }

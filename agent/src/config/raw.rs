@@ -43,6 +43,8 @@ pub struct RawExecPlugin {
     /// How the account's secret reaches the program: `env` (as `MAILBEAT_SECRET`), `stdin`, or
     /// `none` (default).
     pub secret: Option<Spanned<String>>,
+    /// What `mailbeat plugins` shows as its version (default `unknown`).
+    pub version: Option<String>,
 }
 
 /// `global:`

@@ -5,6 +5,7 @@
 
 pub mod dynamic;
 pub mod exec;
+pub mod nagios;
 
 use crate::config::PluginsConfig;
 use mailbeat_sdk::Probe;
