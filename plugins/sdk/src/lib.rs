@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod login;
 pub mod mechanism;
 pub mod metrics;
 pub mod probe;
