@@ -18,7 +18,9 @@
 //! Every step is bounded by the check's deadline. The password goes only into the
 //! `Authorization` header: no message, detail or log line carries it.
 
-#![forbid(unsafe_code)]
+// No unsafe code of its own: the one unsafe part, the C ABI, is the SDK's `export_plugin!`
+// (its expansion allows `unsafe_code` where it must).
+#![deny(unsafe_code)]
 
 use mailbeat_probes::tls::client::VerifiedTls;
 use mailbeat_probes::Failure;
@@ -77,6 +79,10 @@ impl Probe for EwsProbe {
         Ok(Arc::new(EwsCheck { url, impersonate }))
     }
 }
+
+// The dynamic-plugin entry point (`mailbeat_plugin`, SDK ABI): drop the built
+// `libmailbeat_plugin_ews.so` into `plugins.dir`.
+mailbeat_sdk::export_plugin!(EwsProbe::default);
 
 /// The URL to check: given (https, or http for a lab), or built from the target.
 fn endpoint(target: &Target, given: Option<&str>) -> Result<reqwest::Url, OptionsError> {
