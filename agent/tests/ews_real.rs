@@ -3,8 +3,8 @@
 //! runs `{plugin: ews, url: ...}` against the harness's nginx (Basic auth, a canned EWS answer);
 //! `mailbeat validate` refuses a wrong impersonation format and a wrong migration domain.
 //!
-//! The library is looked up next to the `mailbeat` binary (`cargo test --workspace`, as
-//! `tests/run-all.sh` runs it, builds both).
+//! The library is a dev-dependency of the agent, so building these tests builds it; it is looked
+//! up next to the `mailbeat` binary and in `deps/`.
 
 mod support;
 
@@ -15,12 +15,18 @@ const LIB: &str = "libmailbeat_plugin_ews.so";
 
 /// A plugin dir holding a copy of the workspace's ews plugin.
 fn plugin_dir(dir: &Path) -> PathBuf {
-    let built = Path::new(support::BIN).with_file_name(LIB);
-    assert!(
-        built.is_file(),
-        "{} missing: build the workspace (cargo test --workspace, or cargo build -p mailbeat-plugin-ews)",
-        built.display()
-    );
+    // A dev-dependency of the agent, so building its tests builds the library (into deps/).
+    let bin_dir = Path::new(support::BIN).parent().unwrap();
+    let built = [bin_dir.join(LIB), bin_dir.join("deps").join(LIB)]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{LIB} missing below {}: cargo build -p mailbeat-plugin-ews",
+                bin_dir.display()
+            )
+        });
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(&built, plugins.join(LIB)).unwrap();
