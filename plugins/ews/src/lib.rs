@@ -9,8 +9,9 @@
 //!    the shared verdict code ([`mailbeat_probes::tls::client::VerifiedTls`]), as the `tls`
 //!    probe names it.
 //! 3. **ask** without credentials: the `401`'s `WWW-Authenticate` says what is offered. Basic is
-//!    spoken; a server offering only NTLM/Negotiate is `auth_mechanism_unsupported` (NTLM is not
-//!    implemented: no well-kept Rust NTLM client fits, and hand-written NTLM is not an option).
+//!    spoken; a server offering only NTLM/Negotiate is `auth_mechanism_unsupported` with a message
+//!    that says so (NTLM is not implemented: no NTLM crate has been vetted for it yet, and a
+//!    hand-written NTLM is not an option).
 //! 4. **log in** with Basic and a cheap `GetFolder` of the inbox (with `ExchangeImpersonation`
 //!    when `impersonate` is set): `401` → `auth_bad_credentials`; a `Success` response message →
 //!    ok; an EWS error code → its reason ([`soap_reason`]).
@@ -206,22 +207,21 @@ impl EwsCheck {
         // 1. Without credentials: what does the server offer?
         let first = self.post(&client, &body, None, &tls, target, ctx).await?;
         let offered = schemes(&first.headers);
-        let mut result = if first.status == StatusCode::UNAUTHORIZED {
+        let answer = if first.status == StatusCode::UNAUTHORIZED {
             if !offered.iter().any(|s| s.eq_ignore_ascii_case("basic")) {
                 return Err(unsupported(&offered));
             }
             // 2. Basic with the account.
             let login = (credentials.username.as_str(), credentials.secret.expose());
-            let answer = self
-                .post(&client, &body, Some(login), &tls, target, ctx)
-                .await?;
-            judge(&answer, self.impersonate.as_deref())
+            self.post(&client, &body, Some(login), &tls, target, ctx)
+                .await?
         } else {
             // Answered without asking for credentials (an anonymous or pre-authenticated proxy).
-            judge(&first, self.impersonate.as_deref())
+            first
         };
-        result = result.detail("auth_offered", &offered);
-        if let Some(version) = server_version(&first.body) {
+        let mut result =
+            judge(&answer, self.impersonate.as_deref()).detail("auth_offered", &offered);
+        if let Some(version) = server_version(&answer.body) {
             result = result.detail("server_version", version);
         }
         Ok(result)

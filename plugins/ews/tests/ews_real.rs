@@ -91,6 +91,8 @@ async fn good_credentials_are_ok() {
     assert_eq!(r.credential, Some(CredentialVerdict::Accepted));
     assert_eq!(r.observations["auth_success"], 1.0);
     assert_eq!(r.details["auth_offered"], serde_json::json!(["Basic"]));
+    // From the SOAP header of the authenticated answer.
+    assert_eq!(r.details["server_version"], "15.2.1258.12");
 }
 
 #[tokio::test]
