@@ -55,6 +55,7 @@ checks=(
   "prometheus                      prometheus"
   "prometheus-alertmanager         prometheus-alertmanager"
   "amtool                          prometheus-alertmanager"
+  "nginx                           nginx"
   "openssl                         openssl"
   "script                          bsdutils"
   "chromium                        chromium"

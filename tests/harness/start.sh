@@ -7,7 +7,11 @@
 #                                    http://127.0.0.1:18080/introspect (the tests' IdP)
 #   Postfix                          10587 submission (STARTTLS required, SASL via Dovecot A),
 #                                    10465 submissions (implicit TLS), 10025 plain relay-in
-# Accounts: alice@mail.test / alicepass, bob@mail.test / bobpass.
+#   nginx (canned Exchange EWS)      HTTPS 10443 (leaf + intermediate), 20443 (leaf only):
+#                                    /EWS/Exchange.asmx (Basic auth, GetFolder inbox answer),
+#                                    /EWS-denied/Exchange.asmx (ErrorImpersonateUserDenied),
+#                                    /EWS-ntlm/Exchange.asmx (401 offering only NTLM, Negotiate)
+# Accounts: alice@mail.test / alicepass, bob@mail.test / bobpass (nginx also: MAIL\alice).
 # Writes DIR/env.sh (ports, CA path, accounts).  If a harness is already running from DIR
 # it is stopped first.
 #
@@ -46,6 +50,7 @@ PORTS=(
   B_IMAP:20143 B_IMAPS:20993 B_POP3:20110 B_POP3S:20995 B_SUBMISSION:20588 B_SUBMISSIONS:20466
   C_IMAP:30143 C_IMAPS:30993 C_SUBMISSION:30587 C_SUBMISSIONS:30465
   POSTFIX_SUBMISSION:10587 POSTFIX_SUBMISSIONS:10465 POSTFIX_SMTP:10025
+  NGINX_EWS:10443 NGINX_EWS_LEAF_ONLY:20443
 )
 # plain-text greeting expected on the non-TLS ports once the service really answers
 declare -A GREETING=(
@@ -92,6 +97,21 @@ mv -f "$users.tmp" "$users"
 mkdir -p "$DIR/mail"
 chown nobody:nogroup "$DIR/mail"
 
+# nginx (EWS): Basic-auth users (SHA512-CRYPT, glibc crypt(3)) and the canned SOAP answers. The
+# on-premises form MAIL\alice logs in too (an Exchange that takes DOMAIN\user logins).
+mkdir -p "$DIR/nginx/www/EWS" "$DIR/nginx/www/EWS-denied" "$DIR/nginx/www/canned"
+: >"$DIR/nginx/htpasswd.tmp"
+for acct in 'alice@mail.test:alicepass' 'MAIL\alice:alicepass' 'bob@mail.test:bobpass'; do
+  printf '%s:%s\n' "${acct%%:*}" "$(openssl passwd -6 "${acct#*:}")" >>"$DIR/nginx/htpasswd.tmp"
+done
+chmod 644 "$DIR/nginx/htpasswd.tmp"
+mv -f "$DIR/nginx/htpasswd.tmp" "$DIR/nginx/htpasswd"
+# the static files a POST is refused on (405), turned into the canned answers by error_page
+: >"$DIR/nginx/www/EWS/Exchange.asmx"
+: >"$DIR/nginx/www/EWS-denied/Exchange.asmx"
+cp "$T/ews/getfolder-inbox.xml" "$T/ews/impersonate-denied.xml" "$DIR/nginx/www/canned/"
+chmod -R a+rX "$DIR/nginx"
+
 # ---- configs ------------------------------------------------------------------------------
 render() {  # template out [sed expressions...]
   local in=$1 out=$2
@@ -108,6 +128,8 @@ render "$T/dovecot-perf.conf.in" "$DIR/etc/dovecot-B-perf.conf" -e 's|@INSTANCE@
 render "$T/dovecot-oauth.conf.in" "$DIR/etc/dovecot-C.conf"
 render "$T/dovecot-oauth2.conf.ext.in" "$DIR/etc/dovecot-oauth2.conf.ext"
 render "$T/postfix-main.cf.in" "$DIR/postfix/main.cf"
+render "$T/nginx.conf.in" "$DIR/etc/nginx.conf" -e 's|@EWS_PORT@|10443|g' -e 's|@EWS_LEAF_ONLY_PORT@|20443|g'
+render "$T/nginx-ews.inc.in" "$DIR/etc/nginx-ews.inc"
 render "$T/postfix-master.cf.in" "$DIR/postfix/master.cf"
 # Postfix commands refuse to read a main.cf modified within the current second and poll it
 # every 0.3 s (~2 s start-up delay measured): backdate the freshly written files.
@@ -128,7 +150,8 @@ log_tails() {
   local f
   for f in "$DIR"/logs/dovecot-A.stdout "$DIR"/logs/dovecot-A.log "$DIR"/logs/dovecot-B.stdout \
     "$DIR"/logs/dovecot-B.log "$DIR"/logs/dovecot-C.stdout "$DIR"/logs/dovecot-C.log \
-    "$DIR"/logs/postfix.stdout "$DIR"/logs/postfix.log; do
+    "$DIR"/logs/postfix.stdout "$DIR"/logs/postfix.log "$DIR"/logs/nginx.stdout \
+    "$DIR"/logs/nginx-error.log; do
     [[ -s $f ]] || continue
     echo "---- tail $f" >&2
     tail -n 20 "$f" >&2
@@ -169,13 +192,17 @@ if [[ -e $DIR/state/postfix-queue-ready && -d $DIR/postfix-spool/public && -d $D
   touch "$DIR/postfix-spool/quick-start"
 fi
 launch postfix postfix -c "$DIR/postfix" start-fg
+# daemon off: the recorded PID is nginx's master (its workers share its session)
+nginx -t -q -c "$DIR/etc/nginx.conf" -e "$DIR/logs/nginx-error.log" >"$DIR/logs/nginx-test.stdout" 2>&1 ||
+  fail "nginx -t refused $DIR/etc/nginx.conf: $(cat "$DIR/logs/nginx-test.stdout")"
+launch nginx nginx -c "$DIR/etc/nginx.conf" -e "$DIR/logs/nginx-error.log"
 
 # ---- wait until everything answers ------------------------------------------------------------
 deadline=$((SECONDS + START_TIMEOUT))
 pending=()
 for pp in "${PORTS[@]}"; do pending+=("${pp#*:}"); done
 while :; do
-  for name in dovecot-A dovecot-B dovecot-C postfix; do
+  for name in dovecot-A dovecot-B dovecot-C postfix nginx; do
     if ! alive "$(read_pid "$DIR/pids/$name.pid")"; then
       [[ $name == postfix ]] && fail "postfix exited during startup; postfix check says: $(run_postfix "$DIR" check 2>&1)"
       fail "$name exited during startup"
@@ -207,6 +234,20 @@ for p in 10993 10465; do
 done
 out=$(doveadm -c "$DIR/etc/dovecot-A.conf" auth test alice@mail.test alicepass 2>&1) ||
   fail "doveadm auth test for alice@mail.test failed: $out"
+# nginx: the chain verifies on 10443, Basic auth guards the canned GetFolder answer
+for p in 10443 20443; do
+  out=$(timeout 5 openssl s_client -connect "127.0.0.1:$p" -servername mail.test -brief </dev/null 2>&1) ||
+    fail "TLS check on 127.0.0.1:$p failed: $out"
+done
+out=$(timeout 5 openssl s_client -connect 127.0.0.1:10443 -servername mail.test -CAfile "$DIR/pki/root.pem" \
+  -verify_return_error -brief </dev/null 2>&1) || fail "TLS check on 127.0.0.1:10443 failed: $out"
+ews_status() {  # user:password → HTTP status of a POST to /EWS/Exchange.asmx
+  { printf 'POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.test\r\nAuthorization: Basic %s\r\n' "$(printf %s "$1" | base64 -w0)"
+    printf 'Content-Type: text/xml\r\nContent-Length: 2\r\nConnection: close\r\n\r\n<a'; } |
+    timeout 5 openssl s_client -quiet -connect 127.0.0.1:10443 -servername mail.test 2>/dev/null | head -n 1 | tr -d '\r'
+}
+[[ $(ews_status alice@mail.test:alicepass) == 'HTTP/1.1 200 OK' ]] || fail "nginx: alice's POST to /EWS/Exchange.asmx is not 200"
+[[ $(ews_status alice@mail.test:wrong) == 'HTTP/1.1 401 Unauthorized' ]] || fail "nginx: a wrong password is not 401"
 # C offers the OAuth mechanisms (a login through them needs the tests' IdP, not running here)
 caps=$(greeting 30143)
 [[ $caps == *AUTH=XOAUTH2* && $caps == *AUTH=OAUTHBEARER* ]] ||
@@ -228,9 +269,12 @@ caps=$(greeting 30143)
   echo "export MAILBEAT_TEST_AUTH_FAILURE_DELAY='$AUTH_FAILURE_DELAY'"
   echo "export MAILBEAT_TEST_DOVECOT_MODE='$DOVECOT_MODE'"
   echo "export MAILBEAT_IDP_INTROSPECT_PORT='$IDP_INTROSPECT_PORT'"
+  echo "export MAILBEAT_NGINX_EWS_PATH='/EWS/Exchange.asmx'"
+  echo "export MAILBEAT_NGINX_EWS_DENIED_PATH='/EWS-denied/Exchange.asmx'"
+  echo "export MAILBEAT_NGINX_EWS_NTLM_PATH='/EWS-ntlm/Exchange.asmx'"
 } >"$DIR/env.sh.tmp"
 mv -f "$DIR/env.sh.tmp" "$DIR/env.sh"
 
 t_end=$(date +%s.%N)
-printf 'start.sh: harness up in %s (%.1f s): Dovecot A/B (%s mode), Dovecot C (OAuth2), Postfix; env: %s\n' \
+printf 'start.sh: harness up in %s (%.1f s): Dovecot A/B (%s mode), Dovecot C (OAuth2), Postfix, nginx (EWS); env: %s\n' \
   "$DIR" "$(awk "BEGIN { print $t_end - $t_start }")" "$DOVECOT_MODE" "$DIR/env.sh"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Stop the harness started by start.sh DIR: Postfix first (its smtpd processes hold
-# connections to Dovecot's auth socket), then the Dovecot masters.  Processes are found via
+# connections to Dovecot's auth socket), then nginx, then the Dovecot masters.  Processes are found via
 # PID files and the session ids recorded at start (every daemon is started under setsid),
 # never by name.  Bounded waits; exits 1 if something of this DIR is still running.
 # Usage: stop.sh DIR
@@ -34,6 +34,24 @@ if [[ ${#pf_pids[@]} -gt 0 ]]; then
     echo "stop.sh: postfix still running after ${STOP_TIMEOUT}s, sending SIGKILL to ${pf_pids[*]}" >&2
     kill -KILL "${pf_pids[@]}" 2>/dev/null
     wait_gone 5 "${pf_pids[@]}"
+  fi
+fi
+
+# ---- nginx (EWS) --------------------------------------------------------------------------
+ng_pids=()
+for f in "$P/nginx.pid" "$DIR/run/nginx.pid"; do
+  p=$(read_pid "$f") || continue
+  if owned "$p" "$DIR/"; then
+    [[ " ${ng_pids[*]-} " == *" $p "* ]] || ng_pids+=("$p")
+    add_session "$p"
+  fi
+done
+if [[ ${#ng_pids[@]} -gt 0 ]]; then
+  kill -TERM "${ng_pids[@]}" 2>/dev/null
+  if ! wait_gone "$STOP_TIMEOUT" "${ng_pids[@]}"; then
+    echo "stop.sh: nginx still running after ${STOP_TIMEOUT}s, sending SIGKILL to ${ng_pids[*]}" >&2
+    kill -KILL "${ng_pids[@]}" 2>/dev/null
+    wait_gone 5 "${ng_pids[@]}"
   fi
 fi
 

@@ -94,6 +94,8 @@ pub struct RawTarget {
     pub ca_file: Option<Spanned<String>>,
     pub source_address: Option<Spanned<String>>,
     pub system_roots: Option<Spanned<bool>>,
+    /// The mail domain a migration moves: the target's account must be in it.
+    pub migration_domain: Option<Spanned<String>>,
     pub account: Option<RawAccount>,
     pub probes: Option<Vec<RawProbe>>,
     pub schedule: Option<Spanned<String>>,

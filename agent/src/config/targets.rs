@@ -7,7 +7,8 @@ use super::raw::{RawAccount, RawProbe, RawTarget};
 use super::validator::{loc, Validator};
 use super::{Global, OauthAccount, ProbeConfig, SecretSource, TargetConfig};
 use crate::guard::BackoffOptions;
-use mailbeat_sdk::{Account, Protocol, SaslMechanism, Target, TlsMode};
+use mailbeat_sdk::{login, Account, Protocol, SaslMechanism, Target, TlsMode};
+use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -207,6 +208,11 @@ impl Validator<'_> {
             parsed.ok()
         });
 
+        let migration_domain = t
+            .migration_domain
+            .as_ref()
+            .and_then(|d| self.migration_domain(d, t.account.as_ref(), key));
+
         let target = Target {
             name: name.clone(),
             protocol,
@@ -219,6 +225,7 @@ impl Validator<'_> {
             provider: provider.map(str::to_string),
             account,
             labels: t.labels.clone(),
+            migration_domain: migration_domain.clone(),
         };
 
         let probes = self.probes_of(t, key, &target, defaults);
@@ -248,6 +255,34 @@ impl Validator<'_> {
             oauth,
             roots,
         })
+    }
+
+    /// `migration_domain:`: a DNS name, and the target's account must be in it (DESIGN §11
+    /// "Plugins"); a wrong one is the problem pointed at the username, with what to do.
+    fn migration_domain(
+        &mut self,
+        d: &Spanned<String>,
+        account: Option<&RawAccount>,
+        key: &str,
+    ) -> Option<String> {
+        let domain = d.value.trim().trim_end_matches('.');
+        let is_dns_name = domain.contains('.')
+            && rustls::pki_types::DnsName::try_from(domain).is_ok()
+            && domain.parse::<std::net::IpAddr>().is_err();
+        if !is_dns_name {
+            self.problem(
+                loc(d),
+                format!("{key}.migration_domain"),
+                format!("{:?} is not a mail domain (e.g. example.com)", d.value),
+            );
+            return None;
+        }
+        if let Some(a) = account {
+            if let Some(message) = login::migration_domain_problem(&a.username.value, domain) {
+                self.problem(loc(&a.username), format!("{key}.account.username"), message);
+            }
+        }
+        Some(domain.to_string())
     }
 
     /// A target's `account:`: the public side for the probes, and where its secret is.

@@ -43,7 +43,7 @@ fn each_invalid_fixture_gives_its_exact_message() {
 
 /// Each `invalid-*.yml` fixture and the message it must give.
 const INVALID_CASES: &[(&str, &str)] = &[
-        ("invalid-unknown-key.yml", "invalid-unknown-key.yml:4:5: targets[0].hots: unknown field `hots`, expected one of name, provider, protocol, host, port, tls, tls_server_name, ca_file, source_address, system_roots, account, probes, schedule, every, timeout, labels"),
+        ("invalid-unknown-key.yml", "invalid-unknown-key.yml:4:5: targets[0].hots: unknown field `hots`, expected one of name, provider, protocol, host, port, tls, tls_server_name, ca_file, source_address, system_roots, migration_domain, account, probes, schedule, every, timeout, labels"),
         ("invalid-duplicate-key.yml", "invalid-duplicate-key.yml:5:5: targets[0].host: duplicate mapping key: host\n"),
         ("invalid-duplicate-target.yml", "invalid-duplicate-target.yml:7:11: targets[1].name: duplicate target name \"a\" (first defined at line 2)"),
         ("invalid-port-zero.yml", "invalid-port-zero.yml:5:11: targets[0].port: port must be between 1 and 65535"),
@@ -68,6 +68,7 @@ const INVALID_CASES: &[(&str, &str)] = &[
         ("invalid-mechanism.yml", "invalid-mechanism.yml:8:18: targets[0].account.mechanism: unknown mechanism \"cram-md5\"; one of plain, login, xoauth2, oauthbearer"),
         ("invalid-label.yml", "invalid-label.yml:2:11: targets[0].labels.target: not a valid or free Prometheus label name"),
         ("invalid-no-protocol.yml", "invalid-no-protocol.yml:2:11: targets[0].protocol: missing (imap, pop3 or smtp)"),
+        ("invalid-migration-domain.yml", "invalid-migration-domain.yml:7:17: targets[0].account.username: \"admin@contoso.onmicrosoft.com\" is in domain contoso.onmicrosoft.com, not the migration domain example.com: this is the classic migration failure, a Microsoft 365 admin (or migration account) of another domain"),
         ("invalid-no-protocol-for-a-mail-probe.yml", "invalid-no-protocol-for-a-mail-probe.yml:2:11: targets[0].probes[0].port: the port probe needs a mail target: set protocol (imap, pop3 or smtp)"),
 ];
 
@@ -492,5 +493,83 @@ fn alert_rules_merge_over_the_built_in_ones_and_mistakes_are_named() {
             .expect_err(bad)
             .to_string();
         assert!(err.contains(want), "{bad}: {err}");
+    }
+}
+
+/// `migration_domain:` (DESIGN §11 "Plugins"): the account must be in it; on-premises Exchange
+/// accounts may be written `LOGINDOMAIN\account@maildomain`.
+fn migration(username: &str, domain: &str) -> Result<Config, ConfigError> {
+    let text = format!(
+        "targets:\n  - name: m\n    protocol: imap\n    host: mail.example.com\n    \
+         migration_domain: {domain}\n    account:\n      username: '{username}'\n      \
+         password_file: pw.txt\n"
+    );
+    parse(&text, "m.yml", &testdata(), &probes())
+}
+
+#[test]
+fn migration_domain_accepts_accounts_of_the_domain() {
+    for ok in [
+        "alice@example.com",
+        "Alice@EXAMPLE.COM",
+        "CORP\\migration@example.com",
+        "example\\admin@Example.com",
+    ] {
+        let config = migration(ok, "example.com").unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert_eq!(
+            config.targets[0].target.migration_domain.as_deref(),
+            Some("example.com")
+        );
+    }
+    // A trailing dot on the domain is the same domain.
+    migration("alice@example.com", "example.com.").unwrap();
+}
+
+#[test]
+fn migration_domain_refuses_accounts_of_another_domain_with_what_to_do() {
+    let err = migration("admin@contoso.onmicrosoft.com", "example.com")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("m.yml:7:17: targets[0].account.username: "),
+        "{err}"
+    );
+    assert!(err.contains("classic migration failure"), "{err}");
+    assert!(err.contains("Microsoft 365 admin"), "{err}");
+    assert!(
+        err.contains("use an admin or migration account in example.com"),
+        "{err}"
+    );
+
+    let err = migration("CORP\\svc@corp.local", "example.com")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is in domain corp.local, not the migration domain example.com"),
+        "{err}"
+    );
+
+    // A bare Windows logon has no mail domain to compare: say how to write it.
+    let err = migration("CORP\\svc", "example.com")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no mail domain"), "{err}");
+    assert!(err.contains("LOGINDOMAIN\\account@example.com"), "{err}");
+
+    let err = migration("a\\b\\c@example.com", "example.com")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a login name"), "{err}");
+}
+
+#[test]
+fn migration_domain_must_be_a_domain() {
+    for bad in ["example", "10.0.0.1", "'exa mple.com'"] {
+        let err = migration("a@example.com", bad).unwrap_err().to_string();
+        assert!(
+            err.contains("targets[0].migration_domain: "),
+            "{bad}: {err}"
+        );
+        assert!(err.contains("is not a mail domain"), "{bad}: {err}");
     }
 }

@@ -517,6 +517,7 @@ mod tests {
                 token_store: false,
             }),
             labels: BTreeMap::new(),
+            migration_domain: None,
         }
     }
 

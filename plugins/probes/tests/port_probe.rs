@@ -21,6 +21,7 @@ fn target(protocol: Protocol, host: &str, port: u16, tls: TlsMode) -> Target {
         provider: None,
         account: None,
         labels: Default::default(),
+        migration_domain: None,
     }
 }
 

@@ -114,6 +114,10 @@ pub struct Target {
     pub account: Option<Account>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The mail domain a migration target moves (`migration_domain:`): its admin or migration
+    /// accounts must be in it (see [`crate::login`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration_domain: Option<String>,
 }
 
 /// A host name or address without the brackets of an IPv6 literal (`[::1]` → `::1`), as resolvers,

@@ -103,6 +103,7 @@ mod tests {
             provider: None,
             account: None,
             labels: Default::default(),
+            migration_domain: None,
         };
         let ctx = ProbeContext::new(
             Duration::from_secs(5),

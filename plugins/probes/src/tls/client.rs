@@ -177,6 +177,71 @@ pub fn classify_rustls_error(err: &rustls::Error) -> Failure {
     Failure::critical(reason, format!("TLS: {words}"))
 }
 
+/// TLS for a client that opens its own connections (an HTTP library given a preconfigured rustls
+/// configuration, as the `ews` plugin does): [`VerifiedTls::config`] verifies as [`handshake`]
+/// does (the target's roots, the name the client connects to), and
+/// [`VerifiedTls::name_failure`] names a refused handshake as the `tls` probe names it, so a
+/// plugin says what the built-in probes say about the same chain.
+#[derive(Debug)]
+pub struct VerifiedTls {
+    verifier: Arc<RecordingVerifier>,
+    config: Arc<ClientConfig>,
+}
+
+impl VerifiedTls {
+    /// A verifying configuration for one check (it records the chain of the last handshake).
+    pub fn new(ctx: &ProbeContext) -> Self {
+        let verifier = Arc::new(RecordingVerifier::enforcing(ctx.roots.clone()));
+        let config = client_config_with_verifier(verifier.clone());
+        VerifiedTls { verifier, config }
+    }
+
+    /// The rustls configuration to hand to the client.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The failure a TLS error somewhere in `error`'s source chain stands for, named from the
+    /// chain the verifier saw (expired, wrong name, incomplete chain, ...); `None` when the error
+    /// holds no rustls error. `target` names the host the certificate must be valid for.
+    pub fn name_failure(
+        &self,
+        error: &(dyn std::error::Error + 'static),
+        target: &Target,
+        ctx: &ProbeContext,
+    ) -> Option<Failure> {
+        let err = find_rustls_error(error)?;
+        let failure = classify_rustls_error(err);
+        Some(verdict::name_handshake_failure(
+            failure,
+            self.verifier.take(),
+            target,
+            ctx,
+        ))
+    }
+}
+
+/// The rustls error in `error`'s source chain. An I/O error carries it as its payload, not as its
+/// source, and HTTP clients wrap one I/O error in another.
+fn find_rustls_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(err) = e.downcast_ref::<rustls::Error>() {
+            return Some(err);
+        }
+        if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            let inner: &(dyn std::error::Error + 'static) = inner;
+            if let Some(err) = find_rustls_error(inner) {
+                return Some(err);
+            }
+        }
+        cause = e.source();
+    }
+    None
+}
+
 /// A certificate verifier that asks webpki and writes down the answer and the chain. Handshake
 /// signatures are checked for real (a forged server stays forged).
 ///

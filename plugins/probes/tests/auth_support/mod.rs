@@ -220,6 +220,7 @@ pub fn target(protocol: Protocol, server: &Scripted, tls: TlsMode, oauth: bool) 
             token_store: false,
         }),
         labels: Default::default(),
+        migration_domain: None,
     }
 }
 

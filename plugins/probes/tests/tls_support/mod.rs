@@ -535,6 +535,7 @@ pub fn target(addr: SocketAddr, protocol: Protocol, mode: TlsMode) -> Target {
         provider: None,
         account: None,
         labels: BTreeMap::new(),
+        migration_domain: None,
     }
 }
 
