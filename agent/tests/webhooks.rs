@@ -497,7 +497,7 @@ fn a_4xx_fails_at_once_and_a_delivery_past_max_age_is_given_up() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with(dir.path(), 1, closed_port(), ", max_age: 3s");
     let agent = start_agent(&cfg, dir.path());
-    assert!(wait_until(Duration::from_secs(30), || counter(
+    assert!(wait_until(Duration::from_secs(60), || counter(
         &agent, "failed"
     ) == 1.0));
     assert!(counter(&agent, "retried") >= 1.0);
