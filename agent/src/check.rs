@@ -145,6 +145,65 @@ pub fn table(report: &Report) -> String {
     out
 }
 
+/// The Nagios plugin API's format: `MAILBEAT STATUS - summary | perfdata`, then one line per
+/// failing check (the long output). The exit code goes with it ([`Report::exit_code`]).
+pub fn nagios(report: &Report) -> String {
+    let worst = report
+        .results
+        .iter()
+        .map(|r| r.result.status)
+        .max_by_key(|s| s.severity())
+        .unwrap_or(Status::Ok);
+    let total = report.results.len();
+    let failing: Vec<&Row> = report
+        .results
+        .iter()
+        .filter(|r| r.result.status != Status::Ok)
+        .collect();
+    let summary = if failing.is_empty() {
+        format!("{total} of {total} checks ok")
+    } else {
+        let named: Vec<String> = failing
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}/{} {}",
+                    r.target,
+                    r.probe,
+                    r.result.reason.map(|x| x.as_str()).unwrap_or("unknown")
+                )
+            })
+            .collect();
+        format!(
+            "{} of {total} checks failing: {}",
+            failing.len(),
+            named.join(", ")
+        )
+    };
+    let s = &report.summary;
+    // `|` separates perfdata: it must not appear in the text.
+    let mut out = format!(
+        "MAILBEAT {} - {} | ok={};;;0 warning={};;;0 critical={};;;0 unknown={};;;0\n",
+        worst.as_str().to_uppercase(),
+        summary.replace('|', "/"),
+        s.ok,
+        s.warning,
+        s.critical,
+        s.unknown
+    );
+    for r in failing {
+        out.push_str(&format!(
+            "{}/{}: {} {}: {}\n",
+            r.target,
+            r.probe,
+            r.result.status.as_str().to_uppercase(),
+            r.result.reason.map(|x| x.as_str()).unwrap_or("unknown"),
+            one_line(&r.result.message).replace('|', "/"),
+        ));
+    }
+    out
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -151,15 +151,24 @@ fn parse_wait(s: &str) -> Result<Duration, String> {
 /// Flags of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    /// Output format: a table for people, JSON for scripts, or the Nagios plugin format.
+    #[arg(long, value_enum, default_value_t = CheckOutput::Table)]
+    pub output: CheckOutput,
     /// Only this target.
     #[arg(long)]
     pub target: Option<String>,
     /// Only this probe.
     #[arg(long)]
     pub probe: Option<String>,
+}
+
+/// Output of `check`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CheckOutput {
+    Table,
+    Json,
+    /// The Nagios plugin API: a status line with perfdata, then one line per failing check.
+    Nagios,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
 use mailbeat::app::Services;
-use mailbeat::cli::{Cli, Command, LogFormat, Output};
+use mailbeat::cli::{CheckOutput, Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
 use mailbeat::oauth::cli::OauthCommand;
 use mailbeat::oauth::probe::TokenProbe;
@@ -23,6 +23,10 @@ fn main() -> ExitCode {
     let cli =
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
     let config_given = config_file_given(&matches);
+    if let Err(e) = check_log_level(&cli.common.log_level) {
+        eprintln!("mailbeat: {e}");
+        return ExitCode::from(2);
+    }
     init_logging(&cli.common.log_level, cli.common.log_format);
     // Exactly one crypto provider for every rustls user in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -158,6 +162,22 @@ fn config_file_given(matches: &clap::ArgMatches) -> bool {
     explicit(matches) || matches.subcommand().is_some_and(|(_, sub)| explicit(sub))
 }
 
+/// A bare word must be a level: `warning` or `verbose` would otherwise be read as the name of
+/// a module to log, and the agent would log nothing, silently.
+fn check_log_level(level: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let bare = !level.contains(['=', ',', ':', '[']);
+    if bare && !LEVELS.contains(&level.trim().to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "unknown --log.level {level:?}; one of {} (or a tracing filter such as info,mailbeat=debug)",
+            LEVELS.join(", ")
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map(drop)
+        .map_err(|e| format!("bad --log.level {level:?}: {e}"))
+}
+
 fn init_logging(level: &str, format: LogFormat) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -286,14 +306,15 @@ async fn check_once(path: &Path, args: mailbeat::cli::CheckArgs) -> ExitCode {
         let _ = tokio::task::spawn_blocking(move || db.close()).await;
     }
     match args.output {
-        Output::Json => match serde_json::to_string_pretty(&report) {
+        CheckOutput::Json => match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("mailbeat: cannot encode the report: {e}");
                 return ExitCode::from(3);
             }
         },
-        Output::Table => print!("{}", check::table(&report)),
+        CheckOutput::Table => print!("{}", check::table(&report)),
+        CheckOutput::Nagios => print!("{}", check::nagios(&report)),
     }
     ExitCode::from(report.exit_code() as u8)
 }

@@ -294,3 +294,63 @@ fn json_logs_carry_target_probe_and_reason() {
     assert_eq!(event["status"], "critical");
     assert!(event["server_said"].as_str().unwrap().contains("refused"));
 }
+
+/// `check --output nagios`: the plugin API's status line with perfdata, a line per failing
+/// check, and the exit code.
+#[test]
+fn check_speaks_the_nagios_plugin_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = open.local_addr().unwrap().port();
+    let down = support::closed_port();
+    let yaml = format!(
+        "targets:\n  - {{name: up, protocol: imap, host: 127.0.0.1, port: {up}, tls: implicit, probes: [port]}}\n  - {{name: down, protocol: imap, host: 127.0.0.1, port: {down}, tls: implicit, probes: [port]}}\n"
+    );
+    let path = dir.path().join("n.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = support::mailbeat(&["check", "--output", "nagios"], &path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("MAILBEAT CRITICAL - 1 of 2 checks failing: down/port connection_refused | ok=1;;;0 warning=0;;;0 critical=1;;;0 unknown=0;;;0"),
+        "{text}"
+    );
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("down/port: CRITICAL connection_refused: "));
+    assert_eq!(lines.next(), None);
+    assert_eq!(out.status.code(), Some(2));
+    let yaml = format!(
+        "targets:\n  - {{name: up, protocol: imap, host: 127.0.0.1, port: {up}, tls: implicit, probes: [port]}}\n"
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let out = support::mailbeat(&["check", "--output", "nagios"], &path);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "MAILBEAT OK - 1 of 1 checks ok | ok=1;;;0 warning=0;;;0 critical=0;;;0 unknown=0;;;0\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn an_unknown_log_level_is_an_error_not_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.yaml");
+    std::fs::write(&path, "targets: []\n").unwrap();
+    let out = support::mailbeat(&["validate", "--log.level", "warning"], &path);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown --log.level \"warning\"; one of error, warn"),
+        "{err}"
+    );
+    let out = support::mailbeat(&["validate", "--log.level", "info,mailbeat=debug"], &path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
