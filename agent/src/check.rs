@@ -127,14 +127,19 @@ pub fn table(report: &Report) -> String {
         .filter(|r| r.result.remediation.is_some())
         .collect();
     if !failures.is_empty() {
-        out.push_str("\nWhat to do:\n");
+        // Each distinct text once, after every check it is for, in the order they came.
+        let mut advice: Vec<(String, Vec<String>)> = Vec::new();
         for r in failures {
-            out.push_str(&format!(
-                "  {}/{}: {}\n",
-                r.target,
-                r.probe,
-                one_line(r.result.remediation.as_deref().unwrap_or(""))
-            ));
+            let text = one_line(r.result.remediation.as_deref().unwrap_or(""));
+            let who = format!("{}/{}", r.target, r.probe);
+            match advice.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, whom)) => whom.push(who),
+                None => advice.push((text, vec![who])),
+            }
+        }
+        out.push_str("\nWhat to do:\n");
+        for (text, whom) in advice {
+            out.push_str(&format!("  {}: {}\n", whom.join(", "), text));
         }
     }
     let s = &report.summary;

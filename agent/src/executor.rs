@@ -10,7 +10,7 @@ use crate::guard::{realm_of, CredentialGuard};
 use crate::oauth::tokens::Unavailable;
 use crate::redact::redact;
 use futures::FutureExt;
-use mailbeat_sdk::remediation::{remediation, TARGET_PLACEHOLDER};
+use mailbeat_sdk::remediation::{for_target_values, remediation};
 use mailbeat_sdk::{
     Check, CheckResult, CredentialVerdict, Credentials, Locale, ProbeContext, Reason, Secret,
     SecretKind, Status, Target,
@@ -205,7 +205,7 @@ impl Executor {
                 .remediation
                 .take()
                 .unwrap_or_else(|| remediation(reason, tc.target.provider.as_deref(), self.locale));
-            result.remediation = Some(text.replace(TARGET_PLACEHOLDER, &tc.target.name));
+            result.remediation = Some(for_target_values(&text, &tc.target));
         } else {
             result.remediation = None;
         }

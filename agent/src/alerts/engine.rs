@@ -209,8 +209,13 @@ impl AlertEngine {
     pub async fn configure(&self, config: Arc<Config>) {
         let mut inner = self.inner.lock().await;
         let keep = |rule: &str, target: &str| {
-            config.alerts.iter().any(|r| r.name == rule)
-                && config.targets.iter().any(|t| t.target.name == target)
+            config.alerts.iter().any(|r| {
+                r.name == rule
+                    && config
+                        .targets
+                        .iter()
+                        .any(|t| t.target.name == target && r.targets.matches(&t.target))
+            })
         };
         let gone: Vec<_> = inner
             .alerts
@@ -320,10 +325,14 @@ impl AlertEngine {
                 .find(|(p, (status, reason, _))| rule.matches(p, *status, *reason))
                 .map(|(_, (_, _, cause))| cause.clone())
         });
-        // Whether any watched probe has reported since start: a restored alert waits for it.
-        let seen = results.is_some_and(|r| {
-            r.keys()
-                .any(|p| rule.probes.is_empty() || rule.probes.contains(p))
+        // Whether the probe that caused the alert has reported since start: a restored alert
+        // waits for it (another probe's ok says nothing about the cause).
+        let current_cause = inner.alerts.get(&key).map(|a| a.cause.probe.clone());
+        let seen = results.is_some_and(|r| match &current_cause {
+            Some(probe) => r.contains_key(probe),
+            None => r
+                .keys()
+                .any(|p| rule.probes.is_empty() || rule.probes.contains(p)),
         });
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         let current = inner.alerts.get(&key).cloned();

@@ -10,6 +10,11 @@ use std::time::Duration;
 
 /// The most of a body that is read; a token answer is a few KiB.
 pub const MAX_BODY: usize = 64 * 1024;
+/// The longest lifetime believed from a token answer (ten years).
+pub const MAX_LIFETIME: u64 = 10 * 365 * 86400;
+/// The longest device-code lifetime and poll interval believed from a device answer.
+pub const MAX_DEVICE_LIFETIME: u64 = 86400;
+pub const MAX_DEVICE_INTERVAL: u64 = 300;
 
 /// A token endpoint's successful answer (RFC 6749 §5.1).
 #[derive(Debug, Clone)]
@@ -208,9 +213,17 @@ impl<'a> Endpoint<'a> {
                     user_code,
                     verification_uri,
                     verification_uri_complete: raw.verification_uri_complete,
-                    expires_in: raw.expires_in.and_then(|n| n.get()).unwrap_or(900),
+                    expires_in: raw
+                        .expires_in
+                        .and_then(|n| n.get())
+                        .unwrap_or(900)
+                        .min(MAX_DEVICE_LIFETIME),
                     // RFC 8628 §3.2: 5 seconds when the server does not say.
-                    interval: raw.interval.and_then(|n| n.get()).unwrap_or(5).max(1),
+                    interval: raw
+                        .interval
+                        .and_then(|n| n.get())
+                        .unwrap_or(5)
+                        .clamp(1, MAX_DEVICE_INTERVAL),
                     message: raw.message,
                 })
             }
@@ -236,8 +249,15 @@ impl<'a> Endpoint<'a> {
         Ok(TokenResponse {
             access_token: Secret::new(access_token),
             refresh_token: raw.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
-            expires_in: raw.expires_in.and_then(|n| n.get()),
-            refresh_token_expires_in: raw.refresh_token_expires_in.and_then(|n| n.get()),
+            // Bounded, so adding them to a time can never overflow, whatever the server said.
+            expires_in: raw
+                .expires_in
+                .and_then(|n| n.get())
+                .map(|s| s.min(MAX_LIFETIME)),
+            refresh_token_expires_in: raw
+                .refresh_token_expires_in
+                .and_then(|n| n.get())
+                .map(|s| s.min(MAX_LIFETIME)),
             scope: raw.scope,
             id_token: raw.id_token.map(Secret::new),
         })

@@ -284,6 +284,8 @@ impl Drop for GroupGuard {
 struct Captured {
     bytes: Vec<u8>,
     total: u64,
+    /// More was written than kept (set once, before any scrubbing changes `bytes`).
+    cut: bool,
 }
 
 /// Reads `stream` to its end, keeping the first `cap` bytes.
@@ -297,6 +299,7 @@ async fn read_capped(mut stream: impl AsyncRead + Unpin, cap: usize) -> Captured
                 c.total += n as u64;
                 let room = cap.saturating_sub(c.bytes.len());
                 c.bytes.extend_from_slice(&buf[..n.min(room)]);
+                c.cut |= n > room;
             }
         }
     }
@@ -402,7 +405,13 @@ impl Check for ExecCheck {
 
         let (out, err) = (collect(stdout).await, collect(stderr).await);
         let readers_given_up = out.is_none() || err.is_none();
-        let (out, err) = (out.unwrap_or_default(), err.unwrap_or_default());
+        let (mut out, mut err) = (out.unwrap_or_default(), err.unwrap_or_default());
+        // Scrub the secret from the raw output before anything cuts it: a secret that straddles
+        // a cut would keep its first part, which the executor's whole-value redaction misses.
+        if let Some(secret) = ctx.credentials.as_ref().map(|c| c.secret.expose()) {
+            out.bytes = scrub_secret(&out.bytes, secret);
+            err.bytes = scrub_secret(&err.bytes, secret);
+        }
 
         let mut r = match (timed_out, &status) {
             (true, _) => {
@@ -438,7 +447,7 @@ impl Check for ExecCheck {
             }
         };
         for (stream, c) in [("stdout", &out), ("stderr", &err)] {
-            if c.total > c.bytes.len() as u64 {
+            if c.cut {
                 r.message.push_str(&format!(
                     " ({stream} cut at {} KiB of {} bytes)",
                     OUTPUT_CAP / 1024,
@@ -476,10 +485,61 @@ async fn collect(h: Option<tokio::task::JoinHandle<Captured>>) -> Option<Capture
     }
 }
 
+/// `bytes` with every `secret` replaced, and a trailing start of it (the output was capped in
+/// the middle of it) masked too. Secrets shorter than four bytes are left, as the executor does.
+fn scrub_secret(bytes: &[u8], secret: &str) -> Vec<u8> {
+    const MASK: &[u8] = b"<redacted>";
+    let secret = secret.as_bytes();
+    if secret.len() < 4 {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(secret) {
+            out.extend_from_slice(MASK);
+            i += secret.len();
+        } else if bytes.len() - i >= 4
+            && bytes.len() - i < secret.len()
+            && secret.starts_with(&bytes[i..])
+        {
+            out.extend_from_slice(MASK);
+            i = bytes.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::scrub_secret;
+
+    #[test]
+    fn a_secret_whole_or_cut_at_the_end_is_masked() {
+        assert_eq!(
+            scrub_secret(b"a hunter22 b hunter22", "hunter22"),
+            b"a <redacted> b <redacted>"
+        );
+        assert_eq!(
+            scrub_secret(b"output ends in hunt", "hunter22"),
+            b"output ends in <redacted>"
+        );
+        assert_eq!(
+            scrub_secret(b"hun", "hunter22"),
+            b"hun",
+            "too short to say anything"
+        );
+        assert_eq!(scrub_secret(b"x", "abc"), b"x");
     }
 }
 

@@ -149,6 +149,14 @@ impl DeviceCodes {
         let (Some(hook), Some(account)) = (hook, self.tokens.account_of(&d.target)) else {
             return d;
         };
+        // A delivery past max_age is given up by the attempt: no device code is asked for it.
+        if SystemTime::now()
+            .duration_since(d.created)
+            .unwrap_or_default()
+            > hook.max_age
+        {
+            return d;
+        }
         if account.provider != crate::oauth::ProviderKind::Microsoft
             || account.endpoints.device_authorization_url.is_none()
         {

@@ -33,6 +33,50 @@ pub fn for_target(text: &str, target: &str) -> String {
     text.replace(TARGET_PLACEHOLDER, target)
 }
 
+/// `text` with the target's own values in place of the words the texts use for them, whole
+/// words only: `TARGET` (its name), `HOST`, `PORT`, `NAME` (the name its certificate must carry)
+/// and `USER` (the account's login), so a person can copy `dig imap.example.com` as it stands.
+/// A value the target lacks leaves its word.
+pub fn for_target_values(text: &str, t: &crate::Target) -> String {
+    let port = t.port.map(|p| p.to_string());
+    let name = t
+        .tls_server_name
+        .clone()
+        .unwrap_or_else(|| crate::target::bare_host(&t.host).to_string());
+    let user = t.account.as_ref().map(|a| a.username.clone());
+    let values: [(&str, Option<&str>); 5] = [
+        (TARGET_PLACEHOLDER, Some(t.name.as_str())),
+        ("HOST", Some(crate::target::bare_host(&t.host))),
+        ("PORT", port.as_deref()),
+        ("NAME", Some(name.as_str())),
+        ("USER", user.as_deref()),
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for (word, value) in values {
+            let Some(value) = value else { continue };
+            if rest.starts_with(word) {
+                let before_ok = !out.chars().last().is_some_and(is_word_char);
+                let after_ok = !rest[word.len()..].chars().next().is_some_and(is_word_char);
+                if before_ok && after_ok {
+                    out.push_str(value);
+                    rest = &rest[word.len()..];
+                    continue 'scan;
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
 /// One remediation, in both languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Text {
@@ -1118,6 +1162,37 @@ fn generic(reason: Reason) -> Text {
             "mailbeat はサーバーの応答を分類できませんでした。サーバー自身の言葉が入っているメッセージを読み、\
              その内容に従って対処してください。分類表に追加できるよう、応答の文面を報告してください。",
         ),
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn the_targets_values_replace_whole_words_only() {
+        let t = crate::Target {
+            name: "nas".into(),
+            protocol: None,
+            host: "[2001:db8::1]".into(),
+            port: Some(993),
+            tls: crate::TlsMode::Implicit,
+            tls_server_name: Some("imap.example.com".into()),
+            ca_file: None,
+            source_address: None,
+            provider: None,
+            account: None,
+            labels: Default::default(),
+            migration_domain: None,
+        };
+        assert_eq!(
+            for_target_values("`dig HOST`, `openssl s_client -connect HOST:PORT -servername NAME`, HOSTS, USER, TARGET.", &t),
+            "`dig 2001:db8::1`, `openssl s_client -connect 2001:db8::1:993 -servername imap.example.com`, HOSTS, USER, nas."
+        );
+        assert_eq!(
+            for_target_values("ホスト HOST を確認", &t),
+            "ホスト 2001:db8::1 を確認"
+        );
     }
 }
 
