@@ -16,7 +16,11 @@ cd "$(dirname "$0")/.."
 bash tests/harness/install.sh
 
 HARNESS_DIR=$(mktemp -d /tmp/mailbeat-harness.XXXXXX)
-cleanup() { bash tests/harness/stop.sh "$HARNESS_DIR" || true; }
+# Stop the servers, then remove the harness directory (it holds keys, logs and mail spools).
+cleanup() {
+  bash tests/harness/stop.sh "$HARNESS_DIR" || true
+  case $HARNESS_DIR in /tmp/mailbeat-harness.*) rm -rf "$HARNESS_DIR" ;; esac
+}
 trap cleanup EXIT
 MAILBEAT_HARNESS_SKIP_INSTALL=1 bash tests/harness/start.sh "$HARNESS_DIR"
 # shellcheck disable=SC1091
