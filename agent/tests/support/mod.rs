@@ -79,29 +79,46 @@ pub fn start_agent(config: &Path, dir: &Path) -> Agent {
     start_agent_with(config, dir, &[])
 }
 
-/// `mailbeat run` with more flags (`--web.config.file F`, `--web.enable-lifecycle`).
+/// `mailbeat run` with more flags (`--web.config.file F`, `--web.enable-lifecycle`). Waits until
+/// the agent says it listens. A "free" port another test took in the meantime (tests run in
+/// parallel and pick ports the same way) makes the agent fail to listen: then it is started
+/// again on another port, a bounded number of times.
 pub fn start_agent_with(config: &Path, dir: &Path, extra: &[&str]) -> Agent {
-    let port = free_port();
     let log = dir.join("agent.log");
-    let child = Command::new(BIN)
-        .args(["run", "--config.file"])
-        .arg(config)
-        .args([
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.level",
-            "debug",
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let agent = Agent { child, port, log };
-    wait_until(Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    agent
+    for _attempt in 0..5 {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["run", "--config.file"])
+            .arg(config)
+            .args([
+                "--web.listen-address",
+                &format!("127.0.0.1:{port}"),
+                "--log.level",
+                "debug",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut agent = Agent {
+            child,
+            port,
+            log: log.clone(),
+        };
+        let mut exited = false;
+        wait_until(Duration::from_secs(10), || {
+            exited = agent.child.try_wait().ok().flatten().is_some();
+            exited
+                || std::fs::read_to_string(&agent.log).is_ok_and(|l| l.contains("mailbeat started"))
+        });
+        let lost_the_port = exited
+            && std::fs::read_to_string(&agent.log).is_ok_and(|l| l.contains("cannot listen on"));
+        if !lost_the_port {
+            return agent;
+        }
+    }
+    panic!("the agent could not listen on any of five free ports");
 }
 
 pub fn wait_until(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
