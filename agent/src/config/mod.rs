@@ -7,7 +7,9 @@
 //! The parts: `raw.rs` is the file as written; `load.rs` reads and parses it and turns it into a
 //! [`Config`] with the checks of `validator.rs` (problems, paths, durations, schedules, secrets),
 //! `targets.rs` (a target and its probes), `trust.rs` (root stores) and `presets.rs`;
-//! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line.
+//! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line;
+//! `oauth.rs` reads `account.oauth`, `alerting.rs` `alerts:` and `webhooks:`, `plugins.rs`
+//! `plugins:` (which the agent reads first, since its plugins are probes the targets use).
 
 mod alerting;
 mod keypath;
