@@ -194,9 +194,14 @@ fn client_certificates_by_client_auth_type() {
                 _ => panic!("{mode} with client cert {cert:?}: {r:?} (expected allowed: {ok})"),
             }
         }
-        let log = std::fs::read_to_string(&agent.log).unwrap();
         if allowed.contains(&false) {
-            assert!(log.contains("TLS handshake failed"), "{mode}:\n{log}");
+            // The agent logs the failed handshake after the client has seen it fail: wait for it.
+            let mut log = String::new();
+            let logged = wait_until(std::time::Duration::from_secs(10), || {
+                log = std::fs::read_to_string(&agent.log).unwrap_or_default();
+                log.contains("TLS handshake failed")
+            });
+            assert!(logged, "{mode}:\n{log}");
         }
     }
 }
