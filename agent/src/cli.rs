@@ -84,6 +84,26 @@ pub enum Command {
     Token(TokenCommand),
     /// List every probe (built-in, dynamic and exec plugins) with its kind, version and ABI.
     Plugins(PluginsArgs),
+    /// Try mailbeat without a mail server: start healthy and broken demo servers inside this
+    /// process (127.0.0.1 only, ephemeral ports) and run the agent on a config that points at
+    /// them. Open the status page to see each failure with its reason and what to do. Ctrl-C
+    /// stops it all. --config.file is not read.
+    Demo(DemoArgs),
+}
+
+/// Flags of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Run the probes once against the demo servers and report like `mailbeat check`
+    /// (--output, --target, --probe), then stop.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub check_args: CheckArgs,
+    /// Print the generated config (an ordinary mailbeat config) and stop. Its ports are picked
+    /// anew at every start.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 /// Flags of `plugins`.

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod demo;
 pub mod events;
 pub mod executor;
 pub mod guard;

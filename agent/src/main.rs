@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             Command::Token(t) => {
                 token_command(&cli.common.config_file, OauthCommand::Token(t)).await
             }
+            Command::Demo(args) => demo(args, &cli.run).await,
         }
     })
 }
@@ -95,6 +96,35 @@ async fn token_command(path: &Path, command: OauthCommand) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `mailbeat demo`: the demo servers, then `run` (or `check`) on the config written for them;
+/// the servers stop when that returns.
+async fn demo(args: mailbeat::cli::DemoArgs, run_args: &mailbeat::cli::RunArgs) -> ExitCode {
+    let demo = match mailbeat::demo::Demo::start().await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if args.print_config {
+        return match std::fs::read_to_string(&demo.config_path) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mailbeat: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if args.check {
+        return check_once(&demo.config_path, args.check_args).await;
+    }
+    mailbeat::demo::announce(&demo, &run_args.listen_address);
+    run(&demo.config_path, run_args).await
 }
 
 /// The probes of this run and what `mailbeat plugins` says of each.
