@@ -1,0 +1,270 @@
+//! `mailbeat demo`, black-box: the built binary starts its demo servers and the agent; every
+//! scenario is asserted through `/metrics`, the status page and `check --output json`, and
+//! Ctrl-C (SIGINT) stops it all.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::{http, wait_until, BIN};
+
+/// Every check of the demo: target, probe, status, reason ("" when ok).
+const EXPECTED: &[(&str, &str, &str, &str)] = &[
+    ("mailbox", "port", "ok", ""),
+    ("mailbox", "tls", "ok", ""),
+    ("mailbox", "auth", "ok", ""),
+    ("mailbox-starttls", "port", "ok", ""),
+    ("mailbox-starttls", "tls", "ok", ""),
+    ("mailbox-starttls", "auth", "ok", ""),
+    ("relay", "port", "ok", ""),
+    ("relay", "tls", "ok", ""),
+    ("relay", "auth", "ok", ""),
+    ("chain-incomplete", "port", "ok", ""),
+    (
+        "chain-incomplete",
+        "tls",
+        "critical",
+        "tls_chain_incomplete",
+    ),
+    ("cert-expired", "port", "ok", ""),
+    ("cert-expired", "tls", "critical", "tls_cert_expired"),
+    ("wrong-name", "port", "ok", ""),
+    ("wrong-name", "tls", "critical", "tls_hostname_mismatch"),
+    ("cert-expiring", "port", "ok", ""),
+    ("cert-expiring", "tls", "warning", "tls_cert_expiring"),
+    ("port-closed", "port", "critical", "connection_refused"),
+    ("server-hangs", "port", "critical", "server_timeout"),
+    (
+        "gmail-app-password",
+        "auth",
+        "critical",
+        "auth_app_password_required",
+    ),
+    (
+        "m365-smtp-auth-off",
+        "auth",
+        "critical",
+        "auth_protocol_disabled",
+    ),
+    ("oauth-mailbox", "token", "warning", "oauth_token_expiring"),
+    ("oauth-mailbox", "auth", "ok", ""),
+];
+
+/// The running demo; killed if a test fails before it stops it.
+struct Demo {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mailbeat demo` on a free port, once it says it listens; another port when a parallel test
+/// took the free one first (bounded).
+fn start_demo(dir: &std::path::Path) -> Demo {
+    let log = dir.join("demo.log");
+    for _ in 0..5 {
+        let port = support::free_port();
+        let child = Command::new(BIN)
+            .args(["demo", "--web.listen-address", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut demo = Demo {
+            child,
+            port,
+            log: log.clone(),
+        };
+        let mut exited = false;
+        wait_until(Duration::from_secs(20), || {
+            exited = demo.child.try_wait().ok().flatten().is_some();
+            exited || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("mailbeat started"))
+        });
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        if !(exited && log_text.contains("cannot listen on")) {
+            assert!(!exited, "mailbeat demo exited at start:\n{log_text}");
+            return demo;
+        }
+    }
+    panic!("mailbeat demo could not listen on any of five free ports");
+}
+
+fn series(target: &str, probe: &str, status: &str, reason: &str) -> String {
+    format!(
+        "mailbeat_probe_status{{target=\"{target}\",probe=\"{probe}\",status=\"{status}\",reason=\"{reason}\"}} 1"
+    )
+}
+
+#[test]
+fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = start_demo(dir.path());
+    // The first round: every check has a result (the hanging server takes its 5 s timeout).
+    let mut metrics = String::new();
+    let complete = wait_until(Duration::from_secs(60), || {
+        metrics = http(demo.port, "GET", "/metrics").1;
+        EXPECTED
+            .iter()
+            .all(|(t, p, _, _)| metrics.contains(&format!("target=\"{t}\",probe=\"{p}\",status=")))
+    });
+    assert!(complete, "the first round never completed:\n{metrics}");
+    for (t, p, status, reason) in EXPECTED {
+        let want = series(t, p, status, reason);
+        assert!(metrics.contains(&want), "missing {want} in:\n{metrics}");
+        let success = format!(
+            "mailbeat_probe_success{{target=\"{t}\",probe=\"{p}\"}} {}",
+            u8::from(*status == "ok")
+        );
+        assert!(metrics.contains(&success), "missing {success}");
+    }
+    // The certificates' own metrics, exported even when verification fails.
+    assert!(metrics.contains("mailbeat_tls_chain_verified{target=\"chain-incomplete\"} 0"));
+    assert!(metrics.contains("mailbeat_tls_chain_verified{target=\"mailbox\"} 1"));
+    assert!(metrics.contains(
+        "mailbeat_oauth_refresh_token_expiry_timestamp_seconds{target=\"oauth-mailbox\""
+    ));
+
+    // The status page names every target and every failure's reason in words.
+    let (code, page) = http(demo.port, "GET", "/");
+    assert_eq!(code, 200);
+    for (t, _, _, reason) in EXPECTED {
+        assert!(page.contains(&format!(">{t}<")), "{t} not on the page");
+        if !reason.is_empty() {
+            assert!(page.contains(reason), "{reason} not on the page");
+        }
+    }
+    // Nothing the demo generated as a secret reaches the page or the metrics.
+    let config = std::fs::read_to_string(config_path_from_log(&demo.log)).unwrap();
+    for key in ["password_file", "refresh_token_file"] {
+        let path = config
+            .lines()
+            .find_map(|l| l.split(&format!("{key}: ")).nth(1))
+            .map(|p| {
+                p.trim()
+                    .trim_end_matches('}')
+                    .trim()
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("no {key} in the demo config"));
+        let secret = std::fs::read_to_string(&path).unwrap();
+        assert!(secret.len() > 16);
+        assert!(
+            !page.contains(secret.trim()),
+            "{key}'s secret is on the page"
+        );
+        assert!(
+            !metrics.contains(secret.trim()),
+            "{key}'s secret is in /metrics"
+        );
+    }
+
+    // Ctrl-C: the agent and the demo servers stop, and the process exits 0.
+    let pid = rustix::process::Pid::from_child(&demo.child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let mut status = None;
+    wait_until(Duration::from_secs(20), || {
+        status = demo.child.try_wait().unwrap();
+        status.is_some()
+    });
+    let status = status.expect("mailbeat demo did not stop on SIGINT");
+    assert!(status.success(), "exit status {status:?}");
+    let log = std::fs::read_to_string(&demo.log).unwrap();
+    assert!(log.contains("mailbeat stopped"), "{log}");
+    assert!(
+        !std::path::Path::new(&config_path_from_log(&demo.log)).exists(),
+        "the demo's files are removed when it stops"
+    );
+    // Nothing listens on the status page's port any more.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", demo.port)).is_err());
+}
+
+/// The config the demo says it wrote (its "demo ready" line).
+fn config_path_from_log(log: &std::path::Path) -> String {
+    let log = std::fs::read_to_string(log).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("demo ready"))
+        .expect("the demo says where its config is");
+    line.split("config=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("config= on the demo ready line")
+        .trim_matches('"')
+        .to_string()
+}
+
+#[test]
+fn demo_check_json_reports_every_scenario_with_its_remediation() {
+    let out = Command::new(BIN)
+        .args(["demo", "--check", "--output", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(out.status.code(), Some(2), "the worst is critical");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), EXPECTED.len(), "{stdout}");
+    for (t, p, status, reason) in EXPECTED {
+        let r = results
+            .iter()
+            .find(|r| r["target"] == *t && r["probe"] == *p)
+            .unwrap_or_else(|| panic!("no result for {t}/{p}"));
+        assert_eq!(r["status"], *status, "{t}/{p}: {r}");
+        if reason.is_empty() {
+            assert!(r["reason"].is_null(), "{t}/{p}: {r}");
+        } else {
+            assert_eq!(r["reason"], *reason, "{t}/{p}: {r}");
+            let remediation = r["remediation"].as_str().unwrap_or("");
+            assert!(remediation.len() > 40, "{t}/{p} has no remediation: {r}");
+        }
+    }
+    // The server's own words reach the report.
+    let said = |t: &str| {
+        results.iter().find(|r| r["target"] == t).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(said("gmail-app-password").contains("534-5.7.9 Application-specific password required"));
+    assert!(
+        said("m365-smtp-auth-off").contains("SmtpClientAuthentication is disabled for the Tenant")
+    );
+    let summary = &report["summary"];
+    for status in ["ok", "warning", "critical", "unknown"] {
+        let n = EXPECTED.iter().filter(|e| e.2 == status).count();
+        assert_eq!(summary[status], n, "{status}: {summary}");
+    }
+}
+
+#[test]
+fn demo_print_config_is_an_ordinary_config_on_loopback() {
+    let out = Command::new(BIN)
+        .args(["demo", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(yaml.contains("targets:"));
+    let hosts: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("host: "))
+        .collect();
+    assert_eq!(hosts.len(), 12);
+    assert!(hosts.iter().all(|h| *h == "127.0.0.1"), "{hosts:?}");
+    assert!(
+        yaml.contains("http://127.0.0.1:"),
+        "the token endpoint is on loopback"
+    );
+}
