@@ -101,11 +101,9 @@ fn series(target: &str, probe: &str, status: &str, reason: &str) -> String {
     )
 }
 
-#[test]
-fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctrl_c() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut demo = start_demo(dir.path());
-    // The first round: every check has a result (the hanging server takes its 5 s timeout).
+/// Waits for the first round: every check has a result (the hanging server takes its 5 s
+/// timeout). Returns the scrape that had them all.
+fn first_round(demo: &Demo) -> String {
     let mut metrics = String::new();
     let complete = wait_until(Duration::from_secs(60), || {
         metrics = http(demo.port, "GET", "/metrics").1;
@@ -114,6 +112,14 @@ fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctr
             .all(|(t, p, _, _)| metrics.contains(&format!("target=\"{t}\",probe=\"{p}\",status=")))
     });
     assert!(complete, "the first round never completed:\n{metrics}");
+    metrics
+}
+
+#[test]
+fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = start_demo(dir.path());
+    let metrics = first_round(&demo);
     for (t, p, status, reason) in EXPECTED {
         let want = series(t, p, status, reason);
         assert!(metrics.contains(&want), "missing {want} in:\n{metrics}");
@@ -267,4 +273,215 @@ fn demo_print_config_is_an_ordinary_config_on_loopback() {
         yaml.contains("http://127.0.0.1:"),
         "the token endpoint is on loopback"
     );
+}
+
+// The status page in a real browser: Debian's Chromium over the DevTools protocol, against the
+// running demo.
+
+/// Where the screenshots go: `MAILBEAT_TEST_OUTPUT`, or a directory in cargo's target directory.
+fn test_output() -> std::path::PathBuf {
+    let dir = std::env::var_os("MAILBEAT_TEST_OUTPUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-output")
+        });
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn chromium() -> std::path::PathBuf {
+    let path = std::env::var_os("MAILBEAT_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        path.exists(),
+        "{} not found: this test needs Debian's chromium (bash tests/run-all.sh installs it)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+#[ignore = "needs chromium: run bash tests/run-all.sh"]
+fn chromium_shows_the_summary_and_a_failures_remediation_on_desktop_and_phone() {
+    use headless_chrome::protocol::cdp::{Emulation, Page};
+    use headless_chrome::{Browser, LaunchOptions};
+    use std::ffi::OsStr;
+
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start_demo(dir.path());
+    first_round(&demo);
+    let browser = Browser::new(
+        LaunchOptions::default_builder()
+            .path(Some(chromium()))
+            .headless(true)
+            .sandbox(false)
+            .user_data_dir(Some(dir.path().join("chromium-profile")))
+            .window_size(Some((1280, 900)))
+            .idle_browser_timeout(Duration::from_secs(60))
+            // Without these, Chromium reaches for Google's hosts at start.
+            .args(vec![
+                OsStr::new("--disable-gpu"),
+                OsStr::new("--disable-quic"),
+                OsStr::new("--disable-component-update"),
+                OsStr::new("--no-default-browser-check"),
+            ])
+            .build()
+            .unwrap(),
+    )
+    .expect("chromium did not start");
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(20));
+    let base = format!("http://127.0.0.1:{}/", demo.port);
+    let shots = test_output();
+    let full_page_shot = |name: &str| {
+        let png = tab
+            .call_method(Page::CaptureScreenshot {
+                format: Some(Page::CaptureScreenshotFormatOption::Png),
+                quality: None,
+                clip: None,
+                from_surface: Some(true),
+                capture_beyond_viewport: Some(true),
+                optimize_for_speed: None,
+            })
+            .unwrap()
+            .data;
+        use base64::Engine as _;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png)
+            .unwrap();
+        let path = shots.join(name);
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    };
+    let viewport_shot = |name: &str| {
+        let png = tab
+            .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
+            .unwrap();
+        let path = shots.join(name);
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    };
+    let js = |expr: &str| -> serde_json::Value {
+        tab.evaluate(expr, false)
+            .unwrap()
+            .value
+            .unwrap_or(serde_json::Value::Null)
+    };
+
+    tab.navigate_to(&base)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    // The summary: targets by status, and when the last check ran.
+    let summary = tab
+        .wait_for_element("#summary")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    let critical_targets = 7; // chain, expired, name, closed, hangs, app password, SMTP AUTH off
+    for words in [
+        format!("{critical_targets}\nCritical"),
+        "2\nWarning".to_string(),
+        "3\nOK".to_string(),
+        "last check".to_string(),
+    ] {
+        assert!(
+            summary.contains(&words),
+            "{words:?} not in the summary: {summary:?}"
+        );
+    }
+    // The worst first: the first card is a critical one.
+    assert_eq!(
+        js("document.querySelector('article.target').classList.contains('critical')"),
+        serde_json::json!(true)
+    );
+    // A failing target's remediation is folded; opening it shows what to do.
+    let card = "#target-chain-incomplete";
+    // `checkVisibility()`: a closed <details> hides its content with content-visibility, which
+    // leaves the box its size.
+    let visible = |sel: &str| {
+        js(&format!(
+            "document.querySelector('{sel}').checkVisibility()"
+        )) == serde_json::json!(true)
+    };
+    let remediation = format!("{card} .remediation");
+    assert!(!visible(&remediation), "the remediation starts folded");
+    tab.wait_for_element(&format!("{card} details.fix summary"))
+        .unwrap()
+        .click()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || visible(&remediation)),
+        "the remediation did not unfold"
+    );
+    let text = tab
+        .wait_for_element(&remediation)
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(text.contains("intermediate"), "{text}");
+    let card_text = tab
+        .wait_for_element(card)
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(
+        card_text.contains("does not send its intermediate certificate"),
+        "the reason in words: {card_text}"
+    );
+    // The OAuth account's predicted re-authorization, and a link to do it.
+    let oauth = tab
+        .wait_for_element("#target-oauth-mailbox .fact.oauth")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(
+        oauth.contains("Re-authorization needed by") && oauth.contains("in 5 days"),
+        "{oauth}"
+    );
+    let no_sideways_scroll = "document.documentElement.scrollWidth <= window.innerWidth";
+    assert_eq!(js(no_sideways_scroll), serde_json::json!(true));
+    full_page_shot("status-page.png");
+    viewport_shot("status-page-top.png");
+
+    // A phone: one column, nothing wider than the screen.
+    tab.call_method(Emulation::SetDeviceMetricsOverride {
+        width: 390,
+        height: 844,
+        device_scale_factor: 2.0,
+        mobile: true,
+        scale: None,
+        screen_width: None,
+        screen_height: None,
+        position_x: None,
+        position_y: None,
+        dont_set_visible_size: None,
+        screen_orientation: None,
+        viewport: None,
+        display_feature: None,
+        device_posture: None,
+    })
+    .unwrap();
+    tab.navigate_to(&base)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("#summary").unwrap();
+    assert_eq!(js("window.innerWidth"), serde_json::json!(390));
+    assert_eq!(
+        js(no_sideways_scroll),
+        serde_json::json!(true),
+        "the page scrolls sideways on a phone"
+    );
+    tab.wait_for_element(&format!("{card} details.fix summary"))
+        .unwrap()
+        .click()
+        .unwrap();
+    full_page_shot("status-page-phone.png");
+    viewport_shot("status-page-phone-top.png");
+    js(&format!(
+        "document.querySelector('{card}').scrollIntoView()"
+    ));
+    viewport_shot("status-page-phone-failure.png");
 }
