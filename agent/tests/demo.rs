@@ -171,6 +171,14 @@ fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctr
         );
     }
 
+    // Every socket the demo listens on is on 127.0.0.1: the status page and its servers.
+    let listening = listening_addresses(demo.child.id());
+    assert!(listening.len() >= 12, "{listening:?}");
+    assert!(
+        listening.iter().all(|a| a.starts_with("127.0.0.1:")),
+        "{listening:?}"
+    );
+
     // Ctrl-C: the agent and the demo servers stop, and the process exits 0.
     let pid = rustix::process::Pid::from_child(&demo.child);
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
@@ -189,6 +197,40 @@ fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctr
     );
     // Nothing listens on the status page's port any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", demo.port)).is_err());
+}
+
+/// The TCP addresses process `pid` listens on, from its file descriptors' socket inodes and the
+/// kernel's socket tables (Linux), as `a.b.c.d:port` (IPv6 ones as `[hex]:port`).
+fn listening_addresses(pid: u32) -> Vec<String> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().to_string();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut found = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state (0A = LISTEN), inode
+            if f.len() < 10 || f[3] != "0A" || !inodes.contains(f[9]) {
+                continue;
+            }
+            let (addr, port) = f[1].split_once(':').unwrap();
+            let port = u16::from_str_radix(port, 16).unwrap();
+            let shown = if table == "tcp" {
+                let n = u32::from_str_radix(addr, 16).unwrap().to_le_bytes();
+                format!("{}.{}.{}.{}:{port}", n[0], n[1], n[2], n[3])
+            } else {
+                format!("[{addr}]:{port}")
+            };
+            found.push(shown);
+        }
+    }
+    found
 }
 
 /// The config the demo says it wrote (its "demo ready" line).
@@ -484,4 +526,12 @@ fn chromium_shows_the_summary_and_a_failures_remediation_on_desktop_and_phone() 
         "document.querySelector('{card}').scrollIntoView()"
     ));
     viewport_shot("status-page-phone-failure.png");
+}
+
+#[test]
+#[ignore = "needs promtool (Debian's prometheus package): run bash tests/run-all.sh"]
+fn the_demos_scrape_passes_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start_demo(dir.path());
+    support::promtool_check_metrics(&first_round(&demo));
 }
