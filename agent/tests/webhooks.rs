@@ -229,10 +229,15 @@ fn deliveries_are_signed_and_wait_out_a_receiver_that_is_down() {
     );
     assert!(value(&metrics, "mailbeat_alert{alertname=\"MailTargetUnreachable\",target=\"box0\",severity=\"critical\",state=\"firing\"}") == Some(1.0), "{metrics}");
     let page = http(agent.port, "GET", "/").1;
+    // The alert is on box0's card, with its severity and state.
+    let card = page
+        .split("id=\"target-box0\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</article>").next())
+        .unwrap_or_default();
     assert!(
-        page.contains(
-            "<td>MailTargetUnreachable</td><td>box0</td><td>critical</td><td>firing</td>"
-        ),
+        card.contains("Alert <strong>MailTargetUnreachable</strong> (critical, ")
+            && card.contains(" firing since "),
         "the status page lists the alert:\n{page}"
     );
     // Up again: delivered, signed, once.
