@@ -40,7 +40,10 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    runtime.block_on(async {
+    // `mailbeat demo` leaves its servers here when it ends: they go after the runtime, so a check
+    // still in flight at Ctrl-C never sees its server vanish (and never logs that it did).
+    let mut demo_servers = None;
+    let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => run(&cli.common.config_file, &cli.run).await,
             Command::Check(args) => check_once(&cli.common.config_file, args).await,
@@ -56,9 +59,14 @@ fn main() -> ExitCode {
             Command::Token(t) => {
                 token_command(&cli.common.config_file, OauthCommand::Token(t)).await
             }
-            Command::Demo(args) => demo(args, &cli.run).await,
+            Command::Demo(args) => demo(args, &cli.run, &mut demo_servers).await,
         }
-    })
+    });
+    if let Some(servers) = demo_servers {
+        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        drop(servers);
+    }
+    code
 }
 
 /// `reauth` and `token`: the config, what can be said before anything is opened or contacted,
@@ -98,11 +106,15 @@ async fn token_command(path: &Path, command: OauthCommand) -> ExitCode {
     }
 }
 
-/// `mailbeat demo`: the demo servers, then `run` (or `check`) on the config written for them;
-/// the servers stop when that returns.
-async fn demo(args: mailbeat::cli::DemoArgs, run_args: &mailbeat::cli::RunArgs) -> ExitCode {
+/// `mailbeat demo`: the demo servers, then `run` (or `check`) on the config written for them.
+/// The servers are left in `keep`, to be dropped after the runtime.
+async fn demo(
+    args: mailbeat::cli::DemoArgs,
+    run_args: &mailbeat::cli::RunArgs,
+    keep: &mut Option<mailbeat::demo::Demo>,
+) -> ExitCode {
     let demo = match mailbeat::demo::Demo::start().await {
-        Ok(d) => d,
+        Ok(d) => keep.insert(d),
         Err(e) => {
             eprintln!("mailbeat: {e}");
             return ExitCode::from(1);
@@ -123,7 +135,7 @@ async fn demo(args: mailbeat::cli::DemoArgs, run_args: &mailbeat::cli::RunArgs) 
     if args.check {
         return check_once(&demo.config_path, args.check_args).await;
     }
-    mailbeat::demo::announce(&demo, &run_args.listen_address);
+    mailbeat::demo::announce(demo, &run_args.listen_address);
     run(&demo.config_path, run_args).await
 }
 

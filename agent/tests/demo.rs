@@ -50,7 +50,8 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("oauth-mailbox", "auth", "ok", ""),
 ];
 
-/// The running demo; killed if a test fails before it stops it.
+/// The running demo. Dropped, it gets Ctrl-C (so it removes its temporary files), and is
+/// killed if it has not stopped within ten seconds.
 struct Demo {
     child: Child,
     port: u16,
@@ -59,6 +60,13 @@ struct Demo {
 
 impl Drop for Demo {
     fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let pid = rustix::process::Pid::from_child(&self.child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+            wait_until(Duration::from_secs(10), || {
+                self.child.try_wait().ok().flatten().is_some()
+            });
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -191,6 +199,9 @@ fn the_demo_shows_every_scenario_on_metrics_and_the_status_page_and_stops_on_ctr
     assert!(status.success(), "exit status {status:?}");
     let log = std::fs::read_to_string(&demo.log).unwrap();
     assert!(log.contains("mailbeat stopped"), "{log}");
+    // Nothing after it: no check in flight saw its server vanish.
+    let after = log.split("mailbeat stopped").nth(1).unwrap_or_default();
+    assert!(after.trim().is_empty(), "logged after the stop:{after}");
     assert!(
         !std::path::Path::new(&config_path_from_log(&demo.log)).exists(),
         "the demo's files are removed when it stops"
