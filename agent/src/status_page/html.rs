@@ -177,6 +177,14 @@ fn summary(out: &mut String, page: &Page) {
         }
         None => out.push_str("no check has run yet"),
     }
+    let (firing, pending) = page.alerts;
+    if firing + pending > 0 {
+        let _ = write!(
+            out,
+            " · {firing} alert{} firing, {pending} pending",
+            if firing == 1 { "" } else { "s" }
+        );
+    }
     let (configured, ran) = page.checks;
     if ran < configured {
         let _ = write!(out, " · {ran} of {configured} checks have run");
@@ -217,9 +225,10 @@ fn target(out: &mut String, t: &TargetView, now: SystemTime) {
 fn facts(out: &mut String, t: &TargetView, now: SystemTime) {
     let mut items = Vec::new();
     if let Some(days) = t.cert_days {
-        let class = match days {
-            d if d < 0 => "critical",
-            d if d < 21 => "warning",
+        let class = match (days, t.cert_status) {
+            (d, _) if d < 0 => "critical",
+            (_, Some(Status::Critical)) => "critical",
+            (_, Some(Status::Warning)) => "warning",
             _ => "ok",
         };
         let text = if days < 0 {
@@ -369,7 +378,7 @@ ul{list-style:none;margin:0;padding:0}
 .check .line{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem .6rem}
 .probe{font-weight:600;min-width:3.2rem}
 .headline{color:var(--c)}
-code{font:.82rem ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
+code{font:.82rem ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 .reason{color:var(--muted)}
 .when{color:var(--muted);font-size:.8rem;margin-left:auto}
 .message{margin:.2rem 0 0;color:var(--muted);font-size:.88rem}

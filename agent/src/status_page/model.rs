@@ -21,6 +21,8 @@ pub struct Page {
     pub summary: Summary,
     /// Checks configured, and how many have a result.
     pub checks: (usize, usize),
+    /// Alerts firing and pending, over all targets.
+    pub alerts: (usize, usize),
     /// Worst first, then in config order.
     pub targets: Vec<TargetView>,
     pub config_path: String,
@@ -52,6 +54,9 @@ pub struct TargetView {
     pub alerts: Vec<AlertView>,
     /// Days until the earliest certificate the tls probe saw ends (negative once ended).
     pub cert_days: Option<i64>,
+    /// How the tls probe judged that date: its status when its reason is about expiry (so the
+    /// target's own `warn_days`/`critical_days` decide), ok otherwise.
+    pub cert_status: Option<Status>,
     /// For accounts whose OAuth2 tokens the agent keeps.
     pub oauth: Option<OauthView>,
 }
@@ -144,6 +149,10 @@ pub fn build(
                         })
                         .collect(),
                     cert_days: tls.and_then(|e| cert_days(e, now)),
+                    cert_status: tls.map(|e| match e.result.reason {
+                        Some(Reason::TlsCertExpiring | Reason::TlsCertExpired) => e.result.status,
+                        _ => Status::Ok,
+                    }),
                     oauth: tc.oauth.as_ref().map(|_| oauth_view(&t.name, token, now)),
                 }
             })
@@ -165,7 +174,9 @@ pub fn build(
             None => summary.waiting += 1,
         }
     }
+    let firing = alerts.iter().filter(|a| a.phase == Phase::Firing).count();
     Page {
+        alerts: (firing, alerts.len() - firing),
         generated_at: now,
         last_check,
         summary,
