@@ -317,3 +317,66 @@ fn an_unknown_recipient_is_refused_at_rcpt() {
         "Postfix's own words: {r}"
     );
 }
+
+#[test]
+#[ignore = "needs the real-server harness: run bash tests/run-all.sh"]
+fn a_rejected_via_login_backs_off_that_accounts_other_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &[(
+            "dlv-badvia",
+            "MAILBEAT_POSTFIX_SUBMISSION_PORT",
+            "starttls",
+            "to: discard@mail.test, within: 3s",
+        )],
+    );
+    // The mailbox's password is wrong; the relay's is right.
+    std::fs::write(dir.path().join("bad"), "not-alices-password\n").unwrap();
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    let (head, inbox) = yaml.split_at(yaml.find("  - {name: dlv-badvia-inbox").unwrap());
+    let yaml = format!(
+        "global: {{every: 1h, timeout: 10s, state_dir: {}}}\n{}{}",
+        dir.path().join("state").display(),
+        head.split_once('\n').unwrap().1,
+        inbox.replace("password_file: pw", "password_file: bad")
+    );
+    std::fs::write(&config, yaml).unwrap();
+
+    let (code, report, all) = check(&config);
+    assert_eq!(code, Some(2), "{all}");
+    let r = result(&report, "dlv-badvia");
+    assert_eq!(r["reason"], "auth_bad_credentials", "{r}");
+    assert_eq!(r["details"]["hop"], "receive", "{r}");
+    assert_eq!(r["credential"], "accepted", "the relay's login worked: {r}");
+    assert_eq!(r["via_credential"], "rejected", "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("via target dlv-badvia-inbox"),
+        "{r}"
+    );
+    assert_no_secret("check output", &all);
+
+    // The mailbox's own auth check shares the credential guard: it backs off instead of trying
+    // the rejected password again.
+    let out = mailbeat(
+        &[
+            "check",
+            "--output",
+            "json",
+            "--target",
+            "dlv-badvia-inbox",
+            "--probe",
+            "auth",
+        ],
+        &config,
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = result(&report, "dlv-badvia-inbox");
+    assert!(
+        r["message"].as_str().unwrap().starts_with("backing off"),
+        "{r}"
+    );
+}
