@@ -9,8 +9,8 @@
 //!
 //! Rows are tried in order and the first match wins; a row matches by enhanced status code
 //! (RFC 3463, any basic code) or by words in the text (lower case, `*` for any text). The real
-//! replies behind each row, with their sources, are in `tests.rs` beside this module
-//! (`delivery_replies`).
+//! replies behind each row, with their sources, are this module's test data (`REPLIES`), and a
+//! test checks that every row is hit by one.
 
 use super::{contains, enhanced_code};
 use mailbeat_sdk::{Locale, Reason, Status};
@@ -206,5 +206,112 @@ pub fn classify_delivery(_hop: Hop, code: u16, text: &str) -> Refusal {
         status,
         reason: Reason::DeliveryRejected,
         cause,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real replies, each with where it was seen, and the cause it must get. Every row of
+    /// [`ROWS`] is hit by at least one (checked below).
+    const REPLIES: &[(Hop, u16, &str, Cause)] = &[
+        // Exchange Online, a From the account may not send as
+        // (https://www.kouhan.cn/en/article/00038744, quoting an Office 365 SMTP AUTH client).
+        (Hop::Data, 554, "5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message", Cause::SendAsDenied),
+        (Hop::Data, 554, "5.2.252 SendAsDenied; alerts@contoso.example not allowed to send as boss@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied", Cause::SendAsDenied),
+        // Postfix reject_sender_login_mismatch (postconf(5), smtpd_sender_login_maps).
+        (Hop::Mail, 553, "5.7.1 <boss@example.com>: Sender address rejected: not owned by user alerts@example.com", Cause::SendAsDenied),
+        // Gmail's daily limit (https://www.simplefastwebsites.com/errors/email/smtp-550-5-4-5-daily-sending-quota-exceeded-gmail/).
+        (Hop::Mail, 550, "5.4.5 Daily user sending limit exceeded. For more information on Gmail\n5.4.5 sending limits go to\n5.4.5  https://support.google.com/mail/?p=DailyLimitExceeded", Cause::SendingLimit),
+        (Hop::Rcpt, 550, "5.4.5 https://support.google.com/mail/?p=DailyLimitExceeded", Cause::SendingLimit),
+        // Exchange Online's 10,000 recipients a day over SMTP AUTH
+        // (https://learn.microsoft.com/en-us/exchange/troubleshoot/send-emails/smtp-submission-improvements).
+        (Hop::Data, 554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message.", Cause::SendingLimit),
+        // Exchange Online's continuous error throttling
+        // (https://learn.microsoft.com/en-us/Exchange/mail-flow-best-practices/continuous-error-throttling-smtp-auth-submissions).
+        (Hop::Mail, 550, "5.2.252 Sender throttled due to continuous send as denied errors.", Cause::SendingLimit),
+        // A full mailbox (https://email-knowledge.com/bouncecodes/5-2-2; Microsoft's own Sent
+        // Items: the smtp-submission-improvements page above).
+        (Hop::Rcpt, 552, "5.2.2 Mailbox full", Cause::MailboxFull),
+        (Hop::Data, 554, "5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded", Cause::MailboxFull),
+        (Hop::Rcpt, 452, "4.2.2 The email account that you tried to reach is over quota. Please direct the recipient to https://support.google.com/mail/?p=OverQuotaTemp", Cause::MailboxFull),
+        // Gmail's newer wording, which names neither "full" nor "quota": the code decides.
+        (Hop::Rcpt, 552, "5.2.2 The recipient's inbox is out of storage space and inactive.\n5.2.2 Please direct the recipient to\n5.2.2  https://support.google.com/mail/?p=OverQuotaPerm", Cause::MailboxFull),
+        (Hop::Rcpt, 452, "4.2.2 The recipient's inbox is out of storage space.\n4.2.2 Please direct the recipient to\n4.2.2  https://support.google.com/mail/?p=OverQuotaTemp", Cause::MailboxFull),
+        // Postfix (the harness answers exactly this) and generic unknown users.
+        (Hop::Rcpt, 550, "5.1.1 <nobody@mail.test>: Recipient address rejected: User unknown in virtual mailbox table", Cause::UnknownRecipient),
+        // Exchange Online's resolver, in words no row knows: the code decides.
+        (Hop::Rcpt, 550, "5.1.1 RESOLVER.ADR.RecipNotFound; not found", Cause::UnknownRecipient),
+        // Gmail.
+        (Hop::Rcpt, 550, "5.1.1 The email account that you tried to reach does not exist. Please try\n5.1.1 double-checking the recipient's email address for typos or\n5.1.1 unnecessary spaces.", Cause::UnknownRecipient),
+        // Postfix relay policy (https://www.antionline.com/showthread.php?mode=threaded&p=692064).
+        (Hop::Rcpt, 554, "5.7.1 <a@b.example>: Recipient address rejected: Relay access denied", Cause::RelayDenied),
+        // Content refused (https://verifyrhq.com/blog/debugging-554-571-content-rejected-suspected-spam-for-verification).
+        (Hop::Data, 554, "5.7.1 Content rejected - suspected spam", Cause::Spam),
+        (Hop::Data, 451, "4.7.1 Try again later", Cause::Other),
+    ];
+
+    #[test]
+    fn real_refusals_get_their_cause_and_status() {
+        for (hop, code, text, cause) in REPLIES {
+            let r = classify_delivery(*hop, *code, text);
+            assert_eq!(r.cause, *cause, "{code} {text}");
+            assert_eq!(r.reason, Reason::DeliveryRejected);
+            let want = if code / 100 == 4 {
+                Status::Warning
+            } else {
+                Status::Critical
+            };
+            assert_eq!(r.status, want, "{code} {text}");
+        }
+    }
+
+    #[test]
+    fn every_row_is_hit() {
+        for (i, row) in ROWS.iter().enumerate() {
+            let hit = REPLIES.iter().any(|(_, _, text, _)| {
+                let lower = text.to_lowercase();
+                let e = enhanced_code(text);
+                match (row.enhanced, row.words.is_empty()) {
+                    (Some(c), true) => {
+                        e == Some(c)
+                            && !ROWS[..i]
+                                .iter()
+                                .any(|r| r.words.iter().any(|w| contains(&lower, w)))
+                    }
+                    _ => row.words.iter().any(|w| contains(&lower, w)),
+                }
+            });
+            assert!(hit, "row {i} ({:?}) has no real reply", row.cause);
+        }
+    }
+
+    #[test]
+    fn every_cause_but_other_has_advice_in_both_languages() {
+        for cause in [
+            Cause::SendAsDenied,
+            Cause::SendingLimit,
+            Cause::UnknownRecipient,
+            Cause::MailboxFull,
+            Cause::RelayDenied,
+            Cause::Spam,
+        ] {
+            let en = cause.remediation(Locale::En).unwrap();
+            let ja = cause.remediation(Locale::Ja).unwrap();
+            assert!(en.len() > 60 && en.is_ascii(), "{cause:?}");
+            assert!(
+                ja.chars().any(|c| matches!(c, '\u{3040}'..='\u{30ff}')),
+                "{cause:?}"
+            );
+        }
+        assert!(Cause::Other.remediation(Locale::En).is_none());
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for text in ["", "\u{0}", "5.", "é5.2.2 x", &"x".repeat(100_000)] {
+            let _ = classify_delivery(Hop::Data, 0, text);
+        }
     }
 }
