@@ -291,7 +291,13 @@ impl DeliveryCheck {
         };
         // The deadline is the budget: twice the target's timeout plus `within`. Sending gets one
         // timeout's worth, so a relay that hangs is named as such well before `within` runs out.
-        let step = ctx.remaining().saturating_sub(self.within) / 2;
+        // A caller that gave less than the budget (`check_once` with a plain timeout) still
+        // gets half of what it gave for sending.
+        let remaining = ctx.remaining();
+        let step = match remaining.checked_sub(self.within) {
+            Some(beyond) if !beyond.is_zero() => beyond / 2,
+            _ => remaining / 2,
+        };
         let mut send_ctx = ctx.clone();
         send_ctx.deadline = Instant::now() + step;
 
@@ -340,7 +346,9 @@ impl DeliveryCheck {
             scrubber: &via_scrubber,
         };
         // Leave the cleanup and the goodbye a moment after the wait.
-        let until = (sent_at + self.within).min(ctx.deadline - step.min(Duration::from_secs(2)));
+        let goodbye = step.min(Duration::from_secs(2));
+        let until =
+            (sent_at + self.within).min(ctx.deadline.checked_sub(goodbye).unwrap_or(ctx.deadline));
         let prefix = message::id_prefix(&target.name);
         let base = |r: CheckResult| {
             r.with_credential(CredentialVerdict::Accepted)
@@ -356,6 +364,19 @@ impl DeliveryCheck {
             Err(receive::NotSearched::Login(r)) => {
                 let mut r = *r;
                 r.via_credential = r.credential.take();
+                // What to do is about the mailbox's account, so the text names `via`'s values
+                // (the agent fills in the placeholders a text still has with the relay's).
+                if let Some(reason) = r.reason {
+                    let text = mailbeat_sdk::remediation::remediation(
+                        reason,
+                        via.target.provider.as_deref(),
+                        ctx.locale,
+                    );
+                    r.remediation = Some(mailbeat_sdk::remediation::for_target_values(
+                        &text,
+                        &via.target,
+                    ));
+                }
                 r.message = format!(
                     "the relay accepted the message, but logging in to via target {} failed: {}",
                     via.target.name, r.message
