@@ -148,6 +148,11 @@ fn a_message_through_587_and_465_arrives_is_deleted_and_its_time_is_exported() {
         );
         assert!(r["details"]["deleted"].as_u64().unwrap() >= 1, "{r}");
         assert_eq!(r["observations"]["delivery_success"], 1.0, "{r}");
+        assert_eq!(
+            r["details"]["authentication_results"],
+            serde_json::json!({"spf": "pass", "dkim": "none", "dmarc": "fail"}),
+            "{r}"
+        );
         let took = r["observations"]["delivery_duration_seconds"]
             .as_f64()
             .unwrap();
@@ -177,6 +182,23 @@ fn a_message_through_587_and_465_arrives_is_deleted_and_its_time_is_exported() {
         value(
             &m,
             "mailbeat_probe_success{target=\"dlv-465\",probe=\"delivery\"}"
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // The harness Postfix adds the Authentication-Results a milter would (tests/harness/README.md).
+    assert_eq!(
+        value(
+            &m,
+            "mailbeat_delivery_auth_result{target=\"dlv-587\",method=\"spf\",result=\"pass\"}"
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            "mailbeat_delivery_auth_result{target=\"dlv-465\",method=\"dmarc\",result=\"fail\"}"
         ),
         Some(1.0),
         "{m}"
