@@ -1,7 +1,7 @@
 //! Looking for the probe message in the `via` mailbox over IMAP: log in (the auth probe's login,
 //! [`crate::auth::imap::open`]), find the junk folder, then poll INBOX and junk with
-//! `UID SEARCH HEADER X-Mailbeat-Probe <prefix>` under a bounded back-off until the message is
-//! there or `within` has passed. Every hit is fetched (`BODY.PEEK[HEADER]`, so nothing is marked
+//! `UID SEARCH OR HEADER X-Mailbeat-Probe <id> HEADER X-Mailbeat-Probe <prefix>` under a
+//! bounded back-off until the message is there or `within` has passed. Every hit is fetched (`BODY.PEEK[HEADER]`, so nothing is marked
 //! read); the one with this run's id is the answer, and the others are this target's left-overs
 //! from earlier runs (one that arrived after its run gave up), deleted so they do not pile up.
 //!
@@ -114,7 +114,7 @@ async fn poll(
     loop {
         outcome.polls += 1;
         for mailbox in &searched {
-            let hits = probe_messages(imap, mailbox, prefix).await?;
+            let hits = probe_messages(imap, mailbox, id, prefix).await?;
             let mut delete = Vec::new();
             for (uid, header) in hits {
                 if probe_id(&header).as_deref() == Some(id) {
@@ -179,10 +179,13 @@ fn marked_junk(list: &Tagged) -> Option<String> {
 }
 
 /// Selects `mailbox` and returns the UID and header of every message whose probe header
-/// contains `prefix`.
+/// contains `id` or `prefix`. The id is asked for on its own as well: a server whose header
+/// search matches whole words rather than substrings (Gmail's) still finds this run's message,
+/// even where it misses the left-overs.
 async fn probe_messages(
     imap: &mut Imap<'_>,
     mailbox: &str,
+    id: &str,
     prefix: &str,
 ) -> Result<Vec<(u32, Vec<u8>)>, Failure> {
     let name = quote(mailbox).ok_or_else(|| {
@@ -200,7 +203,9 @@ async fn probe_messages(
     )?;
     let search = ok(
         imap.command(
-            &format!("UID SEARCH HEADER {PROBE_HEADER} \"{prefix}\""),
+            &format!(
+                "UID SEARCH OR HEADER {PROBE_HEADER} \"{id}\" HEADER {PROBE_HEADER} \"{prefix}\""
+            ),
             "SEARCH",
             None,
         )
