@@ -193,6 +193,12 @@ impl CheckResult {
         self
     }
 
+    /// Sets what the check learned about its companion target's credential.
+    pub fn with_via_credential(mut self, verdict: CredentialVerdict) -> Self {
+        self.via_credential = Some(verdict);
+        self
+    }
+
     /// Adds an unlabelled observation.
     pub fn observe(mut self, name: &str, value: f64) -> Self {
         self.observations.insert(name.to_string(), value);

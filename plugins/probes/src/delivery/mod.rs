@@ -397,13 +397,13 @@ impl DeliveryCheck {
                 );
                 return base(r.observe("delivery_success", 0.0))
                     .detail("hop", "receive")
-                    .with_via(CredentialVerdict::Accepted);
+                    .with_via_credential(CredentialVerdict::Accepted);
             }
         };
         let searched = outcome.searched.join(" and ");
         let common = |r: CheckResult| {
             base(r)
-                .with_via(CredentialVerdict::Accepted)
+                .with_via_credential(CredentialVerdict::Accepted)
                 .detail("searched", &outcome.searched)
                 .detail("junk_folder", &outcome.junk)
                 .detail("deleted", outcome.deleted)
@@ -512,18 +512,6 @@ fn hop_name(hop: Hop) -> &'static str {
         Hop::Mail => "MAIL FROM",
         Hop::Rcpt => "RCPT TO",
         Hop::Data => "DATA",
-    }
-}
-
-/// Sets [`CheckResult::via_credential`].
-trait WithVia {
-    fn with_via(self, verdict: CredentialVerdict) -> Self;
-}
-
-impl WithVia for CheckResult {
-    fn with_via(mut self, verdict: CredentialVerdict) -> Self {
-        self.via_credential = Some(verdict);
-        self
     }
 }
 
