@@ -4,7 +4,7 @@
 //! folder, measures the time from handing it over to seeing it, reads its
 //! `Authentication-Results`, and deletes it (unless `keep: true`).
 //!
-//! The parts: [`message`] builds the message (lettre's builder), [`send`] speaks MAIL/RCPT/DATA
+//! The parts: [`message`] builds the message (lettre's builder), `send` speaks MAIL/RCPT/DATA
 //! after the auth probe's SMTP login, [`receive`] polls the mailbox after the auth probe's IMAP
 //! login, [`authres`] reads SPF/DKIM/DMARC. A refusal at MAIL, RCPT or DATA is classified by
 //! [`crate::classify::delivery`] into `delivery_rejected` with a cause and its remediation.
@@ -18,10 +18,11 @@
 //! Sending is slower than checking a login: a message counts against the account's sending
 //! limit. The probe runs every hour unless its `every:` says otherwise ([`Probe::default_every`]),
 //! and after a refused send it waits longer before the next one (15 minutes, doubling up to a
-//! day; [`SendBackoff`]), answering with the last result meanwhile. POP3 `via` targets are not
+//! day; `backoff.rs`), answering with the last result meanwhile. POP3 `via` targets are not
 //! supported (a POP3 mailbox has no junk folder to tell apart, and no header search).
 
 pub mod authres;
+mod backoff;
 pub mod message;
 pub mod receive;
 mod send;
@@ -32,13 +33,14 @@ use crate::auth::Plan;
 use crate::classify::delivery::{classify_delivery, Hop};
 use crate::dialogue::printable;
 use async_trait::async_trait;
+pub use backoff::{SendBackoff, SEND_BACKOFF_FIRST, SEND_BACKOFF_MAX};
 use mailbeat_sdk::{
     Check, CheckResult, Companion, CredentialVerdict, MetricDesc, OptionsError, Probe,
     ProbeContext, Protocol, Reason, SaslMechanism, Status, Target,
 };
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How long to wait for the message by default.
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(5 * 60);
@@ -176,65 +178,6 @@ struct DeliveryCheck {
     keep: bool,
     mechanism: Option<Mechanism>,
     backoff: Mutex<SendBackoff>,
-}
-
-/// After a refused send, when the next one may go out, and what to answer until then.
-#[derive(Debug, Default)]
-pub struct SendBackoff {
-    failures: u32,
-    until: Option<(Instant, SystemTime)>,
-    last: Option<CheckResult>,
-}
-
-/// The first wait after a refused send; it doubles with each further refusal.
-pub const SEND_BACKOFF_FIRST: Duration = Duration::from_secs(15 * 60);
-/// The longest wait.
-pub const SEND_BACKOFF_MAX: Duration = Duration::from_secs(24 * 3600);
-
-impl SendBackoff {
-    /// The wait after `failures` refusals in a row.
-    pub fn delay(failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(16);
-        SEND_BACKOFF_FIRST
-            .saturating_mul(1 << doublings)
-            .min(SEND_BACKOFF_MAX)
-    }
-
-    /// The last result, marked as an answer from the back-off, while it lasts.
-    fn answer(&self, now: Instant) -> Option<CheckResult> {
-        let (until, wall) = self.until?;
-        if now >= until {
-            return None;
-        }
-        let mut r = self.last.clone()?;
-        r.message = format!(
-            "backing off: not sending again until {}, after {} refused send(s); last answer: {}",
-            humantime::format_rfc3339_seconds(wall),
-            self.failures,
-            r.message
-        );
-        r.credential = None;
-        r.via_credential = None;
-        Some(r.detail(
-            "backoff",
-            serde_json::json!({
-                "failures": self.failures,
-                "until": humantime::format_rfc3339_seconds(wall).to_string(),
-            }),
-        ))
-    }
-
-    /// Records a result: a refused send starts or extends the wait, anything else ends it.
-    fn record(&mut self, result: &CheckResult) {
-        if result.reason != Some(Reason::DeliveryRejected) {
-            *self = SendBackoff::default();
-            return;
-        }
-        self.failures = self.failures.saturating_add(1);
-        let delay = Self::delay(self.failures);
-        self.until = Some((Instant::now() + delay, SystemTime::now() + delay));
-        self.last = Some(result.clone());
-    }
 }
 
 #[async_trait]
@@ -574,25 +517,5 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.0.contains("smtp"), "{e}");
-    }
-
-    #[test]
-    fn refused_sends_back_off_doubling_to_a_day() {
-        assert_eq!(SendBackoff::delay(1), SEND_BACKOFF_FIRST);
-        assert_eq!(SendBackoff::delay(2), SEND_BACKOFF_FIRST * 2);
-        assert_eq!(SendBackoff::delay(40), SEND_BACKOFF_MAX);
-        let mut b = SendBackoff::default();
-        let refused = CheckResult::critical(Reason::DeliveryRejected, "550 no");
-        b.record(&refused);
-        let answer = b.answer(Instant::now()).expect("backing off");
-        assert_eq!(answer.reason, Some(Reason::DeliveryRejected));
-        assert!(
-            answer.message.starts_with("backing off"),
-            "{}",
-            answer.message
-        );
-        assert!(b.answer(Instant::now() + SEND_BACKOFF_FIRST).is_none());
-        b.record(&CheckResult::ok("fine"));
-        assert!(b.answer(Instant::now()).is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! Looking for the probe message in the `via` mailbox over IMAP: log in (the auth probe's login,
-//! [`crate::auth::imap::open`]), find the junk folder, then poll INBOX and junk with
+//! `auth::imap::open`), find the junk folder, then poll INBOX and junk with
 //! `UID SEARCH OR HEADER X-Mailbeat-Probe <id> HEADER X-Mailbeat-Probe <prefix>` under a
 //! bounded back-off until the message is there or `within` has passed. Every hit is fetched (`BODY.PEEK[HEADER]`, so nothing is marked
 //! read); the one with this run's id is the answer, and the others are this target's left-overs

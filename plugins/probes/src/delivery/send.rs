@@ -1,4 +1,4 @@
-//! Sending the probe message: the auth probe's SMTP login ([`crate::auth::smtp::open`]: connect,
+//! Sending the probe message: the auth probe's SMTP login (`auth::smtp::open`: connect,
 //! the target's TLS mode, EHLO, AUTH), then `MAIL FROM`, `RCPT TO`, `DATA` and the message, then
 //! `QUIT`. Each reply is read whole, so a refusal reaches the delivery classifier with its full
 //! text and the hop it answered.
