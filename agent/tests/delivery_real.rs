@@ -205,6 +205,15 @@ fn a_message_through_587_and_465_arrives_is_deleted_and_its_time_is_exported() {
     );
     assert_no_secret("/metrics", &m);
     promtool_check_metrics(&m);
+    // /probe runs it now (another message), in blackbox_exporter's names and ours.
+    let (status, body) = http(agent.port, "GET", "/probe?target=dlv-465&probe=delivery");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("probe_success 1"), "{body}");
+    assert!(
+        body.contains("mailbeat_delivery_duration_seconds"),
+        "{body}"
+    );
+    assert_no_secret("/probe", &body);
     drop(agent);
     let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
     assert_no_secret("the agent's log", &log);
