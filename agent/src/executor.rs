@@ -200,7 +200,20 @@ impl Executor {
             };
             // The companion's login is guarded as its own: a rejected `via` password backs off
             // across every target of that account, the `auth` probe of the mailbox included.
+            // When both ends are one credential (a mailbox that sends to itself), the first
+            // gate already holds it: a second would see the first as "another target retrying".
+            let same_credential = |via: &Target, creds: &Credentials| {
+                ctx.credentials.as_ref().is_some_and(|own| {
+                    guard.fingerprint(&realm_of(&target), own)
+                        == guard.fingerprint(&realm_of(via), creds)
+                })
+            };
             let via_attempt = match &ctx.via {
+                Some(Via {
+                    target: via,
+                    credentials: Some(creds),
+                    ..
+                }) if same_credential(via, creds) => None,
                 Some(Via {
                     target: via,
                     credentials: Some(creds),

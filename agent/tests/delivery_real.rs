@@ -427,3 +427,42 @@ fn a_rejected_via_login_backs_off_that_accounts_other_checks() {
         "{r}"
     );
 }
+
+#[test]
+#[ignore = "needs the real-server harness: run bash tests/run-all.sh"]
+fn a_mailbox_that_sends_to_itself_is_gated_once() {
+    // Both ends log in with one rejected credential. Once its back-off has passed, the next run
+    // must try it again, not answer "another target is retrying it" to itself forever.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        &[(
+            "dlv-self",
+            "MAILBEAT_POSTFIX_SUBMISSION_PORT",
+            "starttls",
+            "to: alice@mail.test, within: 3s, backoff: {initial: 1s, max: 1s}",
+        )],
+    );
+    std::fs::write(dir.path().join("pw"), "not-alices-password\n").unwrap();
+    let yaml = std::fs::read_to_string(&config).unwrap().replacen(
+        "global: {every: 1h, timeout: 10s}",
+        &format!(
+            "global: {{every: 1h, timeout: 10s, state_dir: {}}}",
+            dir.path().join("state").display()
+        ),
+        1,
+    );
+    std::fs::write(&config, yaml).unwrap();
+    for run in 0..2 {
+        let (_, report, all) = check(&config);
+        let r = result(&report, "dlv-self");
+        assert_eq!(r["reason"], "auth_bad_credentials", "run {run}: {all}");
+        assert_eq!(r["details"]["hop"], "auth", "run {run}: {r}");
+        assert!(
+            !r["message"].as_str().unwrap().contains("backing off"),
+            "run {run}: {r}"
+        );
+        // Past the one-second back-off (and Dovecot's failure delay is in the run itself).
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+}
