@@ -120,6 +120,11 @@ pub fn table(report: &Report) -> String {
             r.result.duration_seconds,
             one_line(&r.result.message),
         ));
+        // A check with several hops (delivery: auth, mail, rcpt, data, receive) names the one
+        // that failed on a line of its own.
+        if let Some(hop) = failed_hop(&r.result) {
+            out.push_str(&format!("{:wt$}  failed at hop: {hop}\n", ""));
+        }
     }
     let failures: Vec<&Row> = report
         .results
@@ -207,6 +212,14 @@ pub fn nagios(report: &Report) -> String {
         ));
     }
     out
+}
+
+/// The hop a failed check stopped at (`details.hop`), when it names one.
+fn failed_hop(r: &mailbeat_sdk::CheckResult) -> Option<&str> {
+    if r.is_ok() {
+        return None;
+    }
+    r.details.get("hop")?.as_str()
 }
 
 fn one_line(s: &str) -> String {

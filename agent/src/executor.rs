@@ -13,7 +13,7 @@ use futures::FutureExt;
 use mailbeat_sdk::remediation::{for_target_values, remediation};
 use mailbeat_sdk::{
     Check, CheckResult, CredentialVerdict, Credentials, Locale, ProbeContext, Reason, Secret,
-    SecretKind, Status, Target,
+    SecretKind, Status, Target, Via,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,7 +80,27 @@ impl Executor {
             Some(Ok(s)) => Some(s.clone()),
             _ => None,
         };
-        let (mut result, mut backing_off) = self.once(target, probe, secret).await;
+        // A check that works through a second target (the delivery probe's `via`) gets that
+        // account's secret the same way, read or refreshed now.
+        let via = match &probe.via {
+            Some(via) => match self.secret(via).await {
+                Some(Err(e)) => {
+                    let mut result = match e {
+                        NoSecret::Read(e) => CheckResult::unknown(Reason::ConfigError, e),
+                        NoSecret::Token(u) => token_unavailable(u),
+                    };
+                    result.message = format!("via target {}: {}", via.target.name, result.message);
+                    result.duration_seconds = started.elapsed().as_secs_f64();
+                    return Executed {
+                        result: self.complete(target, result),
+                        backing_off: false,
+                    };
+                }
+                secret => Some((via.clone(), secret.and_then(Result::ok))),
+            },
+            None => None,
+        };
+        let (mut result, mut backing_off) = self.once(target, probe, secret, via.clone()).await;
         if target.oauth.is_some()
             && !backing_off
             && result.credential == Some(CredentialVerdict::Rejected)
@@ -91,7 +111,7 @@ impl Executor {
             // the token endpoint's reason, which says more than the server's refusal.
             match self.secret(target).await {
                 Some(Ok(fresh)) if Some(&fresh) != presented.as_ref() => {
-                    (result, backing_off) = self.once(target, probe, Some(Ok(fresh))).await;
+                    (result, backing_off) = self.once(target, probe, Some(Ok(fresh)), via).await;
                 }
                 Some(Err(NoSecret::Token(u))) => result = token_unavailable(u),
                 _ => {}
@@ -110,6 +130,7 @@ impl Executor {
         target: &TargetConfig,
         probe: &ProbeConfig,
         secret: Option<Result<Secret, NoSecret>>,
+        via: Option<ViaSecret>,
     ) -> (CheckResult, bool) {
         match secret {
             Some(Err(NoSecret::Read(e))) => (CheckResult::unknown(Reason::ConfigError, e), false),
@@ -119,7 +140,7 @@ impl Executor {
                 // The whole attempt (gate, check, redaction, record) is a task of its own: a
                 // panic in the probe ends that task, not the agent, and a caller that goes away
                 // (a client hanging up on /probe) cannot keep a rejection from being recorded.
-                let attempt = self.attempt(target, probe, secret.and_then(Result::ok));
+                let attempt = self.attempt(target, probe, secret.and_then(Result::ok), via);
                 match tokio::spawn(attempt).await {
                     Ok(done) => done,
                     Err(_) => (
@@ -138,32 +159,37 @@ impl Executor {
         tc: &TargetConfig,
         pc: &ProbeConfig,
         secret: Option<Secret>,
+        via: Option<ViaSecret>,
     ) -> impl std::future::Future<Output = (CheckResult, bool)> + Send + 'static {
         let username = tc.target.account.as_ref().map(|a| a.username.clone());
-        let credentials = match (&tc.target.account, &secret) {
-            (Some(account), Some(secret)) => Some(Credentials {
-                username: account.username.clone(),
-                secret: secret.clone(),
-                kind: if account.oauth {
-                    SecretKind::AccessToken
-                } else {
-                    SecretKind::Password
-                },
-            }),
-            _ => None,
-        };
+        let credentials = credentials_of(&tc.target, secret.as_ref());
+        // The check's own steps and any wait it declares (the delivery probe's `within`).
+        let timeout = pc.check.budget(tc.timeout);
+        let via_ctx = via.as_ref().map(|(v, s)| Via {
+            target: v.target.clone(),
+            credentials: credentials_of(&v.target, s.as_ref()),
+            roots: v.roots.clone(),
+        });
+        let via_secret = via.as_ref().and_then(|(v, s)| {
+            let user = v.target.account.as_ref().map(|a| a.username.clone());
+            s.clone().map(|s| (s, user))
+        });
+        let via_tokens = via
+            .as_ref()
+            .and_then(|(v, _)| v.oauth.clone())
+            .map(|a| (self.services.tokens.clone(), a));
         let ctx = ProbeContext {
-            deadline: Instant::now() + tc.timeout,
+            deadline: Instant::now() + timeout,
             roots: tc.roots.clone(),
             credentials,
             ehlo_name: self.ehlo_name.clone(),
             locale: self.locale,
+            via: via_ctx,
         };
         let guard = self.services.guard.clone();
         let tokens = tc.oauth.clone().map(|a| (self.services.tokens.clone(), a));
         let target = tc.target.clone();
-        let (check, policy, name, timeout) =
-            (pc.check.clone(), pc.backoff, pc.name.clone(), tc.timeout);
+        let (check, policy, name) = (pc.check.clone(), pc.backoff, pc.name.clone());
         async move {
             let attempt = match &ctx.credentials {
                 Some(creds) => match guard.gate(&realm_of(&target), creds, &target.name) {
@@ -172,11 +198,44 @@ impl Executor {
                 },
                 None => None,
             };
+            // The companion's login is guarded as its own: a rejected `via` password backs off
+            // across every target of that account, the `auth` probe of the mailbox included.
+            // When both ends are one credential (a mailbox that sends to itself), the first
+            // gate already holds it: a second would see the first as "another target retrying".
+            let same_credential = |via: &Target, creds: &Credentials| {
+                ctx.credentials.as_ref().is_some_and(|own| {
+                    guard.fingerprint(&realm_of(&target), own)
+                        == guard.fingerprint(&realm_of(via), creds)
+                })
+            };
+            let via_attempt = match &ctx.via {
+                Some(Via {
+                    target: via,
+                    credentials: Some(creds),
+                    ..
+                }) if same_credential(via, creds) => None,
+                Some(Via {
+                    target: via,
+                    credentials: Some(creds),
+                    ..
+                }) => match guard.gate(&realm_of(via), creds, &via.name) {
+                    Ok(attempt) => Some(attempt),
+                    Err(answer) => {
+                        let mut answer = *answer;
+                        answer.message = format!("via target {}: {}", via.name, answer.message);
+                        return (answer, true);
+                    }
+                },
+                _ => None,
+            };
             let mut result = within_limits(check.as_ref(), &target, &ctx, timeout, &name).await;
             if let Some(secret) = &secret {
                 // Before the guard keeps it, on disk too: a server may echo what it was sent, a
                 // probe or plugin may format too much.
                 redact(&mut result, secret.expose(), username.as_deref());
+            }
+            if let Some((secret, user)) = &via_secret {
+                redact(&mut result, secret.expose(), user.as_deref());
             }
             if let (Some((tokens, account)), Some(CredentialVerdict::Rejected)) =
                 (&tokens, result.credential)
@@ -184,6 +243,17 @@ impl Executor {
                 // The server refused a token the store thought valid (revoked, or expired
                 // early): the next login refreshes instead of presenting it again.
                 tokens.invalidate_access(account);
+            }
+            if let (Some((tokens, account)), Some(CredentialVerdict::Rejected)) =
+                (&via_tokens, result.via_credential)
+            {
+                tokens.invalidate_access(account);
+            }
+            if let Some(attempt) = via_attempt {
+                // The guard keeps what the companion's login showed, as that login's result.
+                let mut seen = result.clone();
+                seen.credential = result.via_credential;
+                drop(attempt.record(seen, &policy));
             }
             match attempt {
                 Some(attempt) => (attempt.record(result, &policy), false),
@@ -211,6 +281,23 @@ impl Executor {
         }
         result
     }
+}
+
+/// A companion target and its secret, when it could be read.
+type ViaSecret = (Arc<TargetConfig>, Option<Secret>);
+
+/// The credentials of `target`'s account with `secret`, when it has both.
+fn credentials_of(target: &Target, secret: Option<&Secret>) -> Option<Credentials> {
+    let (account, secret) = (target.account.as_ref()?, secret?);
+    Some(Credentials {
+        username: account.username.clone(),
+        secret: secret.clone(),
+        kind: if account.oauth {
+            SecretKind::AccessToken
+        } else {
+            SecretKind::Password
+        },
+    })
 }
 
 /// The result of a login that got no access token.

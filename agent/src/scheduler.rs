@@ -118,8 +118,9 @@ pub async fn run(
             if let Some(due) = plan.carried(job.job) {
                 return Reverse((due, i, false));
             }
-            let window = config.targets[job.job.target]
-                .schedule
+            let tc = &config.targets[job.job.target];
+            let window = tc.probes[job.job.probe]
+                .schedule_in(tc)
                 .interval(start)
                 .min(STARTUP_SPREAD);
             let first = start
@@ -147,18 +148,16 @@ pub async fn run(
         heap.pop();
         let job = &jobs[idx];
         let tc = &config.targets[job.job.target];
+        let schedule = tc.probes[job.job.probe].schedule_in(tc);
         // Next slot after the later of due and now: a scheduler that fell behind skips the slots
         // it missed instead of bursting through them. After the start-up run, the first regular
         // slot is at least half an interval away, so a check does not run twice in a row.
         let mut after = due.max(now);
         if startup {
-            let half = tc.schedule.interval(now) / 2;
+            let half = schedule.interval(now) / 2;
             after += chrono::Duration::from_std(half).unwrap_or_default();
         }
-        if let Some(next) = tc
-            .schedule
-            .next_run(after, job.fraction, config.global.spread)
-        {
+        if let Some(next) = schedule.next_run(after, job.fraction, config.global.spread) {
             plan.plan(job.job, next);
             heap.push(Reverse((next, idx, false)));
         }

@@ -365,3 +365,23 @@ async fn a_reload_keeps_the_schedule_of_unchanged_jobs() {
     }
     assert_eq!(runs("t4"), 2, "a changed job runs soon");
 }
+
+/// A probe's own `every:` overrides its target's: here the target says every minute, the probe
+/// every hour, and in three hours it runs about three times (plus the start-up run), not 180.
+#[tokio::test(start_paused = true)]
+async fn a_probe_with_its_own_every_runs_on_it() {
+    let probe = Arc::new(RecordingProbe::new(Recorder {
+        delay: Some(Duration::from_millis(10)),
+        ..Default::default()
+    }));
+    let yaml = "global:\n  concurrency: 10\ntargets:\n  - {name: own, protocol: imap, host: 127.0.0.1, tls: none, every: 1m, probes: [{recording: {every: 1h}}]}\n  - {name: target, protocol: imap, host: 127.0.0.1, tls: none, every: 1m, probes: [recording]}\n";
+    let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
+    let config = config::parse(yaml, "test.yml", Path::new("."), &probes).unwrap();
+    let run = start(config, &probe);
+    tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
+    let _ = run.stop.send(true);
+    let starts = probe.starts.lock().unwrap().clone();
+    let count = |name: &str| starts.iter().filter(|(n, _)| n == name).count();
+    assert!((3..=5).contains(&count("own")), "own: {}", count("own"));
+    assert!(count("target") >= 170, "target: {}", count("target"));
+}

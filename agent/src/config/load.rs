@@ -183,6 +183,8 @@ impl Validator<'_> {
             }
         }
 
+        self.companions(&mut targets, &raw.targets);
+
         let webhooks = self.webhooks(&raw.webhooks, allow_inline, &global);
         let probe_names: Vec<String> = self.probes.iter().map(|p| p.name().to_string()).collect();
         let alerts = self.alerts(&raw.alerts, &probe_names);

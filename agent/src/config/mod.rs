@@ -135,6 +135,19 @@ pub struct ProbeConfig {
     pub uses_credentials: bool,
     /// The wait before a credential this check saw rejected is tried again.
     pub backoff: Policy,
+    /// The probe's own schedule (`every:` in its options, or the probe's default), overriding
+    /// the target's.
+    pub schedule: Option<Schedule>,
+    /// The second target the check works through (the delivery probe's `via`), resolved at
+    /// load; its own probes are left out.
+    pub via: Option<Arc<TargetConfig>>,
+}
+
+impl ProbeConfig {
+    /// The schedule this probe runs on: its own, else its target's.
+    pub fn schedule_in<'a>(&'a self, target: &'a TargetConfig) -> &'a Schedule {
+        self.schedule.as_ref().unwrap_or(&target.schedule)
+    }
 }
 
 impl std::fmt::Debug for ProbeConfig {
@@ -144,6 +157,8 @@ impl std::fmt::Debug for ProbeConfig {
             .field("options", &self.options)
             .field("uses_credentials", &self.uses_credentials)
             .field("backoff", &self.backoff)
+            .field("schedule", &self.schedule)
+            .field("via", &self.via.as_ref().map(|v| &v.target))
             .finish_non_exhaustive()
     }
 }

@@ -257,6 +257,77 @@ impl Validator<'_> {
         })
     }
 
+    /// Resolves every check's companion target (the delivery probe's `via`): it must be another
+    /// configured target that speaks one of the protocols the check names. The check gets a copy
+    /// of it without its own probes.
+    pub(super) fn companions(&mut self, targets: &mut [TargetConfig], raw: &[RawTarget]) {
+        let by_name: BTreeMap<String, TargetConfig> = targets
+            .iter()
+            .map(|t| {
+                let mut copy = t.clone();
+                copy.probes.clear();
+                (t.target.name.clone(), copy)
+            })
+            .collect();
+        for (ti, tc) in targets.iter_mut().enumerate() {
+            let name = tc.target.name.clone();
+            let at = raw
+                .iter()
+                .find(|r| r.name.value.trim() == name)
+                .map_or((0, 0), |r| loc(&r.name));
+            let key = raw
+                .iter()
+                .position(|r| r.name.value.trim() == name)
+                .unwrap_or(ti);
+            for (pi, pc) in tc.probes.iter_mut().enumerate() {
+                let Some(c) = pc.check.companion() else {
+                    continue;
+                };
+                let pkey = format!("targets[{key}].probes[{pi}].{}.{}", pc.name, c.option);
+                let Some(via) = by_name.get(&c.target) else {
+                    let exists = raw.iter().any(|r| r.name.value.trim() == c.target);
+                    let message = if exists {
+                        format!("target {:?} has problems of its own (see above)", c.target)
+                    } else {
+                        format!(
+                            "no target named {:?}; name the target that reads the recipient's mailbox",
+                            c.target
+                        )
+                    };
+                    self.problem(at, pkey, message);
+                    continue;
+                };
+                let speaks = via
+                    .target
+                    .protocol
+                    .is_some_and(|p| c.protocols.contains(&p));
+                if !speaks {
+                    let wanted: Vec<&str> = c.protocols.iter().map(|p| p.as_str()).collect();
+                    self.problem(
+                        at,
+                        pkey,
+                        format!(
+                            "target {:?} speaks {}; it must be a mailbox target ({}) that reads the recipient's mail",
+                            c.target,
+                            via.target.protocol.map_or("no mail protocol", |p| p.as_str()),
+                            wanted.join(" or ")
+                        ),
+                    );
+                    continue;
+                }
+                if via.target.account.is_none() {
+                    self.problem(
+                        at,
+                        pkey,
+                        format!("target {:?} has no account to log in with", c.target),
+                    );
+                    continue;
+                }
+                pc.via = Some(Arc::new(via.clone()));
+            }
+        }
+    }
+
     /// `migration_domain:`: a DNS name, and the target's account must be in it (DESIGN §11
     /// "Plugins"); a wrong one is the problem pointed at the username, with what to do.
     fn migration_domain(
@@ -448,6 +519,18 @@ impl Validator<'_> {
                 },
                 false => BackoffOptions::default().policy(),
             };
+            // A probe's own schedule (DESIGN §11 "Delivery"): `every:` in its options, taken out
+            // like `backoff:`, else the probe's default, else the target's.
+            let schedule = match take_every(&mut options) {
+                Ok(Some(every)) => Some(every),
+                Ok(None) => probe
+                    .default_every()
+                    .and_then(|d| crate::schedule::Schedule::every(d).ok()),
+                Err(e) => {
+                    self.problem(at, format!("{pkey}.{name}.every"), e);
+                    continue;
+                }
+            };
             match probe.configure(target, &options) {
                 Ok(check) => out.push(ProbeConfig {
                     name,
@@ -455,12 +538,35 @@ impl Validator<'_> {
                     check,
                     uses_credentials: probe.uses_credentials(),
                     backoff,
+                    schedule,
+                    via: None,
                 }),
                 Err(e) => self.problem(at, format!("{pkey}.{name}"), e.to_string()),
             }
         }
         out
     }
+}
+
+/// Takes `every:` out of a probe's options: `None` when it is not there.
+fn take_every(
+    options: &mut serde_json::Value,
+) -> Result<Option<crate::schedule::Schedule>, String> {
+    let Some(value) = options.as_object_mut().and_then(|o| o.remove("every")) else {
+        return Ok(None);
+    };
+    if options.as_object().is_some_and(|o| o.is_empty()) {
+        *options = serde_json::Value::Null;
+    }
+    let text = value
+        .as_str()
+        .ok_or_else(|| "must be a duration like 1h".to_string())?;
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration like 1h: {e}"))?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_string());
+    }
+    crate::schedule::Schedule::every(d).map(Some)
 }
 
 /// Shallow merge: the target's keys override the defaults'.

@@ -57,7 +57,9 @@ const INVALID_CASES: &[(&str, &str)] = &[
         ("invalid-provider.yml", "invalid-provider.yml:3:15: targets[0].provider: unknown provider \"hotmale\"; one of gmail, office365, outlook, yahoo, zoho, icloud, netease, custom"),
         ("invalid-protocol.yml", "invalid-protocol.yml:3:15: targets[0].protocol: unknown protocol \"ftp\"; one of imap, pop3, smtp"),
         ("invalid-tls-mode.yml", "invalid-tls-mode.yml:5:10: targets[0].tls: unknown TLS mode \"maybe\"; one of implicit, starttls, none"),
-        ("invalid-unknown-probe.yml", "invalid-unknown-probe.yml:2:11: targets[0].probes[1]: unknown probe \"tsl\"; one of port, tls, auth"),
+        ("invalid-unknown-probe.yml", "invalid-unknown-probe.yml:2:11: targets[0].probes[1]: unknown probe \"tsl\"; one of port, tls, auth, delivery"),
+        ("invalid-delivery-via.yml", "invalid-delivery-via.yml:2:11: targets[0].probes[0].delivery.via: target \"other-relay\" speaks smtp; it must be a mailbox target (imap) that reads the recipient's mail"),
+        ("invalid-probe-every.yml", "invalid-probe-every.yml:2:11: targets[0].probes[0].delivery.every: \"soon\" is not a duration like 1h"),
         ("invalid-probe-option.yml", "invalid-probe-option.yml:2:11: targets[0].probes[0].port: unknown field `greting`, expected `greeting`"),
         ("invalid-no-host.yml", "invalid-no-host.yml:2:11: targets[0].host: missing (or set a provider)"),
         ("invalid-schedule-both.yml", "invalid-schedule-both.yml:5:15: targets[0].schedule: set either `schedule` (cron) or `every`, not both"),
@@ -102,6 +104,44 @@ fn a_target_without_a_mail_protocol_reaches_the_probes_it_lists() {
         err.contains("targets[0].probes[0].anything: configured (a test stops here)"),
         "{err}"
     );
+}
+
+#[test]
+fn a_probe_may_carry_its_own_every_and_delivery_runs_hourly_by_default() {
+    let yaml = "global: {every: 1m}
+targets:
+  - name: relay
+    protocol: smtp
+    host: smtp.example.com
+    account: {username: nas@example.com, password_file: pw.txt}
+    probes: [auth, {delivery: {to: oncall@example.com, via: inbox}}]
+  - name: relay2
+    protocol: smtp
+    host: smtp.example.com
+    account: {username: nas@example.com, password_file: pw.txt}
+    probes: [{auth: {every: 10m}}, {delivery: {to: oncall@example.com, via: inbox, every: 6h}}]
+  - name: inbox
+    protocol: imap
+    host: imap.example.com
+    account: {username: oncall@example.com, password_file: pw.txt}
+";
+    let c = parse(yaml, "e.yml", &testdata(), &probes()).unwrap();
+    let every = |t: usize, p: usize| {
+        let tc = &c.targets[t];
+        tc.probes[p].schedule_in(tc).clone()
+    };
+    let minutes = |m: u64| Schedule::Every(Duration::from_secs(60 * m));
+    assert_eq!(every(0, 0), minutes(1), "the target's schedule");
+    assert_eq!(every(0, 1), minutes(60), "delivery's default");
+    assert_eq!(every(1, 0), minutes(10));
+    assert_eq!(every(1, 1), minutes(360));
+    // `every` is the agent's: the probe's options no longer carry it.
+    assert!(c.targets[1].probes[0].options.is_null());
+    assert!(c.targets[1].probes[1].options.get("every").is_none());
+    // The via target is resolved, without its own probes.
+    let via = c.targets[0].probes[1].via.as_ref().expect("via resolved");
+    assert_eq!(via.target.name, "inbox");
+    assert!(via.probes.is_empty());
 }
 
 #[test]

@@ -10,6 +10,9 @@
 //!   `auth` use (rustls configuration, the recording verifier, [`tls::client::open_session`]).
 //! - [`auth`]: can this account still log in, and if not, why; IMAP, POP3 and SMTP logins, the
 //!   mechanism choice ([`auth::mechanism`]) and the per-credential back-off ([`auth::backoff`]).
+//! - [`delivery`]: does a message sent through this SMTP account arrive in the `via` mailbox, in
+//!   the inbox or the junk folder, and how fast; MAIL/RCPT/DATA refusals classified by
+//!   [`classify::delivery`].
 //!
 //! The code they share:
 //! - [`net`]: resolve and connect under the check's deadline, and name what failed.
@@ -26,6 +29,7 @@
 pub mod auth;
 pub mod certs;
 pub mod classify;
+pub mod delivery;
 pub mod dialogue;
 pub mod failure;
 pub mod io;
@@ -44,5 +48,6 @@ pub fn builtin() -> Vec<Arc<dyn Probe>> {
         Arc::new(port::PortProbe),
         Arc::new(tls::TlsProbe),
         Arc::new(auth::AuthProbe),
+        Arc::new(delivery::DeliveryProbe),
     ]
 }

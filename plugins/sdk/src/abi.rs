@@ -346,6 +346,8 @@ fn run_inner(handle: u64, request_json: *const c_char, timeout_ms: u64) -> Check
         credentials: request.credentials.clone(),
         ehlo_name: request.ehlo_name.clone(),
         locale: request.locale,
+        // The wire format carries one target; a plugin has no companion.
+        via: None,
     };
     let target = request.target;
     rt.block_on(async {

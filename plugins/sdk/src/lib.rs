@@ -26,8 +26,8 @@ pub use async_trait::async_trait;
 pub use mechanism::{SaslMechanism, UnknownMechanism};
 pub use metrics::{BlackboxName, MetricDesc};
 pub use probe::{
-    check_once, parse_options, Check, Credentials, Locale, OptionsError, Probe, ProbeContext,
-    Secret, SecretKind,
+    check_once, parse_options, Check, Companion, Credentials, Locale, OptionsError, Probe,
+    ProbeContext, Secret, SecretKind, Via,
 };
 pub use provider::Provider;
 pub use reason::{Layer, Reason};

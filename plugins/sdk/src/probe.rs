@@ -87,6 +87,39 @@ pub struct ProbeContext {
     /// Name sent in EHLO; a real FQDN, because some servers reject bare host names.
     pub ehlo_name: String,
     pub locale: Locale,
+    /// The second target a check works through, when it names one ([`Check::companion`]): the
+    /// `delivery` probe sends through its own target and reads the mailbox of this one.
+    pub via: Option<Via>,
+}
+
+/// The companion target of a check ([`Check::companion`]), resolved by the agent: the target as
+/// configured and its account's credentials (read, refreshed and guarded like the check's own).
+#[derive(Clone)]
+pub struct Via {
+    pub target: crate::Target,
+    pub credentials: Option<Credentials>,
+    /// Trust anchors for the companion target (webpki roots, plus its `ca_file`).
+    pub roots: Arc<rustls::RootCertStore>,
+}
+
+impl fmt::Debug for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Via")
+            .field("target", &self.target.name)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a check says about the second target it needs ([`Check::companion`]): its name and the
+/// protocols it may speak. The agent refuses a configuration where the target is missing or
+/// speaks another protocol, and hands the resolved target to the check as [`ProbeContext::via`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Companion {
+    /// The option that named it (for error messages), e.g. `via`.
+    pub option: &'static str,
+    pub target: String,
+    pub protocols: &'static [crate::Protocol],
 }
 
 impl ProbeContext {
@@ -99,6 +132,7 @@ impl ProbeContext {
             credentials: None,
             ehlo_name: "mailbeat.localdomain".to_string(),
             locale: Locale::En,
+            via: None,
         }
     }
 
@@ -121,6 +155,7 @@ impl fmt::Debug for ProbeContext {
             .field("credentials", &self.credentials)
             .field("ehlo_name", &self.ehlo_name)
             .field("locale", &self.locale)
+            .field("via", &self.via)
             .finish_non_exhaustive()
     }
 }
@@ -198,6 +233,13 @@ pub trait Probe: Send + Sync {
         options: &serde_json::Value,
     ) -> Result<Arc<dyn Check>, OptionsError>;
 
+    /// How often the probe runs when its options say no `every:` (`None`: the target's schedule).
+    /// A probe whose check costs the provider something (the `delivery` probe sends a message)
+    /// runs less often than logins are checked.
+    fn default_every(&self) -> Option<Duration> {
+        None
+    }
+
     /// Whether `options` are good for `target`: [`Probe::configure`] with the check dropped.
     fn validate(&self, target: &Target, options: &serde_json::Value) -> Result<(), OptionsError> {
         self.configure(target, options).map(drop)
@@ -210,6 +252,17 @@ pub trait Check: Send + Sync {
     /// Runs the check. Never panics on bad server input; a failure is a result, not an error.
     /// The agent fills in `duration_seconds` and the remediation text.
     async fn run(&self, target: &Target, ctx: &ProbeContext) -> CheckResult;
+
+    /// The second target this check works through, if any (see [`Companion`]).
+    fn companion(&self) -> Option<Companion> {
+        None
+    }
+
+    /// The time this check may take, given its target's `timeout`: a check that waits for
+    /// something to happen (a message to arrive) needs the wait on top of its network steps.
+    fn budget(&self, timeout: Duration) -> Duration {
+        timeout
+    }
 }
 
 /// Configures `probe` for `target` and runs it once: for tests and one-off callers. Options the

@@ -17,6 +17,7 @@ pub enum Layer {
     Auth,
     Oauth,
     Server,
+    Delivery,
     Agent,
 }
 
@@ -95,6 +96,11 @@ reasons! {
     Server {
         ServerUnavailable => "server_unavailable",
         RateLimited => "rate_limited",
+    }
+    Delivery {
+        DeliveryRejected => "delivery_rejected",
+        DeliveryTimeout => "delivery_timeout",
+        DeliveryJunk => "delivery_junk",
     }
     Agent {
         PluginError => "plugin_error",
@@ -183,7 +189,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", r.as_str()));
             assert_eq!(r.as_str().parse::<Reason>().unwrap(), *r);
         }
-        assert_eq!(Reason::ALL.len(), 41);
+        assert_eq!(Reason::ALL.len(), 44);
     }
 
     #[test]

@@ -1130,6 +1130,38 @@ fn generic(reason: Reason) -> Text {
              解除されるのを待ってください。",
         ),
 
+        // ---- delivery ----
+        DeliveryRejected => t(
+            "The relay refused the probe message at MAIL FROM, RCPT TO or DATA (the message shows \
+             the hop and the server's words). Check that `from` is an address the account USER may \
+             send as, that `to` exists and its mailbox is not full, and that the account has not \
+             hit its sending limit; the probe backs off before it sends again.",
+            "中継サーバーがプローブのメッセージを MAIL FROM、RCPT TO または DATA で拒否しました（どの段階か\
+             とサーバーの応答はメッセージにあります）。`from` がアカウント USER で送信できるアドレスか、`to` が\
+             存在しメールボックスが満杯でないか、アカウントが送信数の上限に達していないかを確認してください。\
+             プローブは次の送信まで間隔を空けます。",
+        ),
+        DeliveryTimeout => t(
+            "The relay accepted the probe message, but it did not arrive in the `via` mailbox (inbox \
+             or junk folder) within `within`. Look for it in the relay's queue and logs (Postfix: \
+             `mailq`, `grep` the probe id in the mail log), check the recipient's forwarding and \
+             filter rules, and raise `within` if the path is only slow.",
+            "中継サーバーはプローブのメッセージを受け付けましたが、`within` の時間内に `via` のメールボックス\
+             （受信トレイまたは迷惑メールフォルダ）に届きませんでした。中継サーバーのキューとログ（Postfix なら \
+             `mailq`、メールログでプローブ ID を `grep`）を確認し、受信者の転送やフィルタのルールを確認して\
+             ください。経路が遅いだけなら `within` を長くしてください。",
+        ),
+        DeliveryJunk => t(
+            "The probe message arrived, but in the junk folder: the device's alerts may go unread. \
+             Read the message's Authentication-Results (in the details) and fix what fails: publish \
+             an SPF record that covers the relay, sign with DKIM, and add a DMARC record for the \
+             sender's domain; or add the sender to the recipient's safe senders.",
+            "プローブのメッセージは届きましたが、迷惑メールフォルダに入りました。機器からの通知が読まれない\
+             おそれがあります。詳細にある Authentication-Results を読み、失敗している項目を直してください。\
+             中継サーバーを含む SPF レコードを公開し、DKIM で署名し、送信者ドメインに DMARC レコードを追加するか、\
+             送信者を受信者の「信頼できる差出人」に追加してください。",
+        ),
+
         // ---- agent ----
         PluginError => t(
             "The external probe plugin failed (crashed, timed out, or returned something invalid). \

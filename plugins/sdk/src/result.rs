@@ -140,6 +140,11 @@ pub struct CheckResult {
     /// What the check learned about the credential, when it used one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<CredentialVerdict>,
+    /// What the check learned about the credential of its companion target
+    /// ([`crate::ProbeContext::via`]), when it logged in there too: the agent's guard acts on it
+    /// for that account, as on [`CheckResult::credential`] for the check's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_credential: Option<CredentialVerdict>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -178,12 +183,19 @@ impl CheckResult {
             samples: Vec::new(),
             details: empty_object(),
             credential: None,
+            via_credential: None,
         }
     }
 
     /// Sets what the check learned about the credential.
     pub fn with_credential(mut self, verdict: CredentialVerdict) -> Self {
         self.credential = Some(verdict);
+        self
+    }
+
+    /// Sets what the check learned about its companion target's credential.
+    pub fn with_via_credential(mut self, verdict: CredentialVerdict) -> Self {
+        self.via_credential = Some(verdict);
         self
     }
 

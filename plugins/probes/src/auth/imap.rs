@@ -25,7 +25,9 @@ use crate::dialogue::{printable, BoxStream};
 use crate::io::{Capped, LiteralTooLarge};
 use crate::tls::client::open_session;
 use crate::{net, Failure};
-use async_imap::imap_proto::{Capability, Response, ResponseCode, Status as ImapStatus};
+use async_imap::imap_proto::{
+    AttributeValue, Capability, MailboxDatum, Response, ResponseCode, Status as ImapStatus,
+};
 use async_imap::Client;
 use futures::FutureExt;
 use mailbeat_sdk::{Protocol, Reason, Status, TlsMode};
@@ -56,8 +58,50 @@ pub async fn parse_guarded<T>(read: impl Future<Output = io::Result<T>>) -> io::
     }
 }
 
+/// A logged-in IMAP session, ready for the next command (the delivery probe's searches).
+pub(crate) struct Session<'a> {
+    pub imap: Imap<'a>,
+    pub mechanism: Mechanism,
+    pub tls: bool,
+    /// The capabilities after the login (announced with its OK, or asked for before it).
+    pub capabilities: Vec<String>,
+    pub notes: Vec<String>,
+}
+
 /// Logs in as the plan says.
 pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
+    let Session {
+        mut imap,
+        mechanism: mech,
+        tls,
+        mut notes,
+        ..
+    } = open(plan).await?;
+    let mut confirmed_with = None;
+    if plan.confirm {
+        let examine = imap
+            .command("EXAMINE INBOX", "EXAMINE", None)
+            .await
+            .map_err(NotLoggedIn::with(Step::Confirm, mech))?;
+        if examine.status != ImapStatus::Ok {
+            let failure = examine.refusal(plan);
+            imap.goodbye().await;
+            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
+        }
+        notes.extend(examine.notes);
+        confirmed_with = Some("EXAMINE INBOX");
+    }
+    imap.goodbye().await;
+    Ok(LoggedIn {
+        mechanism: mech,
+        tls,
+        confirmed_with,
+        notes,
+    })
+}
+
+/// Connects, negotiates TLS as the target says, and logs in; the session stays open.
+pub(crate) async fn open<'a>(plan: &Plan<'a>) -> Result<Session<'a>, NotLoggedIn> {
     let (target, ctx, creds) = (plan.target, plan.ctx, plan.creds);
     let session = open_session(target, ctx)
         .await
@@ -142,43 +186,40 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
             reply.challenge,
         ));
     }
-    let mut notes = reply.notes;
-
-    let mut confirmed_with = None;
-    if plan.confirm {
-        let examine = imap
-            .command("EXAMINE INBOX", "EXAMINE", None)
-            .await
-            .map_err(NotLoggedIn::with(Step::Confirm, mech))?;
-        if examine.status != ImapStatus::Ok {
-            let failure = examine.refusal(plan);
-            imap.goodbye().await;
-            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
-        }
-        notes.extend(examine.notes);
-        confirmed_with = Some("EXAMINE INBOX");
-    }
-    imap.goodbye().await;
-    Ok(LoggedIn {
+    // Capabilities may change with the login (RFC 3501 §6.2.3); a server that announced none with
+    // its OK keeps the ones from before.
+    let capabilities = if reply.capabilities.is_empty() {
+        caps
+    } else {
+        reply.capabilities
+    };
+    Ok(Session {
+        imap,
         mechanism: mech,
         tls,
-        confirmed_with,
-        notes,
+        capabilities,
+        notes: reply.notes,
     })
 }
 
 /// The tagged completion of a command and what came with it.
 #[derive(Debug)]
-struct Tagged {
-    status: ImapStatus,
+pub(crate) struct Tagged {
+    pub status: ImapStatus,
     /// The completion text after `tag NO ` (response code rebuilt in brackets).
-    text: String,
+    pub text: String,
     /// Untagged `NO`/`BAD`/`BYE` and `[ALERT]` texts seen while waiting.
-    notes: Vec<String>,
+    pub notes: Vec<String>,
     /// The decoded OAuth error challenge, if the server sent one.
     challenge: Option<String>,
     /// Capabilities from untagged `CAPABILITY` data or a `[CAPABILITY …]` code.
     capabilities: Vec<String>,
+    /// Numbers from untagged `SEARCH` data.
+    pub search: Vec<u32>,
+    /// Mailboxes from untagged `LIST` data: the name and its attributes (`\Junk`, …), lower case.
+    pub mailboxes: Vec<(String, Vec<String>)>,
+    /// From untagged `FETCH` data: the UID and the body section, when they came.
+    pub fetched: Vec<(Option<u32>, Vec<u8>)>,
 }
 
 impl Tagged {
@@ -219,7 +260,8 @@ impl Tagged {
     }
 }
 
-struct Imap<'a> {
+/// An IMAP connection under a check's deadline, speaking through [`Imap::command`].
+pub(crate) struct Imap<'a> {
     client: Client<Capped<BoxStream>>,
     ctx: &'a mailbeat_sdk::ProbeContext,
     scrubber: &'a Scrubber,
@@ -275,7 +317,7 @@ impl Imap<'_> {
     /// command (SASL-IR), later ones are error challenges, recorded (OAuth mechanisms) and
     /// answered as the mechanism wants. More than [`MAX_CHALLENGES`] continuations, or one to a
     /// command that takes none, cancel the command as a protocol error.
-    async fn command(
+    pub(crate) async fn command(
         &mut self,
         command: &str,
         verb: &str,
@@ -292,6 +334,9 @@ impl Imap<'_> {
             notes: Vec::new(),
             challenge: None,
             capabilities: Vec::new(),
+            search: Vec::new(),
+            mailboxes: Vec::new(),
+            fetched: Vec::new(),
         };
         loop {
             let read = parse_guarded(self.client.read_response());
@@ -379,6 +424,31 @@ impl Imap<'_> {
                 Response::Capabilities(caps) => {
                     out.capabilities.extend(caps.iter().map(capability_name));
                 }
+                Response::MailboxData(MailboxDatum::Search(ids)) => {
+                    out.search.extend(ids.iter().copied());
+                }
+                Response::MailboxData(MailboxDatum::List(list)) => {
+                    let attributes = list
+                        .name_attributes
+                        .iter()
+                        .map(|a| format!("{a:?}").to_ascii_lowercase())
+                        .collect();
+                    out.mailboxes.push((list.name.to_string(), attributes));
+                }
+                Response::Fetch(_, attributes) => {
+                    let mut uid = None;
+                    let mut body = Vec::new();
+                    for a in attributes {
+                        match a {
+                            AttributeValue::Uid(u) => uid = Some(*u),
+                            AttributeValue::BodySection {
+                                data: Some(data), ..
+                            } => body = data.to_vec(),
+                            _ => {}
+                        }
+                    }
+                    out.fetched.push((uid, body));
+                }
                 _ => {}
             }
             if let Some(why) = cancel {
@@ -392,7 +462,7 @@ impl Imap<'_> {
     }
 
     /// `LOGOUT`, best effort and briefly: the verdict is already made.
-    async fn goodbye(&mut self) {
+    pub(crate) async fn goodbye(&mut self) {
         let _ = tokio::time::timeout(goodbye_budget(self.ctx), async {
             let tag = self.tag();
             if self
@@ -498,7 +568,7 @@ fn greeting_capabilities(greeting: &str) -> Option<Vec<String>> {
     )
 }
 
-fn has(caps: &[String], name: &str) -> bool {
+pub(crate) fn has(caps: &[String], name: &str) -> bool {
     caps.iter().any(|c| c.eq_ignore_ascii_case(name))
 }
 
@@ -510,7 +580,7 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// An IMAP quoted string, or `None` for what a quoted string cannot carry (CR, LF, NUL).
 /// Non-ASCII goes through as UTF-8, which current servers accept.
-fn quote(s: &str) -> Option<String> {
+pub(crate) fn quote(s: &str) -> Option<String> {
     if s.contains(['\r', '\n', '\0']) {
         return None;
     }

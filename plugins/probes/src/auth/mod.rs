@@ -27,7 +27,7 @@
 pub mod imap;
 pub mod mechanism;
 mod pop3;
-mod smtp;
+pub(crate) mod smtp;
 
 use crate::classify::{classify, Reply};
 use crate::{dialogue, require_mail, Failure};
@@ -428,6 +428,14 @@ fn credential_verdict(e: &NotLoggedIn) -> Option<CredentialVerdict> {
         return Some(CredentialVerdict::Unusable);
     }
     Some(CredentialVerdict::Rejected)
+}
+
+/// The result of a login that failed inside another probe's dialogue (the delivery probe logs in
+/// at both ends): the same reason, message, details and credential verdict the `auth` probe
+/// would report.
+pub(crate) fn login_failed(plan: &Plan<'_>, mut e: NotLoggedIn) -> CheckResult {
+    oauth_meaning(&mut e);
+    to_result(plan, Err(e), plan.scrubber)
 }
 
 fn to_result(

@@ -26,8 +26,46 @@ use crate::tls::client::open_session;
 use crate::Failure;
 use mailbeat_sdk::{ProbeContext, Protocol, Reason};
 
+/// A logged-in SMTP session, ready for the next command (the delivery probe's MAIL FROM).
+pub(crate) struct Session {
+    pub d: Dialogue<BoxStream>,
+    pub mechanism: Mechanism,
+    pub tls: bool,
+}
+
 /// Logs in as the plan says.
 pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
+    let ctx = plan.ctx;
+    let Session {
+        mut d,
+        mechanism: mech,
+        tls,
+    } = open(plan).await?;
+    let mut confirmed_with = None;
+    if plan.confirm {
+        let noop = async {
+            d.send_command(ctx, "NOOP", "NOOP").await?;
+            d.smtp_reply(ctx, "the NOOP reply").await
+        };
+        let reply = noop.await.map_err(NotLoggedIn::with(Step::Confirm, mech))?;
+        if reply.code != 250 {
+            let failure = refused(plan, &reply, None);
+            quit(&mut d, ctx).await;
+            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
+        }
+        confirmed_with = Some("NOOP");
+    }
+    quit(&mut d, ctx).await;
+    Ok(LoggedIn {
+        mechanism: mech,
+        tls,
+        confirmed_with,
+        notes: Vec::new(),
+    })
+}
+
+/// Connects, negotiates TLS as the target says, and logs in; the session stays open.
+pub(crate) async fn open(plan: &Plan<'_>) -> Result<Session, NotLoggedIn> {
     let (target, ctx, creds) = (plan.target, plan.ctx, plan.creds);
     let session = open_session(target, ctx)
         .await
@@ -67,27 +105,10 @@ pub(crate) async fn login(plan: &Plan<'_>) -> Result<LoggedIn, NotLoggedIn> {
         quit(&mut d, ctx).await;
         return Err(NotLoggedIn::refused(Step::Auth, mech, failure, challenge));
     }
-
-    let mut confirmed_with = None;
-    if plan.confirm {
-        let noop = async {
-            d.send_command(ctx, "NOOP", "NOOP").await?;
-            d.smtp_reply(ctx, "the NOOP reply").await
-        };
-        let reply = noop.await.map_err(NotLoggedIn::with(Step::Confirm, mech))?;
-        if reply.code != 250 {
-            let failure = refused(plan, &reply, None);
-            quit(&mut d, ctx).await;
-            return Err(NotLoggedIn::refused(Step::Confirm, mech, failure, None));
-        }
-        confirmed_with = Some("NOOP");
-    }
-    quit(&mut d, ctx).await;
-    Ok(LoggedIn {
+    Ok(Session {
+        d,
         mechanism: mech,
         tls,
-        confirmed_with,
-        notes: Vec::new(),
     })
 }
 
@@ -166,7 +187,7 @@ async fn auth(
 
 /// The reply as it appeared on the wire, one line after another (`534-5.7.9 …`, `534 5.7.9 …`),
 /// each line passed through `shown` (scrub, then shorten).
-fn wire_text(reply: &SmtpReply, shown: impl Fn(&str) -> String) -> String {
+pub(crate) fn wire_text(reply: &SmtpReply, shown: impl Fn(&str) -> String) -> String {
     let last = reply.lines.len().saturating_sub(1);
     reply
         .lines
@@ -198,7 +219,7 @@ fn refused(plan: &Plan<'_>, reply: &SmtpReply, challenge: Option<&str>) -> Failu
 }
 
 /// `QUIT`, best effort and briefly.
-async fn quit(d: &mut Dialogue<BoxStream>, ctx: &ProbeContext) {
+pub(crate) async fn quit(d: &mut Dialogue<BoxStream>, ctx: &ProbeContext) {
     let _ = tokio::time::timeout(goodbye_budget(ctx), async {
         if d.send_command(ctx, "QUIT", "QUIT").await.is_ok() {
             let _ = d.smtp_reply(ctx, "the QUIT reply").await;

@@ -90,6 +90,7 @@ fn matching_rule(reply: &Reply<'_>, provider: Option<&str>) -> Option<&'static R
     own.chain(generic).find(|r| r.matches(&facts))
 }
 
+pub mod delivery;
 mod gathered;
 mod greeting;
 mod table;
