@@ -215,7 +215,8 @@ pub fn nagios(report: &Report) -> String {
 }
 
 /// The hop a failed check stopped at (`details.hop`), when it names one.
-fn failed_hop(r: &mailbeat_sdk::CheckResult) -> Option<&str> {
+/// The hop a failed multi-hop check (delivery) stopped at, for `check` and the status page.
+pub(crate) fn failed_hop(r: &mailbeat_sdk::CheckResult) -> Option<&str> {
     if r.is_ok() {
         return None;
     }

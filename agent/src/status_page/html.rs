@@ -327,6 +327,13 @@ fn check(out: &mut String, c: &CheckView, now: SystemTime) {
         },
         msg = esc(&c.message),
     );
+    if let Some(hop) = &c.hop {
+        let _ = writeln!(
+            out,
+            "<p class=\"message\"><span class=\"label\">Failed at hop:</span> {}</p>",
+            esc(hop)
+        );
+    }
     if let Some(r) = c.remediation.as_deref().filter(|_| c.reason.is_some()) {
         let _ = writeln!(
             out,

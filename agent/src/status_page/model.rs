@@ -73,6 +73,8 @@ pub struct CheckView {
     /// The server's words (or the probe's), secrets hidden.
     pub message: String,
     pub remediation: Option<String>,
+    /// Where a multi-hop check (delivery: auth, mail, rcpt, data, receive) failed.
+    pub hop: Option<String>,
     pub checked_at: Option<SystemTime>,
     pub duration_seconds: f64,
 }
@@ -195,6 +197,7 @@ fn check_view(probe: &str, entry: Option<&Entry>) -> CheckView {
             headline: None,
             message: "not checked yet".into(),
             remediation: None,
+            hop: None,
             checked_at: None,
             duration_seconds: 0.0,
         };
@@ -207,6 +210,7 @@ fn check_view(probe: &str, entry: Option<&Entry>) -> CheckView {
         headline: r.reason.map(reason_words),
         message: scrub(&r.message),
         remediation: r.remediation.as_deref().map(scrub),
+        hop: crate::check::failed_hop(r).map(str::to_string),
         checked_at: Some(e.finished_at),
         duration_seconds: r.duration_seconds,
     }

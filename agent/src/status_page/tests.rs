@@ -41,7 +41,8 @@ fn page() -> String {
     record("healthy", "port", CheckResult::ok("connected"));
     record("healthy", "auth", CheckResult::ok("logged in"));
     record("broken<b>", "port", CheckResult::ok("connected"));
-    let mut refused = CheckResult::critical(Reason::AuthBadCredentials, SAID);
+    // A multi-hop check names the hop it stopped at (delivery does; any result may).
+    let mut refused = CheckResult::critical(Reason::AuthBadCredentials, SAID).detail("hop", "rcpt");
     refused.remediation = Some("Put the right password in `password_file` & retry.".into());
     record("broken<b>", "auth", refused);
     let ends = now + Duration::from_secs(5 * 86_400 + 3600);
@@ -116,6 +117,7 @@ fn the_page_has_what_a_status_page_needs() {
         "(in 5 days)",
         "<a class=\"reauth\" href=\"/reauth/oauth\">Re-authorize</a>",
         "not checked yet",
+        "<span class=\"label\">Failed at hop:</span> rcpt",
     ] {
         assert!(page.contains(want), "{want:?} not in:\n{page}");
     }

@@ -366,7 +366,12 @@ impl DeliveryCheck {
         };
         let took = found.seen_at.saturating_duration_since(sent_at);
         let auth = authres::results(&found.header);
-        let took_text = format!("{:.1}s", took.as_secs_f64());
+        // Loopback and good relays deliver in milliseconds: "0.0s" would read as "not measured".
+        let took_text = if took < Duration::from_secs(1) {
+            format!("{} ms", took.as_millis())
+        } else {
+            format!("{:.1} s", took.as_secs_f64())
+        };
         let mut r = if found.in_junk {
             CheckResult::fail(
                 Status::Warning,
