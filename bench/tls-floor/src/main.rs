@@ -6,8 +6,13 @@
 //!
 //! ```text
 //! tls-floor --ca ROOT.pem --name mail.test --addr 127.0.0.1:10993 [--n 2000] [--c 20]
-//!           [--starttls imap|smtp]
+//!           [--starttls imap|smtp] [--rate PER_SECOND]
 //! ```
+//!
+//! With `--rate`, checks start at that pace (spread evenly, as mailbeat's scheduler spreads its
+//! targets) instead of back to back: a check that runs after the host did other work finds its
+//! caches cold and costs more CPU than one in a tight loop, so mailbeat's scheduled checks are
+//! compared with the floor at the same pace too.
 //!
 //! It prints one line of `key=value` pairs; `cpu_ms_per_check` is this process's user + system
 //! CPU time (all threads, `/proc/self/stat`) over the measured batch divided by its size.
@@ -30,6 +35,8 @@ struct Args {
     c: usize,
     warmup: usize,
     starttls: Option<String>,
+    /// Checks started per second (`None`: back to back).
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         c: 20,
         warmup: 100,
         starttls: None,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +62,13 @@ fn parse_args() -> Result<Args, String> {
             "--c" => a.c = number()?.max(1),
             "--warmup" => a.warmup = number()?,
             "--starttls" => a.starttls = Some(value.clone()),
+            "--rate" => {
+                let r = value.parse::<f64>().map_err(|e| format!("{flag}: {e}"))?;
+                if !(r > 0.0 && r.is_finite()) {
+                    return Err(format!("{flag}: a rate above 0"));
+                }
+                a.rate = Some(r);
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -175,15 +190,20 @@ fn cpu_seconds() -> f64 {
 fn batch(a: &Arc<Args>, config: &Arc<ClientConfig>, n: usize) -> (usize, Option<String>) {
     let name = ServerName::try_from(a.name.clone()).expect("valid server name");
     let left = Arc::new(AtomicUsize::new(n));
+    let start = Instant::now();
     let workers: Vec<_> = (0..a.c)
         .map(|_| {
             let (a, config, name, left) = (a.clone(), config.clone(), name.clone(), left.clone());
             std::thread::spawn(move || {
                 let (mut failed, mut first) = (0, None);
-                while left
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
-                    .is_ok()
+                while let Ok(before) =
+                    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
                 {
+                    if let Some(rate) = a.rate {
+                        // Check number i starts i / rate seconds after the batch.
+                        let due = start + Duration::from_secs_f64((n - before) as f64 / rate);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
                     if let Err(e) = check(&a, &config, &name) {
                         failed += 1;
                         first.get_or_insert(e);
