@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Inclusive CPU share of named code paths in a `perf record -g` profile of mailbeat.
 
-    perf script -i perf.data | python3 bench/perf_breakdown.py
+    perf script -i perf.data | python3 bench/perf_breakdown.py [--checks N] [--hz 2000]
 Each sample counts once per category whose pattern matches any frame of its stack; shares are of
-all samples of the process (categories overlap where noted)."""
+all samples of the process (categories overlap where noted). With --checks (the number of checks
+the profile recorded, as bench/tls_profile.py prints it) each line also says the CPU per check
+in microseconds: samples × (1 / hz) / checks."""
 import re, sys
 
 CATS = [
@@ -15,6 +17,9 @@ CATS = [
     ("rustls ClientConnection::new (incl. keygen)", r"ClientConnection::new"),
     ("per-probe ClientConfig/provider/verifier build", r"client_config_with_verifier|RecordingVerifier::new|tls::client::provider|WebPkiServerVerifierBuilder|builder_with_provider"),
     ("certs::issuer_path", r"certs::path::issuer_path"),
+    ("certs::key_of_spki (trust anchor keys)", r"certs::key_of_spki"),
+    ("scheduler + runner (store, alerts, events) around the check", r"mailbeat::runner::Runner::run|mailbeat::scheduler::run"),
+    ("  of which store/alerts", r"ResultStore::record|AlertEngine::observe"),
     ("certs::parse (x509-parser + fingerprint)", r"certs::parse"),
     ("  of which fingerprint_sha256", r"fingerprint_sha256"),
     ("  of which Name to_string (X509Name Display)", r"X509Name.*fmt|x509name_to_string|x509_parser::x509::X509Name"),
@@ -36,7 +41,12 @@ CATS = [
 ]
 
 
+def arg(name, default):
+    return float(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
 def main():
+    checks, hz = arg("--checks", 0), arg("--hz", 2000)
     samples = []  # list of stack frame lists
     cur = []
     comm_ok = False
@@ -65,7 +75,8 @@ def main():
             else:
                 hit = any(rx.search(f) for f in st)
             n += hit
-        print(f"{n / total * 100:6.1f}%  {name}")
+        per = f"  {n / hz / checks * 1e6:7.1f} µs/check" if checks else ""
+        print(f"{n / total * 100:6.1f}%{per}  {name}")
 
 
 main()

@@ -1,30 +1,50 @@
 #!/usr/bin/env python3
-"""TLS / STARTTLS CPU per probe: mailbeat `/probe` vs prometheus-blackbox-exporter `/probe` (issue #3).
+"""TLS / STARTTLS CPU per check, four ways side by side in one run (issues #3 and #12):
 
-Both exporters run side by side in the same run, against the same loopback Dovecot/Postfix of the
-test harness (tests/harness/start.sh). For each (exporter, target) cell the script sends N /probe
-requests with C concurrent keep-alive HTTP clients (asyncio, stdlib only) and measures the
-exporter's process CPU time (utime+stime from /proc/PID/stat, all threads) over the batch, divided
-by N. Every response is checked for `probe_success 1`. Rounds alternate which exporter goes first.
+- blackbox_exporter `/probe` and mailbeat `/probe`: for each (exporter, target) cell N requests
+  from C concurrent keep-alive HTTP clients (asyncio, stdlib only); the exporter's process CPU time
+  (utime+stime from /proc/PID/stat, all threads) over the batch, divided by N. Every response is
+  checked for `probe_success 1`.
+- mailbeat scheduled: a second agent with BENCH_SCHED_TARGETS `tls` targets on the same server,
+  `every: BENCH_SCHED_EVERY`, measured over BENCH_SCHED_SECONDS after its start-up runs: its CPU
+  time divided by the checks it ran (`mailbeat_probe_runs_total` from its /metrics), so scheduling,
+  storing and series upkeep are in the figure.
+- the floor: `tls-floor` (bench/tls-floor), a bare rustls client doing the same dialogue with the
+  same verified handshake and nothing else, N checks on C threads; its own CPU per check. Twice:
+  back to back (the floor of `/probe` under load), and paced at the scheduled agent's rate (the
+  floor of scheduled checks: a check that starts after the host did other work finds its caches
+  cold, and the same handshake then costs more CPU in any client).
 
-    cargo build --release -p mailbeat
+All against the same loopback Dovecot/Postfix of the test harness (tests/harness/start.sh). Rounds
+alternate the order of the cells.
+
+    cargo build --release -p mailbeat -p tls-floor
     source /tmp/mbh/env.sh                  # harness ports and CA (or MAILBEAT_HARNESS_DIR=/tmp/mbh)
-    python3 bench/tls_cpu.py                # N=2000, C=20, 3 rounds
-    BENCH_N=2000 BENCH_C=20 BENCH_ROUNDS=3 python3 bench/tls_cpu.py
+    python3 bench/tls_cpu.py                # N=2000, C=20, 3 rounds (about 8 minutes)
 
 Env: BENCH_N, BENCH_C, BENCH_ROUNDS, BENCH_WARMUP (probes per cell before round 1, default 100),
-BENCH_KEEP=1 (print the temp dir and keep it), BENCH_BLACKBOX (binary name).
+BENCH_SCHED_TARGETS (500), BENCH_SCHED_EVERY (5s), BENCH_SCHED_SECONDS (20),
+BENCH_KEEP=1 (print the temp dir and keep it), BENCH_BLACKBOX (binary name), BENCH_MAILBEAT (binary
+path, to compare builds), CARGO_TARGET_DIR
+(where the release binaries are; default target/ of the repository).
 """
-import asyncio, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import asyncio, collections, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.path.join(HERE, "..", "target", "release", "mailbeat")
+RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "target")), "release")
+BIN = os.environ.get("BENCH_MAILBEAT", os.path.join(RELEASE, "mailbeat"))
+FLOOR = os.path.join(RELEASE, "tls-floor")
 BLACKBOX = os.environ.get("BENCH_BLACKBOX", "prometheus-blackbox-exporter")
 N = int(os.environ.get("BENCH_N", "2000"))
 C = int(os.environ.get("BENCH_C", "20"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "100"))
 TICKS = os.sysconf("SC_CLK_TCK")
+SCHED_TARGETS = int(os.environ.get("BENCH_SCHED_TARGETS", "500"))
+SCHED_EVERY = os.environ.get("BENCH_SCHED_EVERY", "5s")
+SCHED_SECONDS = float(os.environ.get("BENCH_SCHED_SECONDS", "20"))
+# The scheduled agent's pace: its targets over its interval ("5s", "1m").
+SCHED_RATE = SCHED_TARGETS / (float(SCHED_EVERY[:-1]) * (60 if SCHED_EVERY.endswith("m") else 1))
 
 
 def harness_env():
@@ -118,6 +138,91 @@ PAIRS = [
     ("IMAP STARTTLS (10143)", "imap-starttls", f"127.0.0.1:{IMAP}", "imap_starttls"),
     ("SMTP STARTTLS (Postfix 10587)", "smtp-starttls", f"127.0.0.1:{SUBM}", "smtp_starttls"),
 ]
+
+
+# The floor comparison (issue #12): the same check four ways. (label, mailbeat target, tls-floor
+# arguments, blackbox target, blackbox module with the same dialogue).
+FLOOR_ROWS = [
+    ("IMAPS: handshake, greeting, LOGOUT", "imaps", ["--addr", f"127.0.0.1:{IMAPS}"],
+     f"127.0.0.1:{IMAPS}", "imaps_tls"),
+    ("IMAP STARTTLS (10143)", "imap-starttls", ["--addr", f"127.0.0.1:{IMAP}", "--starttls", "imap"],
+     f"127.0.0.1:{IMAP}", "imap_starttls"),
+    ("SMTP STARTTLS (Postfix 10587)", "smtp-starttls", ["--addr", f"127.0.0.1:{SUBM}", "--starttls", "smtp"],
+     f"127.0.0.1:{SUBM}", "smtp_starttls"),
+]
+GOAL_SCHED, GOAL_PROBE = 1.3, 1.5
+
+
+def target_line(name, proto, port, mode, probe):
+    return (f"  - {{name: {name}, protocol: {proto}, host: 127.0.0.1, port: {port}, tls: {mode}, "
+            f"tls_server_name: {NAME}, ca_file: \"{CA}\", probes: [{probe}]}}\n")
+
+
+def measure_floor(args, n, c, rate=None):
+    """Runs tls-floor: n checks on c threads (started at `rate` per second if given); its own CPU
+    per check."""
+    pace = ["--rate", str(rate)] if rate else []
+    out = subprocess.run([FLOOR, "--ca", CA, "--name", NAME, "--n", str(n), "--c", str(c),
+                          "--warmup", str(min(WARMUP, n))] + pace + args,
+                         capture_output=True, text=True, timeout=600)
+    kv = dict(x.split("=", 1) for x in out.stdout.split() if "=" in x)
+    if out.returncode != 0 or "cpu_ms_per_check" not in kv:
+        return {"cpu_ms": float("nan"), "rate": 0.0, "ok": int(kv.get("ok", 0)), "bad": [out.stderr[-500:]]}
+    return {"cpu_ms": float(kv["cpu_ms_per_check"]), "rate": float(kv["checks_per_s"]),
+            "ok": int(kv["ok"]), "bad": [out.stderr[-500:]] if out.stderr else []}
+
+
+def runs_by_status(port):
+    """Sum of mailbeat_probe_runs_total{probe="tls"} by status, from the agent's /metrics."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    runs = {}
+    for m in re.finditer(r'^mailbeat_probe_runs_total\{([^}]*)\} (\S+)$', body, re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if labels.get("probe") == "tls":
+            runs[labels["status"]] = runs.get(labels["status"], 0) + float(m.group(2))
+    return runs
+
+
+def measure_scheduled(tmp, mt):
+    """A fresh agent with SCHED_TARGETS copies of target `mt` on `every: SCHED_EVERY`: its CPU per
+    scheduled check over SCHED_SECONDS, after its start-up runs (spread over 10 s) and a warm-up."""
+    proto, port, mode, probe = MB_TARGETS[mt]
+    d = os.path.join(tmp, f"sched-{mt}")
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "mailbeat.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"global:\n  every: {SCHED_EVERY}\n  timeout: 10s\n  concurrency: 64\n  ehlo_name: prober.test\n"
+                f"  state_dir: {d}/data\ntargets:\n")
+        for i in range(SCHED_TARGETS):
+            f.write(target_line(f"{mt}-{i}", proto, port, mode, probe))
+    hport = free_port()
+    log = open(os.path.join(d, "mailbeat.log"), "w")
+    p = subprocess.Popen([BIN, "run", "--config.file", cfg, "--web.listen-address", f"127.0.0.1:{hport}",
+                          "--log.level", "warn"], stdout=log, stderr=log)
+    try:
+        wait_healthy(f"http://127.0.0.1:{hport}/-/healthy", p, "mailbeat (scheduled)")
+        time.sleep(12)  # the start-up runs, spread over the first 10 s, and a few regular ones
+        r0, cpu0, (b0, t0), w0 = runs_by_status(hport), cpu_seconds(p.pid), host_busy(), time.perf_counter()
+        time.sleep(SCHED_SECONDS)
+        # CPU first: the scrape that counts the runs is not part of the checks it counts.
+        cpu1, (b1, t1), w1 = cpu_seconds(p.pid), host_busy(), time.perf_counter()
+        r1 = runs_by_status(hport)
+        n = sum(r1.values()) - sum(r0.values())
+        ok = (r1.get("ok", 0) - r0.get("ok", 0)) + (r1.get("warning", 0) - r0.get("warning", 0))
+        bad = [f"{k}: {r1.get(k, 0) - r0.get(k, 0):.0f}" for k in r1 if k not in ("ok", "warning")
+               and r1.get(k, 0) != r0.get(k, 0)]
+        if bad:  # why, from the agent's "check failed" lines (reason=...)
+            log.flush()
+            reasons = re.findall(r"check failed .*? reason=(\S+)", open(log.name).read())
+            bad.append(f"reasons in the log (whole run): {dict(collections.Counter(reasons))}")
+        return {"cpu_ms": (cpu1 - cpu0) / max(n, 1) * 1000, "rate": n / (w1 - w0), "n": int(n), "ok": int(ok),
+                "bad": bad, "host_busy": (b1 - b0) / max(t1 - t0, 1) * 100, "rss": rss_mib(p.pid)}
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def free_port():
@@ -245,16 +350,16 @@ def med_range(xs, fmt="{:.2f}"):
 
 
 def main():
-    if not os.path.exists(BIN):
-        sys.exit(f"{BIN} missing: cargo build --release -p mailbeat")
+    for b in (BIN, FLOOR):
+        if not os.path.exists(b):
+            sys.exit(f"{b} missing: cargo build --release -p mailbeat -p tls-floor")
     tmp = tempfile.mkdtemp(prefix="mailbeat-tlscpu-")
     cfg = os.path.join(tmp, "mailbeat.yaml")
     with open(cfg, "w") as f:
         f.write(f"global:\n  every: 24h\n  timeout: 10s\n  concurrency: 64\n  ehlo_name: prober.test\n"
                 f"  state_dir: {tmp}/data\ntargets:\n")
         for name, (proto, port, mode, probe) in MB_TARGETS.items():
-            f.write(f"  - {{name: {name}, protocol: {proto}, host: 127.0.0.1, port: {port}, tls: {mode}, "
-                    f"tls_server_name: {NAME}, ca_file: \"{CA}\", probes: [{probe}]}}\n")
+            f.write(target_line(name, proto, port, mode, probe))
     bbcfg = os.path.join(HERE, "blackbox.yml")
     with open(bbcfg, "w") as f:
         f.write(BLACKBOX_YML.format(ca=CA, name=NAME))
@@ -287,6 +392,7 @@ def main():
 
         results = {k: [] for k in cells}
         ratios = {p[0]: [] for p in PAIRS}
+        extra = {(kind, row[1]): [] for row in FLOOR_ROWS for kind in ("floor", "floor-paced", "scheduled")}
         for rnd in range(ROUNDS):
             done = {}
             for label, mt, bt, mod in PAIRS:
@@ -305,6 +411,23 @@ def main():
                               f"ok {r['ok']}/{N}  host busy {r['host_busy']:.0f}%  rss {r['rss']:.0f} MiB{flag}",
                               flush=True)
                 ratios[label].append(done[("mailbeat", mt)]["cpu_ms"] / done[("blackbox", mod + "@" + bt)]["cpu_ms"])
+            rows = FLOOR_ROWS if rnd % 2 == 0 else FLOOR_ROWS[::-1]
+            for label, mt, fargs, _, _ in rows:
+                kinds = ["floor", "floor-paced", "scheduled"]
+                for kind in (kinds if rnd % 2 == 0 else kinds[::-1]):
+                    if kind == "floor":
+                        r = measure_floor(fargs, N, C)
+                        n = N
+                    elif kind == "floor-paced":
+                        n = int(SCHED_RATE * SCHED_SECONDS)
+                        r = measure_floor(fargs, n, C, SCHED_RATE)
+                    else:
+                        r = measure_scheduled(tmp, mt)
+                        n = r["n"]
+                    extra[(kind, mt)].append(r)
+                    flag = "" if r["ok"] == n else f"  FAILED {n - r['ok']}: {r['bad'][:2]}"
+                    print(f"round {rnd + 1} {kind:11} {mt:26} cpu {r['cpu_ms']:.3f} ms/check  {r['rate']:.0f}/s  "
+                          f"ok {r['ok']}/{n}{flag}", flush=True)
 
         print(f"\nPer-probe CPU, median (min–max) of {ROUNDS} rounds × {N} probes, concurrency {C}:\n")
         print("| exporter | target / module | CPU per probe | probes/s | p50 | p99 | probe_success 1 | host CPU busy | RSS after |")
@@ -325,6 +448,29 @@ def main():
             q = ratios[label]
             print(f"| {label} | {statistics.median(m):.2f} | {statistics.median(b):.2f} "
                   f"| {med_range(q, '{:.2f}')} | {'met' if statistics.median(q) <= 1 / 3 else 'missed'} |")
+        print(f"\nCPU per check against the floor (bare rustls client, same dialogue), median (min–max) of {ROUNDS} "
+              f"rounds; /probe and floor {N} checks at concurrency {C}; scheduled {SCHED_TARGETS} targets every "
+              f"{SCHED_EVERY} for {SCHED_SECONDS:.0f} s, and the floor paced at the same {SCHED_RATE:.0f} checks/s:\n")
+        print(f"| check | floor, back to back | floor, paced | mailbeat scheduled | × paced floor (goal ≤ {GOAL_SCHED}) "
+              f"| × floor | mailbeat `/probe` | × floor (goal ≤ {GOAL_PROBE}) | blackbox `/probe` | × floor |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for label, mt, _, bt, mod in FLOOR_ROWS:
+            fl = [r["cpu_ms"] for r in extra[("floor", mt)]]
+            fp = [r["cpu_ms"] for r in extra[("floor-paced", mt)]]
+            sc = [r["cpu_ms"] for r in extra[("scheduled", mt)]]
+            pr = [r["cpu_ms"] for r in results[("mailbeat", mt)]]
+            bb_ = [r["cpu_ms"] for r in results[("blackbox", mod + "@" + bt)]]
+            f0, p0 = statistics.median(fl), statistics.median(fp)
+            x = lambda xs, base=f0: statistics.median(xs) / base
+            print(f"| {label} | {med_range(fl)} ms | {med_range(fp)} ms | {med_range(sc)} ms "
+                  f"| {x(sc, p0):.2f} {'met' if x(sc, p0) <= GOAL_SCHED else 'missed'} | {x(sc):.2f} "
+                  f"| {med_range(pr)} ms | {x(pr):.2f} {'met' if x(pr) <= GOAL_PROBE else 'missed'} "
+                  f"| {med_range(bb_)} ms | {x(bb_):.2f} |")
+        sc_ok = sum(r["ok"] for k, rs in extra.items() if k[0] == "scheduled" for r in rs)
+        sc_n = sum(r["n"] for k, rs in extra.items() if k[0] == "scheduled" for r in rs)
+        fl_ok = sum(r["ok"] for k, rs in extra.items() if k[0].startswith("floor") for r in rs)
+        fl_n = (N + int(SCHED_RATE * SCHED_SECONDS)) * ROUNDS * len(FLOOR_ROWS)
+        print(f"\nscheduled checks ok/warning {sc_ok:,}/{sc_n:,}; floor checks ok {fl_ok:,}/{fl_n:,}")
         print(f"\nmailbeat peak RSS {rss_mib(mb.pid, 'VmHWM'):.0f} MiB, blackbox peak RSS {rss_mib(bb.pid, 'VmHWM'):.0f} MiB; "
               f"loadavg {open('/proc/loadavg').read().split()[:3]}")
     finally:

@@ -37,6 +37,32 @@ install_npm() {
   echo "install.sh: npm packages in $NPM_DIR in $(( $(date +%s) - t0 )) s" >&2
 }
 
+# kubernetes-validate (PyPI): the Kubernetes schemas the deploy/kubernetes manifests are checked
+# against (agent/tests/deploy_files.rs). Pinned; installed with `pip --target` into a cache
+# directory outside the work tree (no venv package needed, nothing in the system's Python).
+PIP_DIR=${MAILBEAT_PIP_DIR:-/var/cache/mailbeat-tests/pip}
+PIP_PACKAGES=("kubernetes-validate==1.37.0")
+pip_missing() {
+  local spec
+  for spec in "${PIP_PACKAGES[@]}"; do
+    [[ -d "$PIP_DIR/${spec%%==*}-${spec##*==}.dist-info" || -d "$PIP_DIR/$(echo "${spec%%==*}" | tr - _)-${spec##*==}.dist-info" ]] || return 0
+  done
+  return 1
+}
+install_pip() {
+  pip_missing || return 0
+  if [[ ${1-} == --check ]]; then
+    echo "missing PyPI packages in $PIP_DIR: ${PIP_PACKAGES[*]}" >&2
+    return 1
+  fi
+  local t0
+  t0=$(date +%s)
+  mkdir -p "$PIP_DIR"
+  python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$PIP_DIR" \
+    "${PIP_PACKAGES[@]}" >&2
+  echo "install.sh: PyPI packages in $PIP_DIR in $(( $(date +%s) - t0 )) s" >&2
+}
+
 # "path-or-command  package" pairs: a file check is used where the package ships no
 # command of its own (the dovecot protocol binaries).
 checks=(
@@ -63,6 +89,9 @@ checks=(
   "npm                             npm"
   "/usr/lib/nagios/plugins/check_tcp  monitoring-plugins-basic"
   "/usr/lib/nagios/plugins/check_imap monitoring-plugins-basic"
+  "systemd-analyze                 systemd"
+  "python3                         python3"
+  "/usr/lib/python3/dist-packages/pip python3-pip"
 )
 
 # make sure sbin dirs are searched even under a minimal PATH
@@ -79,11 +108,13 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   install_npm "${1-}"
+  install_pip "${1-}"
   exit 0
 fi
 if [[ ${1-} == --check ]]; then
   echo "missing packages: ${missing[*]}" >&2
   install_npm --check || true
+  install_pip --check || true
   exit 1
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -111,3 +142,4 @@ apt-get install -y --no-install-recommends "${missing[@]}"
 # the harness never uses the system services.
 echo "install.sh: done in $(( $(date +%s) - t0 )) s" >&2
 install_npm
+install_pip

@@ -20,14 +20,18 @@ use rustls::{
     SignatureScheme,
 };
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-/// The crypto provider used everywhere (one provider: ring).
+/// The crypto provider used everywhere (one provider: ring). Built once: it is the same table of
+/// cipher suites and key exchanges for every check, and every check asks for it twice.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
 /// A client configuration that verifies like any mail client would: the target's roots, its name.
@@ -44,14 +48,27 @@ pub fn client_config(ctx: &ProbeContext) -> Arc<ClientConfig> {
 /// recording verifier), with the same provider and protocol versions as [`client_config`].
 /// Session resumption is off: a resumed session presents no certificate, so there would be
 /// nothing to verify or record.
+///
+/// Each check has a verifier of its own (it records that check's chain), but the rest of the
+/// configuration is the same for all: it is built once and copied, which is cheap (a few `Arc`s),
+/// where building it allocated and dropped a 256-entry session cache on every check.
 pub fn client_config_with_verifier(verifier: Arc<dyn ServerCertVerifier>) -> Arc<ClientConfig> {
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
+    static BASE: OnceLock<ClientConfig> = OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        let placeholder = Arc::new(RecordingVerifier::enforcing(Arc::new(
+            rustls::RootCertStore::empty(),
+        )));
+        let mut config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(placeholder)
+            .with_no_client_auth();
+        config.resumption = rustls::client::Resumption::disabled();
+        config
+    });
+    let mut config = base.clone();
+    config.dangerous().set_certificate_verifier(verifier);
     Arc::new(config)
 }
 

@@ -38,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub mod client;
 mod options;
+mod parsed;
 mod report;
 mod verdict;
 

@@ -39,6 +39,7 @@ mod refusal;
 mod untrusted;
 
 use super::options::TlsOptions;
+use super::parsed;
 use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
 use crate::certs::{self, CertInfo, KeyInfo};
 use crate::{net, Failure};
@@ -56,10 +57,12 @@ pub(crate) struct Seen {
     pub error: Option<rustls::Error>,
 }
 
-/// A trust anchor as the verdict needs it: its subject (DER content, as rustls keeps it) and key.
+/// A trust anchor as the verdict needs it: its subject (DER content, as rustls keeps it) and its
+/// key, still encoded: only the key of the anchor a chain ends at is ever looked at, so it is
+/// parsed then, not for each of the ~150 webpki roots on every check.
 struct Anchor<'a> {
     subject: &'a [u8],
-    key: Option<KeyInfo>,
+    spki: &'a [u8],
 }
 
 /// Parses and judges what the verifier saw: the presented certificates, the path through them
@@ -70,15 +73,14 @@ pub(super) fn judge_seen(
     ctx: &ProbeContext,
     options: &TlsOptions,
 ) -> (Vec<Option<CertInfo>>, Option<IssuerPath>, Verdict) {
-    let presented: Vec<Option<CertInfo>> =
-        seen.chain.iter().map(|c| certs::parse(c).ok()).collect();
+    let presented: Vec<Option<CertInfo>> = seen.chain.iter().map(|c| parsed::parse(c)).collect();
     let anchors: Vec<Anchor<'_>> = ctx
         .roots
         .roots
         .iter()
         .map(|a| Anchor {
             subject: a.subject.as_ref(),
-            key: certs::key_of_spki(a.subject_public_key_info.as_ref()),
+            spki: a.subject_public_key_info.as_ref(),
         })
         .collect();
     let subjects: Vec<&[u8]> = anchors.iter().map(|a| a.subject).collect();
@@ -351,11 +353,11 @@ impl Chain<'_> {
     }
 
     /// The key of the trust anchor that issued `cert`, by name.
-    fn anchor_key(&self, cert: &CertInfo) -> Option<&KeyInfo> {
+    fn anchor_key(&self, cert: &CertInfo) -> Option<KeyInfo> {
         self.anchors
             .iter()
             .find(|a| cert.issued_by_name(a.subject))
-            .and_then(|a| a.key.as_ref())
+            .and_then(|a| certs::key_of_spki(a.spki))
     }
 }
 

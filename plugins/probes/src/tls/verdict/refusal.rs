@@ -300,13 +300,13 @@ fn weak_issuer(
                     last.subject
                 ),
                 key.clone(),
-                code(key, true),
+                code(&key, true),
             ));
         }
         Some((
             format!("the trusted root '{}' that issued it", last.issuer),
             key.clone(),
-            code(key, false),
+            code(&key, false),
         ))
     })
 }
