@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         eprintln!("mailbeat: {e}");
         return ExitCode::from(2);
     }
-    init_logging(&cli.common.log_level, cli.common.log_format);
+    init_logging(&log_filter(&cli, &matches), cli.common.log_format);
     // Exactly one crypto provider for every rustls user in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -178,6 +178,24 @@ fn check_log_level(level: &str) -> Result<(), String> {
         .map_err(|e| format!("bad --log.level {level:?}: {e}"))
 }
 
+/// The log filter of this command: `--log.level` as given, except that `check`, which reports
+/// every result on stdout, logs only the agent's own problems (warn and above, no result lines)
+/// unless `--log.level` was given explicitly.
+fn log_filter(cli: &Cli, matches: &clap::ArgMatches) -> String {
+    let explicit = |m: &clap::ArgMatches| {
+        matches!(
+            m.value_source("log_level"),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let given = explicit(matches) || matches.subcommand().is_some_and(|(_, sub)| explicit(sub));
+    if matches!(cli.command, Some(Command::Check(_))) && !given {
+        format!("warn,{}=off", mailbeat::events::CHECK_RESULTS)
+    } else {
+        cli.common.log_level.clone()
+    }
+}
+
 fn init_logging(level: &str, format: LogFormat) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -188,14 +206,23 @@ fn init_logging(level: &str, format: LogFormat) {
             filter = filter.add_directive(quiet);
         }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Logfmt => builder.init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_target(false)
+            .json()
+            .flatten_event(true)
+            .init(),
+        // tracing-logfmt quotes and escapes values (a server's multi-line reply stays on one
+        // line as `\n`), which the default text format does not.
+        LogFormat::Logfmt => tracing_logfmt::builder()
+            .with_target(false)
+            .subscriber_builder()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
     }
 }
 

@@ -150,7 +150,7 @@ fn run_serves_metrics_and_reloads() {
     let log = std::fs::read_to_string(&agent.log).unwrap();
     assert!(
         log.contains(
-            "check failed target=relay-down probe=port status=critical reason=connection_refused"
+            "message=\"check failed\" target=relay-down probe=port status=critical reason=connection_refused"
         ),
         "{log}"
     );
