@@ -1,7 +1,7 @@
 //! The `mailbeat` binary.
 
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use mailbeat::app::Services;
 use mailbeat::cli::{CheckOutput, Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli =
-        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+    let matches = mailbeat::cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)
+        .unwrap_or_else(|e| e.format(&mut mailbeat::cli::command()).exit());
     let config_given = config_file_given(&matches);
     if let Err(e) = check_log_level(&cli.common.log_level) {
         eprintln!("mailbeat: {e}");
