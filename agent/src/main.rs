@@ -190,7 +190,11 @@ fn log_filter(cli: &Cli, matches: &clap::ArgMatches) -> String {
     };
     let given = explicit(matches) || matches.subcommand().is_some_and(|(_, sub)| explicit(sub));
     if matches!(cli.command, Some(Command::Check(_))) && !given {
-        format!("warn,{}=off", mailbeat::events::CHECK_RESULTS)
+        // async_imap named, so that init_logging's quieting directive does not raise it to info.
+        format!(
+            "warn,async_imap=warn,{}=off",
+            mailbeat::events::CHECK_RESULTS
+        )
     } else {
         cli.common.log_level.clone()
     }

@@ -112,27 +112,18 @@ fn parse_in_parts(text: &str, shown: &str) -> Option<(RawConfig, Vec<Problem>)> 
             }
             Err(e) => e,
         };
-        let items = if section.key == "targets" {
-            sections::items(text, section)
+        let targets = if section.key == "targets" {
+            parse_targets(text, shown, section)
         } else {
-            Vec::new()
+            None
         };
-        if items.is_empty() {
-            problems.push(parse_problem(shown, text, &error));
-            continue;
-        }
-        let header = section.lines.start..section.lines.start + 1;
-        for (i, item) in items.into_iter().enumerate() {
-            let part = sections::only(text, &[header.clone(), item]);
-            match serde_saphyr::from_str::<RawConfig>(&part) {
-                Ok(piece) => {
-                    for t in piece.targets {
-                        raw.targets.push(t);
-                        raw.target_index.push(i);
-                    }
-                }
-                Err(e) => problems.push(parse_problem(shown, text, &e)),
+        match targets {
+            Some(targets) => {
+                raw.targets = targets.targets;
+                raw.target_index = targets.index;
+                problems.extend(targets.problems);
             }
+            None => problems.push(parse_problem(shown, text, &error)),
         }
     }
     // An alias to an anchor in another part reads as an error of its own part: not the file's.
@@ -143,6 +134,47 @@ fn parse_in_parts(text: &str, shown: &str) -> Option<(RawConfig, Vec<Problem>)> 
         return None;
     }
     Some((raw, problems))
+}
+
+/// The targets of a `targets:` list that parsed, where each is in the list, and the parse
+/// problems of the others.
+pub(super) struct ParsedTargets {
+    pub targets: Vec<super::raw::RawTarget>,
+    pub index: Vec<usize>,
+    pub problems: Vec<Problem>,
+}
+
+/// Parses each entry of the block list `section` (`targets:`) of `text` on its own, so that a
+/// typo in one target does not hide those in the others; `None` when the section is not a block
+/// list. (A file of targets only, `targets:` at its top, is read the same way.)
+pub(super) fn parse_targets(
+    text: &str,
+    shown: &str,
+    section: &sections::Section,
+) -> Option<ParsedTargets> {
+    let items = sections::items(text, section);
+    if items.is_empty() {
+        return None;
+    }
+    let header = section.lines.start..section.lines.start + 1;
+    let mut parsed = ParsedTargets {
+        targets: Vec::new(),
+        index: Vec::new(),
+        problems: Vec::new(),
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let part = sections::only(text, &[header.clone(), item]);
+        match serde_saphyr::from_str::<RawConfig>(&part) {
+            Ok(piece) => {
+                for t in piece.targets {
+                    parsed.targets.push(t);
+                    parsed.index.push(i);
+                }
+            }
+            Err(e) => parsed.problems.push(parse_problem(shown, text, &e)),
+        }
+    }
+    Some(parsed)
 }
 
 /// A YAML or type error as a [`Problem`] of the same `FILE:LINE:COLUMN: key.path: message` form
