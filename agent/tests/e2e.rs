@@ -278,7 +278,14 @@ fn json_logs_carry_target_probe_and_reason() {
     write_config(&config, &[("relay-down", closed_port())]);
     let out = Command::new(BIN)
         // check logs each failure again only when a level is asked for.
-        .args(["check", "--log.level", "info", "--log.format", "json", "--config.file"])
+        .args([
+            "check",
+            "--log.level",
+            "info",
+            "--log.format",
+            "json",
+            "--config.file",
+        ])
         .arg(&config)
         .output()
         .unwrap();
