@@ -144,9 +144,9 @@ pub(super) struct ParsedTargets {
     pub problems: Vec<Problem>,
 }
 
-/// Parses each entry of the block list `section` (`targets:`) of `text` on its own, so that a
-/// typo in one target does not hide those in the others; `None` when the section is not a block
-/// list. (A file of targets only, `targets:` at its top, is read the same way.)
+/// Parses the entries of the block list `section` (`targets:`) of `text` so that a typo in one
+/// target does not hide those in the others; `None` when the section is not a block list. (A
+/// file of targets only, `targets:` at its top, is read the same way.)
 pub(super) fn parse_targets(
     text: &str,
     shown: &str,
@@ -156,25 +156,46 @@ pub(super) fn parse_targets(
     if items.is_empty() {
         return None;
     }
-    let header = section.lines.start..section.lines.start + 1;
     let mut parsed = ParsedTargets {
         targets: Vec::new(),
         index: Vec::new(),
         problems: Vec::new(),
     };
-    for (i, item) in items.into_iter().enumerate() {
-        let part = sections::only(text, &[header.clone(), item]);
-        match serde_saphyr::from_str::<RawConfig>(&part) {
-            Ok(piece) => {
-                for t in piece.targets {
-                    parsed.targets.push(t);
-                    parsed.index.push(i);
-                }
-            }
-            Err(e) => parsed.problems.push(parse_problem(shown, text, &e)),
-        }
-    }
+    let header = section.lines.start..section.lines.start + 1;
+    parse_items(text, shown, &header, &items, 0, &mut parsed);
     Some(parsed)
+}
+
+/// Parses `items` (the entries from `first` on) together, and when that fails each half again,
+/// down to the entries that fail alone: a few parses of the list for a few typos, where one
+/// parse per entry took minutes for thousands of targets.
+fn parse_items(
+    text: &str,
+    shown: &str,
+    header: &std::ops::Range<usize>,
+    items: &[std::ops::Range<usize>],
+    first: usize,
+    parsed: &mut ParsedTargets,
+) {
+    let Some(span) = items.first().zip(items.last()).map(|(a, b)| a.start..b.end) else {
+        return;
+    };
+    let part = sections::only(text, &[header.clone(), span]);
+    match serde_saphyr::from_str::<RawConfig>(&part) {
+        Ok(piece) if piece.targets.len() == items.len() => {
+            parsed.index.extend(first..first + items.len());
+            parsed.targets.extend(piece.targets);
+        }
+        Err(e) if items.len() == 1 => parsed.problems.push(parse_problem(shown, text, &e)),
+        // An entry that is not one target (or an error in several): halve.
+        _ if items.len() > 1 => {
+            let mid = items.len() / 2;
+            parse_items(text, shown, header, &items[..mid], first, parsed);
+            parse_items(text, shown, header, &items[mid..], first + mid, parsed);
+        }
+        // One entry that parsed as no target (or several): the whole list's parse says why.
+        _ => {}
+    }
 }
 
 /// A YAML or type error as a [`Problem`] of the same `FILE:LINE:COLUMN: key.path: message` form
