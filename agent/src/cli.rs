@@ -1,6 +1,6 @@
 //! The command line, in Prometheus exporter style (`--config.file`, `--web.listen-address`).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,6 +15,50 @@ pub struct Cli {
     pub run: RunArgs,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The listener's flags: global, so that `mailbeat --web.listen-address X` runs the agent without
+/// naming `run`, but only `run` (and the bare command) advertises them.
+const LISTENER_FLAGS: &[&str] = &[
+    "listen_address",
+    "web_config_file",
+    "enable_lifecycle",
+    "external_url",
+];
+
+/// The commands that do not listen; `validate` reads `--web.config.file`, so keeps that one.
+const NOT_LISTENING: &[&str] = &["check", "validate", "plugins", "reauth", "token"];
+
+/// The command line as `main` parses it: [`Cli`], with the listener flags hidden from the
+/// `--help` of the commands that do not listen (they are still accepted, and ignored there).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Propagates the global flags into every subcommand, where they can then be hidden.
+    cmd.build();
+    for &name in NOT_LISTENING {
+        cmd = cmd.mut_subcommand(name, |sub| hide_listener_flags(sub, name));
+    }
+    cmd
+}
+
+fn hide_listener_flags(cmd: clap::Command, name: &str) -> clap::Command {
+    let keep = |id: &str| name == "validate" && id == "web_config_file";
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let mut cmd = cmd.mut_args(|a| {
+        let id = a.get_id().as_str();
+        if LISTENER_FLAGS.contains(&id) && !keep(id) {
+            a.hide(true)
+        } else {
+            a
+        }
+    });
+    for sub in subs {
+        cmd = cmd.mut_subcommand(sub, |s| hide_listener_flags(s, name));
+    }
+    cmd
 }
 
 /// Flags every subcommand takes.

@@ -92,26 +92,44 @@ pub fn register(registry: &Registry) -> prometheus::Result<Vec<String>> {
     Ok(names)
 }
 
+/// The log target of [`check_finished`]'s lines, so a command can leave them out (`check`
+/// reports its results on stdout; repeating each on stderr is noise unless asked for).
+pub const CHECK_RESULTS: &str = "mailbeat::check_results";
+
 /// A check finished: one line per failed check with target, probe, status, reason and the
 /// server's words (ok checks at debug).
 pub fn check_finished(target: &str, probe: &str, result: &CheckResult) {
     match result.reason {
         None => {
-            tracing::debug!(target = %target, probe = %probe, duration_seconds = result.duration_seconds, "check ok")
+            tracing::debug!(target: CHECK_RESULTS, target = %target, probe = %probe, duration_seconds = result.duration_seconds, "check ok")
         }
         Some(reason) => {
             COUNTERS
                 .checks_failed
                 .with_label_values(&[probe, reason.as_str()])
                 .inc();
-            tracing::warn!(
-                target = %target,
-                probe = %probe,
-                status = %result.status,
-                reason = %reason,
-                server_said = %result.message,
-                "check failed"
-            )
+            // `server_said` only when there are words to quote: an empty key reads as if the
+            // server had answered with nothing.
+            if result.message.trim().is_empty() {
+                tracing::warn!(
+                    target: CHECK_RESULTS,
+                    target = %target,
+                    probe = %probe,
+                    status = %result.status,
+                    reason = %reason,
+                    "check failed"
+                )
+            } else {
+                tracing::warn!(
+                    target: CHECK_RESULTS,
+                    target = %target,
+                    probe = %probe,
+                    status = %result.status,
+                    reason = %reason,
+                    server_said = %result.message,
+                    "check failed"
+                )
+            }
         }
     }
 }
@@ -239,5 +257,46 @@ mod tests {
             .with_label_values(&["auth", "auth_bad_credentials"])
             .get();
         assert_eq!(after, before + 1);
+    }
+
+    /// A writer the test reads back: what the logfmt formatter wrote.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn server_said_is_logged_only_when_there_are_words() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_logfmt::builder()
+            .subscriber_builder()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            check_finished(
+                "quiet",
+                "port",
+                &CheckResult::critical(Reason::ConnectionTimeout, " "),
+            );
+            check_finished(
+                "talker",
+                "auth",
+                &CheckResult::critical(Reason::AuthBadCredentials, "535 5.7.8 no"),
+            );
+        });
+        let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(!lines[0].contains("server_said"), "{log}");
+        assert!(lines[1].contains(r#"server_said="535 5.7.8 no""#), "{log}");
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod executor;
+pub mod files;
 pub mod guard;
 pub mod jobs;
 pub mod metrics;

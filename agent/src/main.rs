@@ -1,7 +1,7 @@
 //! The `mailbeat` binary.
 
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use mailbeat::app::Services;
 use mailbeat::cli::{CheckOutput, Cli, Command, LogFormat, Output};
 use mailbeat::config::Config;
@@ -19,15 +19,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli =
-        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+    let matches = mailbeat::cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)
+        .unwrap_or_else(|e| e.format(&mut mailbeat::cli::command()).exit());
     let config_given = config_file_given(&matches);
     if let Err(e) = check_log_level(&cli.common.log_level) {
         eprintln!("mailbeat: {e}");
         return ExitCode::from(2);
     }
-    init_logging(&cli.common.log_level, cli.common.log_format);
+    init_logging(&log_filter(&cli, &matches), cli.common.log_format);
     // Exactly one crypto provider for every rustls user in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -220,6 +220,28 @@ fn check_log_level(level: &str) -> Result<(), String> {
         .map_err(|e| format!("bad --log.level {level:?}: {e}"))
 }
 
+/// The log filter of this command: `--log.level` as given, except that `check`, which reports
+/// every result on stdout, logs only the agent's own problems (warn and above, no result lines)
+/// unless `--log.level` was given explicitly.
+fn log_filter(cli: &Cli, matches: &clap::ArgMatches) -> String {
+    let explicit = |m: &clap::ArgMatches| {
+        matches!(
+            m.value_source("log_level"),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let given = explicit(matches) || matches.subcommand().is_some_and(|(_, sub)| explicit(sub));
+    if matches!(cli.command, Some(Command::Check(_))) && !given {
+        // async_imap named, so that init_logging's quieting directive does not raise it to info.
+        format!(
+            "warn,async_imap=warn,{}=off",
+            mailbeat::events::CHECK_RESULTS
+        )
+    } else {
+        cli.common.log_level.clone()
+    }
+}
+
 fn init_logging(level: &str, format: LogFormat) {
     let mut filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -230,14 +252,23 @@ fn init_logging(level: &str, format: LogFormat) {
             filter = filter.add_directive(quiet);
         }
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Logfmt => builder.init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_target(false)
+            .json()
+            .flatten_event(true)
+            .init(),
+        // tracing-logfmt quotes and escapes values (a server's multi-line reply stays on one
+        // line as `\n`), which the default text format does not.
+        LogFormat::Logfmt => tracing_logfmt::builder()
+            .with_target(false)
+            .subscriber_builder()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
     }
 }
 

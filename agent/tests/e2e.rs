@@ -150,7 +150,7 @@ fn run_serves_metrics_and_reloads() {
     let log = std::fs::read_to_string(&agent.log).unwrap();
     assert!(
         log.contains(
-            "check failed target=relay-down probe=port status=critical reason=connection_refused"
+            "message=\"check failed\" target=relay-down probe=port status=critical reason=connection_refused"
         ),
         "{log}"
     );
@@ -277,7 +277,15 @@ fn json_logs_carry_target_probe_and_reason() {
     let config = dir.path().join("mailbeat.yaml");
     write_config(&config, &[("relay-down", closed_port())]);
     let out = Command::new(BIN)
-        .args(["check", "--log.format", "json", "--config.file"])
+        // check logs each failure again only when a level is asked for.
+        .args([
+            "check",
+            "--log.level",
+            "info",
+            "--log.format",
+            "json",
+            "--config.file",
+        ])
         .arg(&config)
         .output()
         .unwrap();

@@ -567,6 +567,47 @@ fn every_alert_is_tested_firing_and_not_firing() {
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
+/// The names Prometheus asks `/probe` for in `config/prometheus.example.yml`: the targets of the
+/// jobs whose `metrics_path` is `/probe` (turned into `?target=` by relabelling), and any
+/// `params: {target: [...]}`.
+fn probe_targets_of_the_prometheus_example() -> Vec<String> {
+    let prometheus = yaml("config/prometheus.example.yml");
+    let mut names = Vec::new();
+    for job in prometheus["scrape_configs"].as_array().unwrap() {
+        if job["metrics_path"] != "/probe" {
+            continue;
+        }
+        for sc in job["static_configs"].as_array().into_iter().flatten() {
+            for t in sc["targets"].as_array().into_iter().flatten() {
+                names.push(t.as_str().unwrap().to_string());
+            }
+        }
+        for t in job["params"]["target"].as_array().into_iter().flatten() {
+            names.push(t.as_str().unwrap().to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_probe_target_of_the_prometheus_example_is_in_the_example_config() {
+    let config = yaml("config/mailbeat.example.yaml");
+    let defined: BTreeSet<&str> = config["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    let asked = probe_targets_of_the_prometheus_example();
+    assert!(!asked.is_empty(), "the example has a /probe job");
+    for name in &asked {
+        assert!(
+            defined.contains(name.as_str()),
+            "prometheus.example.yml probes {name:?}, which mailbeat.example.yaml does not define ({defined:?})"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests that need the tools (installed by tests/harness/install.sh)
 

@@ -344,7 +344,7 @@ fn a_bad_web_config_stops_the_agent_and_fails_validate() {
         (
             "missing-file.yml",
             None,
-            "missing-file.yml: cannot read: No such file or directory",
+            "missing-file.yml: no such file",
         ),
         (
             "unknown-key.yml",

@@ -1,10 +1,9 @@
-//! Loading: read the file, parse the YAML (a syntax or type error becomes one
-//! `FILE:LINE:COLUMN` error with a masked snippet), and validate it into a [`Config`].
+//! Loading: read the file, parse the YAML (every syntax or type error becomes a
+//! `FILE:LINE:COLUMN` problem with a masked snippet), and validate it into a [`Config`].
 
 use super::raw::RawConfig;
-use super::snippet::mask_secret_values;
 use super::validator::{loc, Validator};
-use super::{keypath, Config, ConfigError, Global, SecretSource};
+use super::{keypath, sections, snippet, Config, ConfigError, Global, Problem, SecretSource};
 use crate::schedule::Schedule;
 use mailbeat_sdk::Probe;
 use std::collections::HashMap;
@@ -37,16 +36,20 @@ pub(super) fn read(path: &Path) -> Result<(String, String, PathBuf), ConfigError
 }
 
 /// Parses and validates config text; `shown` names it in errors, `base` resolves relative paths.
+/// Every problem of the file is reported together: the parser's (each section and each target
+/// read on its own, see [`parse_raw`]) and the validator's, in line order, each with its snippet.
 pub fn parse(
     text: &str,
     shown: &str,
     base: &Path,
     probes: &[Arc<dyn Probe>],
 ) -> Result<Config, ConfigError> {
-    let raw: RawConfig = if text.trim().is_empty() {
-        RawConfig::default()
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| parse_error(shown, text, &e))?
+    let (raw, mut problems) = parse_raw(text, shown);
+    let Some(raw) = raw else {
+        return Err(ConfigError::Invalid {
+            path: shown.to_string(),
+            problems,
+        });
     };
     let mut v = Validator {
         base,
@@ -54,19 +57,150 @@ pub fn parse(
         probes,
     };
     let config = v.config(raw);
-    if v.problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError::Invalid {
-            path: shown.to_string(),
-            problems: v.problems,
-        })
+    if v.problems.is_empty() && problems.is_empty() {
+        return Ok(config);
+    }
+    for mut p in v.problems {
+        if p.line > 0 {
+            p.snippet = snippet::render(shown, text, p.line, p.column, &p.message);
+        }
+        problems.push(p);
+    }
+    // In the order of the file, as a compiler lists them; problems without a line last.
+    problems.sort_by_key(|p| if p.line == 0 { u64::MAX } else { p.line });
+    Err(ConfigError::Invalid {
+        path: shown.to_string(),
+        problems,
+    })
+}
+
+/// The file as written and the parser's problems in it. When the whole file does not parse,
+/// each top-level section is parsed on its own, and a `targets:` section that does not parse
+/// each target on its own, so that every typo is reported and what did parse is validated.
+/// `None`: the file cannot be cut into parts (not block-style, a key given twice, aliases), and
+/// its one parse error is all there is to say.
+pub(super) fn parse_raw(text: &str, shown: &str) -> (Option<RawConfig>, Vec<Problem>) {
+    if text.trim().is_empty() {
+        return (Some(RawConfig::default()), Vec::new());
+    }
+    let whole = match serde_saphyr::from_str::<RawConfig>(text) {
+        Ok(raw) => return (Some(raw), Vec::new()),
+        Err(e) => parse_problem(shown, text, &e),
+    };
+    match parse_in_parts(text, shown) {
+        Some((raw, problems)) if !problems.is_empty() => (Some(raw), problems),
+        _ => (None, vec![whole]),
     }
 }
 
-/// A YAML or type error in the same `FILE:LINE:COLUMN: key.path: message` form as validation
-/// errors, followed by the library's source snippet.
-pub(super) fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> ConfigError {
+/// [`parse_raw`]'s reading part by part; `None` when the parts do not add up to the file.
+fn parse_in_parts(text: &str, shown: &str) -> Option<(RawConfig, Vec<Problem>)> {
+    let parts = sections::sections(text);
+    let mut raw = RawConfig::default();
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for section in &parts {
+        if !seen.insert(section.key.as_str()) {
+            // A key given twice: the whole file's error says so.
+            return None;
+        }
+        let part = sections::only(text, std::slice::from_ref(&section.lines));
+        let error = match serde_saphyr::from_str::<RawConfig>(&part) {
+            Ok(piece) => {
+                raw.take_section(&section.key, piece);
+                continue;
+            }
+            Err(e) => e,
+        };
+        let targets = if section.key == "targets" {
+            parse_targets(text, shown, section)
+        } else {
+            None
+        };
+        match targets {
+            Some(targets) => {
+                raw.targets = targets.targets;
+                raw.target_index = targets.index;
+                problems.extend(targets.problems);
+            }
+            None => problems.push(parse_problem(shown, text, &error)),
+        }
+    }
+    // An alias to an anchor in another part reads as an error of its own part: not the file's.
+    if problems
+        .iter()
+        .any(|p| p.message.contains("alias") || p.message.contains("anchor"))
+    {
+        return None;
+    }
+    Some((raw, problems))
+}
+
+/// The targets of a `targets:` list that parsed, where each is in the list, and the parse
+/// problems of the others.
+pub(super) struct ParsedTargets {
+    pub targets: Vec<super::raw::RawTarget>,
+    pub index: Vec<usize>,
+    pub problems: Vec<Problem>,
+}
+
+/// Parses the entries of the block list `section` (`targets:`) of `text` so that a typo in one
+/// target does not hide those in the others; `None` when the section is not a block list. (A
+/// file of targets only, `targets:` at its top, is read the same way.)
+pub(super) fn parse_targets(
+    text: &str,
+    shown: &str,
+    section: &sections::Section,
+) -> Option<ParsedTargets> {
+    let items = sections::items(text, section);
+    if items.is_empty() {
+        return None;
+    }
+    let mut parsed = ParsedTargets {
+        targets: Vec::new(),
+        index: Vec::new(),
+        problems: Vec::new(),
+    };
+    let header = section.lines.start..section.lines.start + 1;
+    parse_items(text, shown, &header, &items, 0, &mut parsed);
+    Some(parsed)
+}
+
+/// Parses `items` (the entries from `first` on) together, and when that fails each half again,
+/// down to the entries that fail alone: a few parses of the list for a few typos, where one
+/// parse per entry took minutes for thousands of targets.
+fn parse_items(
+    text: &str,
+    shown: &str,
+    header: &std::ops::Range<usize>,
+    items: &[std::ops::Range<usize>],
+    first: usize,
+    parsed: &mut ParsedTargets,
+) {
+    let Some(span) = items.first().zip(items.last()).map(|(a, b)| a.start..b.end) else {
+        return;
+    };
+    let part = sections::only(text, &[header.clone(), span]);
+    match serde_saphyr::from_str::<RawConfig>(&part) {
+        Ok(piece) if piece.targets.len() == items.len() => {
+            parsed.index.extend(first..first + items.len());
+            parsed.targets.extend(piece.targets);
+        }
+        Err(e) if items.len() == 1 => parsed.problems.push(parse_problem(shown, text, &e)),
+        // An entry that is not one target (or an error in several): halve.
+        _ if items.len() > 1 => {
+            let mid = items.len() / 2;
+            parse_items(text, shown, header, &items[..mid], first, parsed);
+            parse_items(text, shown, header, &items[mid..], first + mid, parsed);
+        }
+        // One entry that parsed as no target (or several): the whole list's parse says why.
+        _ => {}
+    }
+}
+
+/// A YAML or type error as a [`Problem`] of the same `FILE:LINE:COLUMN: key.path: message` form
+/// as validation errors, with its snippet.
+pub(super) fn parse_problem(shown: &str, text: &str, e: &serde_saphyr::Error) -> Problem {
     let (line, column) = e
         .location()
         .map(|l| (l.line(), l.column()))
@@ -82,20 +216,12 @@ pub(super) fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> C
         .split_once(&format!("line {line} column {column}: "))
         .map(|(_, rest)| tidy(rest))
         .unwrap_or_else(|| tidy(&plain));
-    let snippet = e
-        .to_string()
-        .lines()
-        .skip(1)
-        .map(|l| mask_secret_values(&tidy(&l.replace("<input>", shown))))
-        .collect::<Vec<_>>()
-        .join("\n");
-    ConfigError::Parse {
-        path: shown.to_string(),
+    Problem {
         line,
         column,
         key: keypath::key_path_at(text, line as usize),
+        snippet: snippet::render(shown, text, line, column, &message),
         message,
-        snippet,
     }
 }
 
@@ -165,7 +291,8 @@ impl Validator<'_> {
         let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
         let mut targets = Vec::new();
         for (i, t) in raw.targets.iter().enumerate() {
-            let key = format!("targets[{i}]");
+            // Its place in the file, which differs from `i` when a target before it did not parse.
+            let key = format!("targets[{}]", raw.target_index.get(i).copied().unwrap_or(i));
             if let Some(first) = seen.get(&t.name.value) {
                 self.problem(
                     loc(&t.name),

@@ -7,7 +7,9 @@
 //! The parts: `raw.rs` is the file as written; `load.rs` reads and parses it and turns it into a
 //! [`Config`] with the checks of `validator.rs` (problems, paths, durations, schedules, secrets),
 //! `targets.rs` (a target and its probes), `trust.rs` (root stores) and `presets.rs`;
-//! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line;
+//! `sections.rs` cuts the file into its sections and targets, so that the parser's errors in
+//! each are all reported; `snippet.rs` renders an error's snippet with secrets masked,
+//! `keypath.rs` names the key of a parse error's line;
 //! `oauth.rs` reads `account.oauth`, `alerting.rs` `alerts:` and `webhooks:`, `plugins.rs`
 //! `plugins:` (which the agent reads first, since its plugins are probes the targets use).
 
@@ -19,6 +21,7 @@ mod plugins;
 mod presets;
 mod raw;
 pub mod secrets;
+mod sections;
 mod snippet;
 mod targets;
 mod trust;
@@ -200,22 +203,15 @@ pub struct Problem {
     /// Key path, e.g. `targets[2].account.password_file`.
     pub key: String,
     pub message: String,
+    /// The lines around it, secrets masked (empty when it has no line).
+    pub snippet: String,
 }
 
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read: {error}")]
+    #[error("cannot read config file {path}: {}", crate::files::io_reason(error))]
     Read { path: String, error: std::io::Error },
-    #[error("{path}:{line}:{column}: {}{message}\n{snippet}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
-    Parse {
-        path: String,
-        line: u64,
-        column: u64,
-        key: String,
-        message: String,
-        snippet: String,
-    },
     #[error("{}", format_problems(path, problems))]
     Invalid {
         path: String,
@@ -227,11 +223,21 @@ fn format_problems(path: &str, problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| {
-            if p.line > 0 {
-                format!("{path}:{}:{}: {}: {}", p.line, p.column, p.key, p.message)
+            let key = if p.key.is_empty() {
+                String::new()
             } else {
-                format!("{path}: {}: {}", p.key, p.message)
+                format!("{}: ", p.key)
+            };
+            let mut line = if p.line > 0 {
+                format!("{path}:{}:{}: {key}{}", p.line, p.column, p.message)
+            } else {
+                format!("{path}: {key}{}", p.message)
+            };
+            if !p.snippet.is_empty() {
+                line.push('\n');
+                line.push_str(&p.snippet);
             }
+            line
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -1,8 +1,8 @@
 //! `plugins:`: read before the rest of the file, because the plugins it names are probes the
 //! targets may use (`{plugin: NAME, ...}`).
 
-use super::load::{parse_error, read};
-use super::raw::{RawConfig, RawPlugins};
+use super::load::{parse_raw, read};
+use super::raw::RawPlugins;
 use super::validator::{loc, Validator};
 use super::ConfigError;
 use std::collections::BTreeMap;
@@ -44,10 +44,13 @@ pub enum ExecSecret {
 /// Reads only `plugins:` of the config file at `path` (the rest is checked by `load`).
 pub fn plugins_section(path: &Path) -> Result<PluginsConfig, ConfigError> {
     let (text, shown, base) = read(path)?;
-    let raw: RawConfig = if text.trim().is_empty() {
-        RawConfig::default()
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?
+    // Parse problems elsewhere in the file are `load`'s to report, all together.
+    let (raw, problems) = parse_raw(&text, &shown);
+    let Some(raw) = raw else {
+        return Err(ConfigError::Invalid {
+            path: shown,
+            problems,
+        });
     };
     let mut v = Validator {
         base: &base,

@@ -17,6 +17,26 @@ pub struct RawConfig {
     pub alerts: Vec<RawAlert>,
     pub webhooks: Vec<RawWebhook>,
     pub plugins: RawPlugins,
+    /// Where each of `targets` is in the file's `targets:` list, when targets that did not parse
+    /// were left out (empty: they are all there, in order).
+    #[serde(skip)]
+    pub target_index: Vec<usize>,
+}
+
+impl RawConfig {
+    /// Takes the section `key` from `piece`, a parse of that section alone.
+    pub fn take_section(&mut self, key: &str, piece: RawConfig) {
+        match key {
+            "global" => self.global = piece.global,
+            "probe_defaults" => self.probe_defaults = piece.probe_defaults,
+            "targets" => self.targets = piece.targets,
+            "alerts" => self.alerts = piece.alerts,
+            "webhooks" => self.webhooks = piece.webhooks,
+            "plugins" => self.plugins = piece.plugins,
+            // Any other key is refused by the parser (`deny_unknown_fields`).
+            _ => {}
+        }
+    }
 }
 
 /// `plugins:`: where dynamic plugins are, and the exec (Nagios-API) plugins.
@@ -97,7 +117,8 @@ pub struct RawTarget {
     /// The mail domain a migration moves: the target's account must be in it.
     pub migration_domain: Option<Spanned<String>>,
     pub account: Option<RawAccount>,
-    pub probes: Option<Vec<RawProbe>>,
+    /// Each entry spanned as a whole: inside the untagged [`RawProbe`] serde loses the span.
+    pub probes: Option<Vec<Spanned<RawProbe>>>,
     pub schedule: Option<Spanned<String>>,
     pub every: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,

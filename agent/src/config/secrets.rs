@@ -59,7 +59,7 @@ impl SecretSource {
             SecretSource::File(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| SecretError::File {
                     path: path.display().to_string(),
-                    error: e.kind().to_string(),
+                    error: crate::files::io_reason(&e),
                 })?;
                 let value = text.trim_end_matches(['\r', '\n']);
                 if value.is_empty() {

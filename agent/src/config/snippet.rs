@@ -1,8 +1,9 @@
-//! Masking secrets in the source snippet of a YAML error: the parser quotes the lines around the
-//! error, and those may hold a password (under its right key or a misspelt one).
+//! The source snippet of a config error, and the masking that keeps secrets out of it: the
+//! snippet quotes the lines around the error, and those may hold a password (under its right
+//! key or a misspelt one).
 
-/// Keys whose values a config error's snippet may show: the ones that never hold a secret.
-/// Anything else (a secret key, a misspelt `pasword:`, a label) is redacted.
+/// Keys whose values a config error's snippet always shows: the ones that never hold a secret
+/// (paths of secret files included: a path is not the secret).
 const SHOWABLE_KEYS: &[&str] = &[
     "global",
     "state_dir",
@@ -35,10 +36,12 @@ const SHOWABLE_KEYS: &[&str] = &[
     "client_id",
     "client_secret_file",
     "access_token_file",
+    "refresh_token_file",
+    "state_key_file",
+    "secret_file",
     "probes",
     "labels",
     "webhooks",
-    "secret_file",
     "events",
     "auth",
     "warn_days",
@@ -52,11 +55,54 @@ const SHOWABLE_KEYS: &[&str] = &[
     "factor",
 ];
 
-/// Masks a line of a YAML error's snippet so that no secret shows: a source line (`12 |  …`) is
-/// shown only as far as it is proven harmless, `key: value` with a key of [`SHOWABLE_KEYS`] (or a
-/// bare list item such as `- tls`); from the first other key on, the line is `<redacted>`, and a
-/// source line of any other form (the continuation of a block or multi-line scalar, say) is
-/// redacted whole. Lines that are not source (the arrow, the caret and its message) stay.
+/// Words that make a key's value a possible secret: `password`, `client_secret`, `state_key`,
+/// `access_token`, and URLs (webhook URLs carry tokens: Slack, Teams, `user:password@`).
+const SECRET_WORDS: &[&str] = &[
+    "pass", "pwd", "secret", "token", "key", "cred", "private", "bearer", "url", "auth",
+];
+
+/// Misspellings of these (`pasword`, `secert`, `tokne`) are as secret as the real key.
+const SECRET_KEYS: &[&str] = &["password", "passwd", "secret", "token"];
+
+/// Renders the snippet of an error at 1-based `line`/`column` of `text` (named `shown`), as
+/// compilers do: two lines before and after, a caret under the column with `message`, every
+/// source line masked by [`mask_secret_values`].
+pub(super) fn render(shown: &str, text: &str, line: u64, column: u64, message: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Ok(at) = usize::try_from(line) else {
+        return String::new();
+    };
+    if at == 0 || at > lines.len() {
+        return String::new();
+    }
+    let first = at.saturating_sub(2).max(1);
+    let last = (at + 2).min(lines.len());
+    let width = last.to_string().len();
+    let bar = format!("{:width$} |", "");
+    let mut out = vec![
+        format!("{:width$}--> {shown}:{line}:{column}", ""),
+        bar.clone(),
+    ];
+    for n in first..=last {
+        out.push(mask_secret_values(&format!(
+            "{n:>width$} | {}",
+            lines[n - 1].trim_end()
+        )));
+        if n == at {
+            let pad = " ".repeat(usize::try_from(column).unwrap_or(1).saturating_sub(1));
+            out.push(format!("{bar} {pad}^ {message}"));
+        }
+    }
+    out.push(bar);
+    out.join("\n")
+}
+
+/// Masks a line of a config error's snippet so that no secret shows: a source line (`12 |  …`)
+/// is shown as far as it is harmless: comments, list items, `key: value` with a key that cannot
+/// hold a secret, and `${ENV}` references (a name, not the secret); from the first key that may
+/// hold a secret (see [`may_hold_secret`]) on, the line is `<redacted>`, and a source line of any
+/// other form (the continuation of a block or multi-line scalar, say) is redacted whole. Lines
+/// that are not source (the arrow, the caret and its message) stay.
 pub(super) fn mask_secret_values(line: &str) -> String {
     let Some((gutter, source)) = split_gutter(line) else {
         return line.to_string();
@@ -64,26 +110,34 @@ pub(super) fn mask_secret_values(line: &str) -> String {
     let content = source.trim_start();
     let indent = &source[..source.len() - content.len()];
     let mut rest = content;
+    let mut item = false;
     while let Some(r) = rest.strip_prefix("- ") {
         rest = r.trim_start();
+        item = true;
     }
     if rest.is_empty() || rest.starts_with('#') || rest == "-" {
         return line.to_string();
     }
     let shown_until = match parse_key(rest) {
-        Some((key, after)) if showable(key) => {
-            let value = after.trim();
-            if value.starts_with('|') || value.starts_with('>') {
-                // A block scalar: its lines come next, and are redacted as continuation lines.
+        Some((key, after)) if may_hold_secret(key) => {
+            let (value, _comment) = split_comment(after);
+            if is_env_reference(value) {
                 None
             } else {
-                first_hidden_key(after).map(|at| rest.len() - after.len() + at)
+                Some(rest.len() - after.len())
             }
         }
-        Some((_, after)) => Some(rest.len() - after.len()),
-        // `- tls`, `- {tls: {warn_days: 30}}`: a list item that is a known word or a flow map.
-        None if showable(rest.trim_end()) => None,
-        None if rest.starts_with('{') || rest.starts_with('[') => first_hidden_key(rest),
+        // A block scalar's lines come next; they are redacted as continuation lines.
+        Some((_, after)) if after.trim_start().starts_with(['|', '>']) => None,
+        Some((_, after)) => {
+            first_hidden_key(split_comment(after).0).map(|at| rest.len() - after.len() + at)
+        }
+        None if rest.starts_with('{') || rest.starts_with('[') => {
+            first_hidden_key(split_comment(rest).0)
+        }
+        // `- tls`, `- alice@example.com`: a list item. A line of no known form (a block or
+        // multi-line scalar's continuation) may be a password's: hidden.
+        None if item => None,
         None => Some(0),
     };
     match shown_until {
@@ -94,6 +148,55 @@ pub(super) fn mask_secret_values(line: &str) -> String {
             format!("{gutter}{indent}{} <redacted>", shown.trim_end())
         }
     }
+}
+
+/// Whether the value of `key` may be a secret: not a key known to be harmless, and a secret's
+/// name (`password`, `client_secret`, `state_key`, a URL) or a misspelling of one (`pasword`).
+pub(super) fn may_hold_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    if showable(&key) || key.ends_with("_file") {
+        return false;
+    }
+    SECRET_WORDS.iter().any(|w| key.contains(w))
+        || (key.len() >= 4 && SECRET_KEYS.iter().any(|k| edit_distance(&key, k) <= 2))
+}
+
+/// `${NAME}` (and nothing else): the name of a variable, not a secret.
+fn is_env_reference(value: &str) -> bool {
+    let v = value.trim().trim_matches(['"', '\'']);
+    v.strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .is_some_and(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// A value and its trailing comment (` # ...`), which YAML starts with whitespace and `#`.
+fn split_comment(value: &str) -> (&str, &str) {
+    match value.find(" #").or_else(|| value.find("\t#")) {
+        Some(at) => (&value[..at], &value[at..]),
+        None => (value, ""),
+    }
+}
+
+/// Levenshtein distance of two short ASCII words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<u8> = b.bytes().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = if ca == cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(row[j + 1])
+            };
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
 
 /// `(" 12 | ", "    host: x")` for a snippet's source line.
@@ -133,7 +236,7 @@ fn parse_key(text: &str) -> Option<(&str, &str)> {
 }
 
 /// Where, in a value that may hold a flow map (`{username: u, password: x}`), the first key that
-/// is not showable starts its value; `None` when every key there is harmless.
+/// may hold a secret starts its value; `None` when every key there is harmless.
 fn first_hidden_key(value: &str) -> Option<usize> {
     let mut i = 0;
     while i < value.len() {
@@ -145,7 +248,7 @@ fn first_hidden_key(value: &str) -> Option<usize> {
                 .is_some_and(|c| matches!(c, '{' | '[' | ',' | ' '));
         if at_token_start {
             if let Some((key, after)) = parse_key(here) {
-                if !showable(key) {
+                if may_hold_secret(key) {
                     return Some(value.len() - after.len());
                 }
             }

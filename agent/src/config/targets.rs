@@ -420,6 +420,57 @@ impl Validator<'_> {
         (account, secret, managed)
     }
 
+    /// One entry of a target's `probes:` list, written at `at`: its probe name and options.
+    fn probe_entry(
+        &mut self,
+        p: &RawProbe,
+        i: usize,
+        at: (u64, u64),
+        key: &str,
+    ) -> Option<(String, serde_json::Value, (u64, u64))> {
+        match p {
+            RawProbe::Name(n) => Some((n.value.clone(), serde_json::Value::Null, at)),
+            // `{plugin: NAME, ...options}`: a dynamic or exec plugin by name (DESIGN §11).
+            RawProbe::WithOptions(map) if map.contains_key("plugin") => {
+                match map.get("plugin").and_then(|v| v.as_str()) {
+                    Some(name) => {
+                        let options: serde_json::Map<String, serde_json::Value> = map
+                            .iter()
+                            .filter(|(k, _)| k.as_str() != "plugin")
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        let options = if options.is_empty() {
+                            serde_json::Value::Null
+                        } else {
+                            serde_json::Value::Object(options)
+                        };
+                        Some((name.to_string(), options, at))
+                    }
+                    None => {
+                        self.problem(
+                            at,
+                            format!("{key}.probes[{i}].plugin"),
+                            "must be the name of a dynamic or exec plugin",
+                        );
+                        None
+                    }
+                }
+            }
+            RawProbe::WithOptions(map) if map.len() == 1 => {
+                let (n, o) = map.iter().next()?;
+                Some((n.clone(), o.clone(), at))
+            }
+            RawProbe::WithOptions(_) => {
+                self.problem(
+                    at,
+                    format!("{key}.probes[{i}]"),
+                    "a probe with options is a one-key map, e.g. {tls: {warn_days: 30}}",
+                );
+                None
+            }
+        }
+    }
+
     /// The target's probes (the default list when none are given), options merged over
     /// `probe_defaults` and validated by each probe.
     fn probes_of(
@@ -440,54 +491,12 @@ impl Validator<'_> {
             Some(list) => list
                 .iter()
                 .enumerate()
-                .filter_map(|(i, p)| match p {
-                    // Inside an untagged enum serde loses the span (0:0): point at the target.
-                    RawProbe::Name(n) => {
-                        let at = Some(loc(n)).filter(|&at| at != (0, 0));
-                        Some((
-                            n.value.clone(),
-                            serde_json::Value::Null,
-                            at.unwrap_or(loc(&t.name)),
-                        ))
-                    }
-                    // `{plugin: NAME, ...options}`: a dynamic or exec plugin by name (DESIGN §11).
-                    RawProbe::WithOptions(map) if map.contains_key("plugin") => {
-                        match map.get("plugin").and_then(|v| v.as_str()) {
-                            Some(name) => {
-                                let options: serde_json::Map<String, serde_json::Value> = map
-                                    .iter()
-                                    .filter(|(k, _)| k.as_str() != "plugin")
-                                    .map(|(k, v)| (k.clone(), v.clone()))
-                                    .collect();
-                                let options = if options.is_empty() {
-                                    serde_json::Value::Null
-                                } else {
-                                    serde_json::Value::Object(options)
-                                };
-                                Some((name.to_string(), options, loc(&t.name)))
-                            }
-                            None => {
-                                self.problem(
-                                    loc(&t.name),
-                                    format!("{key}.probes[{i}].plugin"),
-                                    "must be the name of a dynamic or exec plugin",
-                                );
-                                None
-                            }
-                        }
-                    }
-                    RawProbe::WithOptions(map) if map.len() == 1 => {
-                        let (n, o) = map.iter().next()?;
-                        Some((n.clone(), o.clone(), loc(&t.name)))
-                    }
-                    RawProbe::WithOptions(_) => {
-                        self.problem(
-                            loc(&t.name),
-                            format!("{key}.probes[{i}]"),
-                            "a probe with options is a one-key map, e.g. {tls: {warn_days: 30}}",
-                        );
-                        None
-                    }
+                .filter_map(|(i, p)| {
+                    // The entry's own place; the target's when the parser gave none (0:0).
+                    let at = Some(loc(p))
+                        .filter(|&at| at != (0, 0))
+                        .unwrap_or(loc(&t.name));
+                    self.probe_entry(&p.value, i, at, key)
                 })
                 .collect(),
         };

@@ -114,8 +114,10 @@ pub fn system_roots_store() -> Result<Arc<RootCertStore>, String> {
 
 /// The certificates of a PEM file; at least one.
 fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    let iter = CertificateDer::pem_file_iter(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::Io(io) => crate::files::cannot_read("ca_file", path, &io),
+        e => format!("cannot read ca_file {}: {e}", path.display()),
+    })?;
     let certs: Vec<_> = iter
         .collect::<Result<_, _>>()
         .map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;

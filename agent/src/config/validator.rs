@@ -40,6 +40,7 @@ impl Validator<'_> {
             column: at.1,
             key: key.into(),
             message: message.into(),
+            snippet: String::new(),
         });
     }
 
@@ -148,18 +149,20 @@ impl Validator<'_> {
         key: &str,
     ) -> Option<SecretSource> {
         let path = self.path(&value.value);
+        // `targets[0].account.password_file` says `cannot read password_file ...`.
+        let name = key.rsplit('.').next().unwrap_or(key);
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => Some(SecretSource::File(path)),
             Ok(_) => {
-                self.problem(loc(value), key, format!("{} is not a file", path.display()));
-                None
-            }
-            Err(e) => {
                 self.problem(
                     loc(value),
                     key,
-                    format!("cannot read secret file {}: {}", path.display(), e.kind()),
+                    format!("cannot read {name} {}: not a file", path.display()),
                 );
+                None
+            }
+            Err(e) => {
+                self.problem(loc(value), key, crate::files::cannot_read(name, &path, &e));
                 None
             }
         }

@@ -124,6 +124,11 @@ impl fmt::Display for WebConfigError {
             if i > 0 {
                 writeln!(f)?;
             }
+            // `cannot read web config file web.yml: no such file` names the file itself.
+            if p.line == 0 && p.key.is_empty() && p.message.contains(&self.path) {
+                write!(f, "{}", p.message)?;
+                continue;
+            }
             write!(f, "{}", self.path)?;
             if p.line > 0 {
                 write!(f, ":{}:{}", p.line, p.column)?;
@@ -167,7 +172,7 @@ pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
             line: 0,
             column: 0,
             key: String::new(),
-            message: format!("cannot read: {e}"),
+            message: crate::files::cannot_read("web config file", path, &e),
         }],
     })?;
     let base = path
@@ -342,7 +347,7 @@ fn tls_config(
     }
     // Read the files even when something else is wrong: all problems at once.
     let chain = cert.as_ref().and_then(|(p, pos)| {
-        tls::load_certs(p)
+        tls::load_certs("cert_file", p)
             .map_err(|m| problem(problems, *pos, &format!("{key}.cert_file"), m))
             .ok()
     });
@@ -352,7 +357,7 @@ fn tls_config(
             .ok()
     });
     let client_roots = client_ca.as_ref().and_then(|(p, pos)| {
-        tls::load_certs(p)
+        tls::load_certs("client_ca_file", p)
             .map_err(|m| problem(problems, *pos, &format!("{key}.client_ca_file"), m))
             .ok()
     });

@@ -12,10 +12,12 @@ use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureS
 use std::path::Path;
 use std::sync::Arc;
 
-/// The certificates of a PEM file; at least one.
-pub(super) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+/// The certificates of a PEM file (named by the config key `key`); at least one.
+pub(super) fn load_certs(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let iter = CertificateDer::pem_file_iter(path).map_err(|e| match e {
+        rustls::pki_types::pem::Error::Io(io) => crate::files::cannot_read(key, path, &io),
+        e => format!("cannot read {key} {}: {e}", path.display()),
+    })?;
     let certs: Vec<_> = iter
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{} is not valid PEM: {e}", path.display()))?;
@@ -28,20 +30,13 @@ pub(super) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, St
 /// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1). The messages never show key bytes.
 pub(super) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     // Read first, so that a missing file says so instead of "no key".
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| crate::files::cannot_read("key_file", path, &e))?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             format!("{} holds no PEM private key", path.display())
         }
         e => format!("{} is not a valid PEM private key: {e}", path.display()),
     })
-}
-
-fn io_reason(e: &rustls::pki_types::pem::Error) -> String {
-    match e {
-        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
-        e => e.to_string(),
-    }
 }
 
 fn provider() -> Arc<CryptoProvider> {

@@ -7,8 +7,10 @@
 //! by the `tls` probe's own judgement (`verdict.rs`), so both probes give a broken chain the same
 //! reason.
 
+use super::mode;
 use super::verdict::{self, Seen};
 use crate::dialogue::{self, BoxStream, Dialogue};
+use crate::io::{lock, FirstBytes};
 use crate::{net, Failure};
 use mailbeat_sdk::{ProbeContext, Reason, Target, TlsMode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -387,7 +389,9 @@ pub async fn before_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let protocol = crate::mail_endpoint(target)?.protocol;
     let mut d = Dialogue::new(stream);
-    let greeting = dialogue::greeting(&mut d, protocol, ctx).await?;
+    let greeting = dialogue::greeting(&mut d, protocol, ctx)
+        .await
+        .map_err(|f| mode::silence_instead_of_greeting(f, target))?;
     let (stream, capabilities) = dialogue::starttls(d, protocol, ctx).await?;
     Ok(BeforeHandshake {
         stream,
@@ -414,7 +418,9 @@ pub async fn open_session(target: &Target, ctx: &ProbeContext) -> Result<Session
     let connected = net::connect(target, ctx).await?;
     if target.tls == TlsMode::None {
         let mut d = Dialogue::new(connected.stream);
-        let greeting = dialogue::greeting(&mut d, protocol, ctx).await?;
+        let greeting = dialogue::greeting(&mut d, protocol, ctx)
+            .await
+            .map_err(|f| mode::silence_instead_of_greeting(f, target))?;
         return Ok(Session {
             stream: Box::new(d.into_inner()?),
             greeting,
@@ -422,7 +428,11 @@ pub async fn open_session(target: &Target, ctx: &ProbeContext) -> Result<Session
         });
     }
     let ready = before_handshake(connected.stream, target, ctx).await?;
-    let tls = handshake(ready.stream, target, ctx).await?;
+    // What the server sent instead of TLS, if it did, says the mode is wrong for the port.
+    let first = Arc::new(Mutex::new(Vec::new()));
+    let tls = handshake(FirstBytes::new(ready.stream, first.clone()), target, ctx)
+        .await
+        .map_err(|f| mode::plain_text_instead_of_tls(f, &lock(&first), target))?;
     let (stream, greeting): (BoxStream, String) = match ready.greeting {
         Some(greeting) => (Box::new(tls), greeting),
         None => {

@@ -37,6 +37,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub mod client;
+mod mode;
 mod options;
 mod parsed;
 mod report;
@@ -132,7 +133,9 @@ async fn check_tls(
 
     let mut result = match (&handshake, &observed.verdict) {
         // No certificate seen: the handshake failed before (alert, not TLS at all, silence).
-        (Err(f), None) => explain_handshake_failure(f, &lock(&first_bytes), &target.tls),
+        (Err(f), None) => {
+            mode::plain_text_instead_of_tls(f.clone(), &lock(&first_bytes), target).into()
+        }
         // The chain was judged; a certificate problem is the more specific answer.
         (_, Some(v)) if v.status == Status::Critical => v.to_result(),
         // The chain was fine but the handshake failed afterwards. (A leaf key too weak for a
@@ -171,30 +174,6 @@ async fn check_tls(
     result
 }
 
-/// A handshake that failed before any certificate: say what the server sent when it was not TLS
-/// at all (a plaintext greeting on a port configured as implicit TLS, say).
-fn explain_handshake_failure(failure: &Failure, first: &[u8], mode: &TlsMode) -> CheckResult {
-    if failure.reason != Reason::TlsHandshakeFailed || first.is_empty() {
-        return failure.clone().into();
-    }
-    let line = first.split(|&b| b == b'\n').next().unwrap_or(first);
-    let printable = line
-        .iter()
-        .all(|&b| b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b));
-    if !printable {
-        return failure.clone().into();
-    }
-    let text = dialogue::printable(String::from_utf8_lossy(line).trim_end());
-    let hint = match mode {
-        TlsMode::Starttls => "the server accepted STARTTLS but then did not start TLS",
-        _ => "this port does not speak implicit TLS (should the target use tls: starttls?)",
-    };
-    CheckResult::critical(
-        Reason::TlsHandshakeFailed,
-        format!("the server answered the TLS handshake in plaintext: '{text}'; {hint}"),
-    )
-}
-
 /// Checks the service answers over TLS: the greeting (implicit TLS) or the capabilities again
 /// (after STARTTLS; for SMTP this is the second EHLO that RFC 3207 requires).
 async fn speak_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
@@ -228,19 +207,4 @@ async fn goodbye<S: AsyncRead + AsyncWrite + Unpin>(
         Protocol::Smtp | Protocol::Pop3 => ("QUIT", "QUIT"),
     };
     let _ = tokio::time::timeout(Duration::from_millis(500), d.send_command(ctx, line, verb)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plaintext_instead_of_tls_is_named() {
-        let f = Failure::critical(Reason::TlsHandshakeFailed, "TLS: corrupt message");
-        let r = explain_handshake_failure(&f, b"220 mail.test ESMTP\r\n", &TlsMode::Implicit);
-        assert!(r.message.contains("220 mail.test ESMTP"), "{}", r.message);
-        assert!(r.message.contains("starttls"), "{}", r.message);
-        let r = explain_handshake_failure(&f, &[0x16, 0x03, 0x01], &TlsMode::Implicit);
-        assert_eq!(r.message, f.message);
-    }
 }
