@@ -231,7 +231,12 @@ fn log_filter(cli: &Cli, matches: &clap::ArgMatches) -> String {
         )
     };
     let given = explicit(matches) || matches.subcommand().is_some_and(|(_, sub)| explicit(sub));
-    if matches!(cli.command, Some(Command::Check(_))) && !given {
+    let checking = match &cli.command {
+        Some(Command::Check(_)) => true,
+        Some(Command::Demo(d)) => d.check,
+        _ => false,
+    };
+    if checking && !given {
         // async_imap named, so that init_logging's quieting directive does not raise it to info.
         format!(
             "warn,async_imap=warn,{}=off",
