@@ -25,7 +25,7 @@ pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigErro
 /// The file's text, its name as errors show it, and the directory relative paths start from.
 pub(super) fn read(path: &Path) -> Result<(String, String, PathBuf), ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+    let text = super::yaml::read_bounded(path).map_err(|error| ConfigError::Read {
         path: shown.clone(),
         error,
     })?;
@@ -46,7 +46,7 @@ pub fn parse(
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| parse_error(shown, text, &e))?
+        super::yaml::from_str(text).map_err(|e| parse_error(shown, text, &e))?
     };
     let mut v = Validator {
         base,
@@ -72,7 +72,8 @@ pub(super) fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> C
         .map(|l| (l.line(), l.column()))
         .unwrap_or((0, 0));
     let tidy = |s: &str| {
-        s.replace(&format!(" at line {line}, column {column}"), "")
+        super::yaml::explain_budget(s)
+            .replace(&format!(" at line {line}, column {column}"), "")
             .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
             .replace("invalid u16", "must be a whole number between 1 and 65535")
     };

@@ -9,7 +9,8 @@
 //! `targets.rs` (a target and its probes), `trust.rs` (root stores) and `presets.rs`;
 //! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line;
 //! `oauth.rs` reads `account.oauth`, `alerting.rs` `alerts:` and `webhooks:`, `plugins.rs`
-//! `plugins:` (which the agent reads first, since its plugins are probes the targets use).
+//! `plugins:` (which the agent reads first, since its plugins are probes the targets use);
+//! `yaml.rs` holds the parser's resource limits, sized for 100,000+ targets.
 
 mod alerting;
 mod keypath;
@@ -23,6 +24,7 @@ mod snippet;
 mod targets;
 mod trust;
 mod validator;
+mod yaml;
 
 pub use load::{load, parse};
 pub use plugins::{plugins_section, ExecPlugin, ExecSecret, PluginsConfig};

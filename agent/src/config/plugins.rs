@@ -47,7 +47,7 @@ pub fn plugins_section(path: &Path) -> Result<PluginsConfig, ConfigError> {
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?
+        super::yaml::from_str(&text).map_err(|e| parse_error(&shown, &text, &e))?
     };
     let mut v = Validator {
         base: &base,
