@@ -56,6 +56,8 @@ pub struct App {
     pub reauth: Arc<WebAttempts>,
     /// The next slot of every job, kept across reloads so unchanged jobs keep their schedule.
     plan: Arc<scheduler::DuePlan>,
+    /// The last good version of every target file: what a refused version falls back to.
+    target_files: Arc<config::TargetFileMemory>,
     loaded: RwLock<Arc<Loaded>>,
     locks: Arc<JobLocks>,
     stop_scheduler: StopSlot,
@@ -73,13 +75,21 @@ impl App {
         probes: Vec<Arc<dyn Probe>>,
         services: Services,
     ) -> Result<Arc<Self>, config::ConfigError> {
-        let config = Arc::new(config::load(&config_path, &probes)?);
+        // A bad target file does not stop the agent (as in Prometheus): it is reported, and the
+        // targets of the other files and the config run. `validate` is where it is an error.
+        let target_files = Arc::new(config::TargetFileMemory::default());
+        let config = Arc::new(config::load_with(
+            &config_path,
+            &probes,
+            &config::TargetFileMode::KeepLastGood(&target_files),
+        )?);
         let store = Arc::new(ResultStore::new());
         let mut metrics = AgentMetrics::new(store.clone(), &probes);
         metrics.alerts = Some(services.alerts.clone());
         let metrics = Arc::new(metrics);
         metrics.config_last_reload_successful.set(1);
         metrics.config_last_reload_success_timestamp.set(unix_now());
+        metrics.target_files.set(&config);
         let locks = Arc::new(JobLocks::default());
         let limit = Arc::new(Semaphore::new(config.global.concurrency));
         let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
@@ -95,6 +105,7 @@ impl App {
             services,
             reauth: Arc::default(),
             plan: Arc::default(),
+            target_files,
             loaded: RwLock::new(Arc::new(loaded)),
             locks,
             stop_scheduler: Mutex::new(None),
@@ -188,12 +199,20 @@ impl App {
         let _one_at_a_time = self.reload_lock.lock().await;
         let path = self.config_path.clone();
         let probes = self.probes.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path, &probes))
-            .await
-            .map_err(|e| format!("reload task failed: {e}"))?;
+        let memory = self.target_files.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            config::load_with(
+                &path,
+                &probes,
+                &config::TargetFileMode::KeepLastGood(&memory),
+            )
+        })
+        .await
+        .map_err(|e| format!("reload task failed: {e}"))?;
         match loaded {
             Ok(config) => {
                 let config = Arc::new(config);
+                self.metrics.target_files.set(&config);
                 // The same limit across a reload, so the checks of the old schedule still running
                 // and those of the new one share `concurrency` instead of getting it twice.
                 let previous = self.loaded();

@@ -17,6 +17,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod state;
 pub mod store;
+pub mod target_watch;
 pub mod web;
 pub mod webhooks;
 

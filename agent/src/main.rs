@@ -431,6 +431,7 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         .set_external_url(&external_url(args, web.tls.is_some()));
     app.start().await;
     tokio::spawn(reload_on_sighup(app.clone()));
+    tokio::spawn(mailbeat::target_watch::watch(app.clone()));
     let server = Arc::new(http::Server {
         web,
         enable_lifecycle: args.enable_lifecycle,

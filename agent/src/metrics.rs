@@ -50,6 +50,8 @@ pub struct AgentMetrics {
     pub config_last_reload_successful: IntGauge,
     pub config_last_reload_success_timestamp: prometheus::Gauge,
     pub scheduler_lag: Histogram,
+    /// What each target file gave at the last load.
+    pub target_files: crate::target_watch::TargetFileGauges,
     store: Arc<ResultStore>,
     declared: Declared,
     /// The alert engine, whose alerts are `mailbeat_alert`.
@@ -104,6 +106,9 @@ impl AgentMetrics {
             registry.register(c).expect("metric names are unique");
         }
         names.extend(crate::events::register(&registry).expect("event counter names are unique"));
+        let (target_files, file_names) = crate::target_watch::TargetFileGauges::register(&registry)
+            .expect("target file gauge names are unique");
+        names.extend(file_names);
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -116,6 +121,7 @@ impl AgentMetrics {
             config_last_reload_successful,
             config_last_reload_success_timestamp,
             scheduler_lag,
+            target_files,
             store,
             declared,
             alerts: None,

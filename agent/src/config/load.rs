@@ -3,6 +3,7 @@
 
 use super::raw::RawConfig;
 use super::snippet::mask_secret_values;
+use super::target_files::{self, Mode};
 use super::validator::{loc, Validator};
 use super::{keypath, Config, ConfigError, Global, SecretSource};
 use crate::schedule::Schedule;
@@ -15,8 +16,17 @@ use std::time::Duration;
 /// Loads and validates a config file. `probes` are the known probes (their option validation
 /// runs too).
 pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigError> {
+    load_with(path, probes, &Mode::Strict)
+}
+
+/// [`load`], with `mode` saying what a bad target file does (see [`super::target_files`]).
+pub fn load_with(
+    path: &Path,
+    probes: &[Arc<dyn Probe>],
+    mode: &Mode<'_>,
+) -> Result<Config, ConfigError> {
     let (text, shown, base) = read(path)?;
-    parse(&text, &shown, &base, probes).map(|mut c| {
+    parse_with(&text, &shown, &base, probes, mode).map(|mut c| {
         c.path = path.to_path_buf();
         c
     })
@@ -43,6 +53,17 @@ pub fn parse(
     base: &Path,
     probes: &[Arc<dyn Probe>],
 ) -> Result<Config, ConfigError> {
+    parse_with(text, shown, base, probes, &Mode::Strict)
+}
+
+/// [`parse`], with `mode` saying what a bad target file does.
+pub fn parse_with(
+    text: &str,
+    shown: &str,
+    base: &Path,
+    probes: &[Arc<dyn Probe>],
+    mode: &Mode<'_>,
+) -> Result<Config, ConfigError> {
     let raw: RawConfig = if text.trim().is_empty() {
         RawConfig::default()
     } else {
@@ -53,7 +74,7 @@ pub fn parse(
         problems: Vec::new(),
         probes,
     };
-    let config = v.config(raw);
+    let config = v.config(raw, mode);
     if v.problems.is_empty() {
         Ok(config)
     } else {
@@ -102,7 +123,7 @@ pub(super) fn parse_error(shown: &str, text: &str, e: &serde_saphyr::Error) -> C
 
 impl Validator<'_> {
     /// The whole file: `global`, `probe_defaults`, each target, each webhook.
-    fn config(&mut self, raw: RawConfig) -> Config {
+    fn config(&mut self, raw: RawConfig, mode: &Mode<'_>) -> Config {
         let g = &raw.global;
         let schedule = self
             .schedule(g.schedule.as_ref(), g.every.as_ref(), "global.")
@@ -183,6 +204,17 @@ impl Validator<'_> {
                 targets.push(tc);
             }
         }
+        let mut seen_in: target_files::Seen = seen
+            .into_iter()
+            .map(|(name, (line, _))| (name, format!("the config file at line {line}")))
+            .collect();
+        let cx = target_files::Context {
+            global: &global,
+            defaults: &raw.probe_defaults,
+            allow_inline,
+        };
+        let target_files =
+            self.target_files(&raw.target_files, &cx, mode, &mut seen_in, &mut targets);
 
         let webhooks = self.webhooks(&raw.webhooks, allow_inline, &global);
         let probe_names: Vec<String> = self.probes.iter().map(|p| p.name().to_string()).collect();
@@ -195,6 +227,8 @@ impl Validator<'_> {
             path: PathBuf::new(),
             global,
             targets,
+            target_files,
+            target_file_patterns: raw.target_files.iter().map(|p| p.value.clone()).collect(),
             alerts,
             webhooks,
             plugins,

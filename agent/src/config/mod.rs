@@ -10,7 +10,7 @@
 //! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line;
 //! `oauth.rs` reads `account.oauth`, `alerting.rs` `alerts:` and `webhooks:`, `plugins.rs`
 //! `plugins:` (which the agent reads first, since its plugins are probes the targets use);
-//! `yaml.rs` holds the parser's resource limits, sized for 100,000+ targets.
+//! `target_files.rs` reads `target_files:` (more targets in their own files); `yaml.rs` holds the parser's resource limits, sized for 100,000+ targets.
 
 mod alerting;
 mod keypath;
@@ -21,15 +21,17 @@ mod presets;
 mod raw;
 pub mod secrets;
 mod snippet;
+pub mod target_files;
 mod targets;
 mod trust;
 mod validator;
 mod yaml;
 
-pub use load::{load, parse};
+pub use load::{load, load_with, parse, parse_with};
 pub use plugins::{plugins_section, ExecPlugin, ExecSecret, PluginsConfig};
 pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
+pub use target_files::{Mode as TargetFileMode, TargetFileMemory, TargetFileReport};
 pub use trust::{system_roots_store, webpki_roots_store};
 
 use crate::alerts::rule::{AlertRule, TargetFilter};
@@ -48,6 +50,10 @@ pub struct Config {
     pub path: PathBuf,
     pub global: Global,
     pub targets: Vec<TargetConfig>,
+    /// What each of `target_files:` gave (its targets are in `targets`, after the inline ones).
+    pub target_files: Vec<TargetFileReport>,
+    /// `target_files:` as written (the watcher expands them again to see new files).
+    pub target_file_patterns: Vec<String>,
     /// The alert rules in force: built-in ones (unless replaced by name) and `alerts:`.
     pub alerts: Vec<AlertRule>,
     pub webhooks: Vec<Webhook>,

@@ -14,6 +14,8 @@ pub struct RawConfig {
     /// Options per probe name, merged under each target's own options.
     pub probe_defaults: BTreeMap<String, serde_json::Value>,
     pub targets: Vec<RawTarget>,
+    /// Files of more targets (`targets/*.yaml`), relative to this file's directory.
+    pub target_files: Vec<Spanned<String>>,
     pub alerts: Vec<RawAlert>,
     pub webhooks: Vec<RawWebhook>,
     pub plugins: RawPlugins,
