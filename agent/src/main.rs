@@ -373,7 +373,14 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let app = match App::new(path.to_path_buf(), probes, services.clone()) {
+    let shard = match args.shard() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match App::with_shard(path.to_path_buf(), probes, services.clone(), shard) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mailbeat: {e}");

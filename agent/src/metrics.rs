@@ -52,6 +52,8 @@ pub struct AgentMetrics {
     pub scheduler_lag: Histogram,
     /// What each target file gave at the last load.
     pub target_files: crate::target_watch::TargetFileGauges,
+    /// The shard in force and how many targets it owns.
+    pub shard: crate::shard::ShardGauges,
     store: Arc<ResultStore>,
     declared: Declared,
     /// The alert engine, whose alerts are `mailbeat_alert`.
@@ -109,6 +111,9 @@ impl AgentMetrics {
         let (target_files, file_names) = crate::target_watch::TargetFileGauges::register(&registry)
             .expect("target file gauge names are unique");
         names.extend(file_names);
+        let (shard, shard_names) =
+            crate::shard::ShardGauges::register(&registry).expect("shard gauge names are unique");
+        names.extend(shard_names);
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -122,6 +127,7 @@ impl AgentMetrics {
             config_last_reload_success_timestamp,
             scheduler_lag,
             target_files,
+            shard,
             store,
             declared,
             alerts: None,

@@ -170,6 +170,7 @@ impl Validator<'_> {
             ehlo_name: g.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
             spread,
             state_key: self.state_key(g),
+            shards: self.shards(g.shards.as_ref()),
         };
 
         for (name, options) in &raw.probe_defaults {

@@ -10,7 +10,7 @@
 //! `snippet.rs` masks secrets in a YAML error's snippet, `keypath.rs` names the key of its line;
 //! `oauth.rs` reads `account.oauth`, `alerting.rs` `alerts:` and `webhooks:`, `plugins.rs`
 //! `plugins:` (which the agent reads first, since its plugins are probes the targets use);
-//! `target_files.rs` reads `target_files:` (more targets in their own files); `yaml.rs` holds the parser's resource limits, sized for 100,000+ targets.
+//! `target_files.rs` reads `target_files:` (more targets in their own files); `shards.rs` reads `global.shards`; `yaml.rs` holds the parser's resource limits, sized for 100,000+ targets.
 
 mod alerting;
 mod keypath;
@@ -20,6 +20,7 @@ mod plugins;
 mod presets;
 mod raw;
 pub mod secrets;
+mod shards;
 mod snippet;
 pub mod target_files;
 mod targets;
@@ -78,6 +79,8 @@ pub struct Global {
     pub spread: Option<Duration>,
     /// Key material that seals the OAuth tokens at rest (`state_key_file` / `state_key`).
     pub state_key: Option<SecretSource>,
+    /// `global.shards`: this instance schedules and exports only that shard's targets.
+    pub shards: Option<crate::shard::Shard>,
 }
 
 /// An OAuth2 account whose tokens mailbeat keeps: who it is, which client refreshes it, where.

@@ -80,6 +80,16 @@ pub struct RawGlobal {
     pub state_key_file: Option<Spanned<String>>,
     /// `${ENV_VAR}` holding the same, instead of a file.
     pub state_key: Option<Spanned<String>>,
+    /// This instance's shard when N replicas share the config.
+    pub shards: Option<RawShards>,
+}
+
+/// `global.shards`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShards {
+    pub total: Spanned<u32>,
+    pub index: Spanned<u32>,
 }
 
 /// One entry of `targets:`.
