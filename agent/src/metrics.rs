@@ -194,6 +194,13 @@ pub struct Families {
 }
 
 impl Families {
+    /// Forgets the series written so far for the duplicate check: for a caller that knows no
+    /// later series can repeat them (another target's), so the check stays small at 100,000
+    /// targets.
+    pub fn forget_seen(&mut self) {
+        self.seen.clear();
+    }
+
     /// Adds a gauge sample; a second sample with the same name and labels is dropped.
     pub fn gauge(&mut self, name: &str, help: &str, labels: &[(&str, &str)], value: f64) {
         self.add(name, help, "gauge", labels, value);
@@ -319,17 +326,30 @@ const PER_CHECK: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// Jobs rendered per read lock of the store: short enough that a check finishing meanwhile
+/// waits microseconds, not the whole scrape.
+const RENDER_CHUNK: usize = 512;
+
 /// The per-check series of the latest results, rendered from the store at scrape time.
 pub fn render_store(store: &ResultStore, declared: &Declared) -> String {
     let mut f = Families::default();
-    store.read(|targets, entries| {
-        for t in targets {
-            target_info(&mut f, t);
-        }
-        for (key, entry) in entries {
+    let (targets, keys) = store.snapshot();
+    for t in targets.iter() {
+        target_info(&mut f, t);
+    }
+    // Every series carries its target label, and one target's jobs are adjacent: duplicates
+    // (two probes reporting the same observation) can only be within one target.
+    f.forget_seen();
+    let mut last_target: Option<String> = None;
+    for chunk in keys.chunks(RENDER_CHUNK) {
+        store.read_keys(chunk, |key, entry| {
+            if last_target.as_deref() != Some(key.target.as_str()) {
+                f.forget_seen();
+                last_target = Some(key.target.clone());
+            }
             check_series(&mut f, key, entry, declared);
-        }
-    });
+        });
+    }
     f.into_text()
 }
 
