@@ -165,7 +165,7 @@ def run(n, target_port, every=None, duration=None, reload=False):
             times.append(time.perf_counter() - s)
         times.sort()
         row = {
-            "n": n, "checks": checks, "ok_pct": checks_ok / max(checks, 1) * 100, "skipped": skipped,
+            "n": n, "every": every, "checks": checks, "ok_pct": checks_ok / max(checks, 1) * 100, "skipped": skipped,
             "lag_n": count, "p50": p50 * 1000, "p99": p99 * 1000,
             "m50": times[len(times) // 2] * 1000, "mmax": max(times) * 1000,
             "kib": len(body) / 1024, "series": samples,
@@ -212,7 +212,7 @@ HEADER = ("| targets | every | checks run | checks ok | skipped | lag samples | 
 
 
 def fmt_row(r):
-    return (f"| {r['n']:,} | {EVERY}s | {r['checks']:,} | {r['ok_pct']:.1f} % | {r['skipped']:,.0f} | {r['lag_n']:,.0f} | "
+    return (f"| {r['n']:,} | {r.get('every', EVERY)}s | {r['checks']:,} | {r['ok_pct']:.1f} % | {r['skipped']:,.0f} | {r['lag_n']:,.0f} | "
             f"≤{r['p50']:g} ms | ≤{r['p99']:g} ms | {r['m50']:.1f} ms | {r['mmax']:.1f} ms | "
             f"{r['kib']:,.0f} KiB / {r['series']:,} series | {r['cpu_pct']:.1f} % | {r['us_check']:.0f} µs | {r['rss']:.0f} MiB |")
 
