@@ -10,20 +10,32 @@ the scheduler-lag histogram, times /metrics scrapes and reads the agent's CPU ti
     python3 bench/scale.py 1000 10000          # defaults: every 60s, run 130s, 1 run per size
     BENCH_RUNS=3 python3 bench/scale.py 1000 10000   # 3 runs per size (interleaved) + median (min–max)
 
-Env: BENCH_EVERY (s), BENCH_DURATION (s), BENCH_RUNS. "checks ok" counts runs that ended ok: a broken
+    python3 bench/scale.py --issue12           # the issue #12 table: 10,000 every 60 s and
+                                               # 100,000 every 5 min, then a reload at 100,000
+
+Env: BENCH_EVERY (s), BENCH_DURATION (s), BENCH_RUNS, BENCH_LISTENERS (loopback greeter ports the
+targets are spread over, default 16), MAILBEAT_BIN (default: $CARGO_TARGET_DIR or target/,
+release/mailbeat).
+
+Every target is 127.0.0.1, so the config sets `per_host_concurrency` to `concurrency`: with the
+default (a quarter) the bench would measure the per-host limit rather than the agent. Targets
+differ by name; host:port repeats over BENCH_LISTENERS ports. "checks ok" counts runs that ended ok: a broken
 greeter would make every check a cheap failure, so a run where it is not 100 % is not comparable.
 Lag quantiles are the upper bound of the histogram bucket that holds them (the agent's buckets).
 """
 import asyncio, os, re, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
-BIN = os.path.join(os.path.dirname(__file__), "..", "target", "release", "mailbeat")
+BIN = os.environ.get("MAILBEAT_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR") or os.path.join(os.path.dirname(__file__), "..", "target"),
+    "release", "mailbeat")
+LISTENERS = int(os.environ.get("BENCH_LISTENERS", "16"))
 EVERY = int(os.environ.get("BENCH_EVERY", "60"))
 DURATION = int(os.environ.get("BENCH_DURATION", "130"))
 RUNS = int(os.environ.get("BENCH_RUNS", "1"))
 
 
-def greeter():
-    """A loopback server that greets and closes; returns its port."""
+def greeter(count=1):
+    """Loopback servers that greet and close, on `count` ports, in one thread; returns the ports."""
     ready = threading.Event()
     port = []
 
@@ -33,15 +45,17 @@ def greeter():
         writer.close()
 
     async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-        port.append(server.sockets[0].getsockname()[1])
+        servers = []
+        for _ in range(count):
+            server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+            port.append(server.sockets[0].getsockname()[1])
+            servers.append(server)
         ready.set()
-        async with server:
-            await server.serve_forever()
+        await asyncio.gather(*(s.serve_forever() for s in servers))
 
     threading.Thread(target=lambda: asyncio.run(main()), daemon=True).start()
     ready.wait()
-    return port[0]
+    return port
 
 
 def free_port():
@@ -70,10 +84,17 @@ def rss_mib(pid):
     return 0.0
 
 
-def lag_quantile(metrics, q):
-    buckets = []
-    for m in re.finditer(r'mailbeat_scheduler_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', metrics):
-        buckets.append((float(m.group(1)), float(m.group(2))))
+def lag_buckets(metrics):
+    return [(float(m.group(1)), float(m.group(2))) for m in
+            re.finditer(r'mailbeat_scheduler_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', metrics)]
+
+
+def lag_quantile(metrics, q, since=None):
+    """q-quantile of the lag histogram, of the observations after `since` (an earlier scrape)."""
+    buckets = lag_buckets(metrics)
+    if since is not None:
+        before = dict(lag_buckets(since))
+        buckets = [(le, c - before.get(le, 0)) for le, c in buckets]
     total = buckets[-1][1] if buckets else 0
     for le, count in buckets:
         if total and count >= q * total:
@@ -81,18 +102,37 @@ def lag_quantile(metrics, q):
     return float("nan"), total
 
 
-def run(n, target_port):
+def scalar(metrics, name):
+    return float((re.findall(rf'^{name} (\S+)', metrics, re.M) or ["nan"])[0])
+
+
+def runs_total(metrics):
+    return sum(float(v) for v in re.findall(r'^mailbeat_probe_runs_total\{[^}]*\} (\S+)', metrics, re.M))
+
+
+def write_config(path, n, ports, every, comment=""):
+    with open(path, "w") as f:
+        f.write(f"# {comment}\nglobal:\n  every: {every}s\n  timeout: 10s\n  concurrency: 256\n"
+                f"  per_host_concurrency: 256\ntargets:\n")
+        for i in range(n):
+            f.write(f"  - {{name: t{i:06d}, protocol: smtp, host: 127.0.0.1, port: {ports[i % len(ports)]}, "
+                    f"tls: none, probes: [port]}}\n")
+
+
+def run(n, target_port, every=None, duration=None, reload=False):
+    every = every or EVERY
+    duration = duration or DURATION
+    ports = target_port if isinstance(target_port, list) else [target_port]
     tmp = tempfile.mkdtemp(prefix="mailbeat-bench-")
     cfg = os.path.join(tmp, "bench.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"global:\n  every: {EVERY}s\n  timeout: 10s\n  concurrency: 256\ntargets:\n")
-        for i in range(n):
-            f.write(f"  - {{name: t{i:05d}, protocol: smtp, host: 127.0.0.1, port: {target_port}, tls: none, probes: [port]}}\n")
+    write_config(cfg, n, ports, every)
     port = free_port()
+    started = time.time()
     agent = subprocess.Popen([BIN, "run", "--config.file", cfg, "--web.listen-address", f"127.0.0.1:{port}",
-                              "--log.level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "--web.enable-lifecycle", "--log.level", "error"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(600):
+        for _ in range(2400):
             try:
                 get(f"http://127.0.0.1:{port}/-/healthy")
                 break
@@ -101,9 +141,14 @@ def run(n, target_port):
                     sys.exit(f"mailbeat exited with {agent.returncode} on {cfg}")
                 time.sleep(0.05)
         else:
-            sys.exit("mailbeat did not become healthy within 30 s")
+            sys.exit("mailbeat did not become healthy within 120 s")
+        load_s = time.time() - started
         cpu0, t0 = cpu_seconds(agent.pid), time.time()
-        time.sleep(DURATION)
+        # The steady state starts after the start-up round (spread over up to n/2000 s).
+        warm_at = t0 + max(10, n / 2000) + 5
+        time.sleep(max(0, min(duration, warm_at - time.time())))
+        warm = get(f"http://127.0.0.1:{port}/metrics")
+        time.sleep(max(0, t0 + duration - time.time()))
         cpu1, t1 = cpu_seconds(agent.pid), time.time()
         metrics = get(f"http://127.0.0.1:{port}/metrics")
         checks = int(sum(float(v) for v in re.findall(r'mailbeat_probe_runs_total\{[^}]*\} (\S+)', metrics)))
@@ -112,6 +157,7 @@ def run(n, target_port):
         samples = sum(1 for l in metrics.splitlines() if l and not l.startswith("#"))
         p50, count = lag_quantile(metrics, 0.5)
         p99, _ = lag_quantile(metrics, 0.99)
+        sp99, steady_n = lag_quantile(metrics, 0.99, since=warm)
         times = []
         for _ in range(10):
             s = time.perf_counter()
@@ -119,13 +165,16 @@ def run(n, target_port):
             times.append(time.perf_counter() - s)
         times.sort()
         row = {
-            "n": n, "checks": checks, "ok_pct": checks_ok / max(checks, 1) * 100, "skipped": skipped,
+            "n": n, "every": every, "checks": checks, "ok_pct": checks_ok / max(checks, 1) * 100, "skipped": skipped,
             "lag_n": count, "p50": p50 * 1000, "p99": p99 * 1000,
             "m50": times[len(times) // 2] * 1000, "mmax": max(times) * 1000,
             "kib": len(body) / 1024, "series": samples,
             "cpu_pct": (cpu1 - cpu0) / (t1 - t0) * 100, "us_check": (cpu1 - cpu0) / max(checks, 1) * 1e6,
-            "rss": rss_mib(agent.pid),
+            "rss": rss_mib(agent.pid), "load_s": load_s, "sp99": sp99 * 1000, "steady_n": steady_n,
         }
+        if reload:
+            row.update(measure_reload(port, cfg, n, ports, every))
+            row["rss"] = rss_mib(agent.pid)
         print(fmt_row(row), flush=True)
         return row
     finally:
@@ -134,12 +183,36 @@ def run(n, target_port):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def measure_reload(port, cfg, n, ports, every):
+    """POST /-/reload of an edited n-target config (same targets: their slots carry over), timed;
+    then the lag and skips of the checks scheduled across it, and checks per second before and
+    after (no gap: the rate carries on)."""
+    window = 30
+    a = get(f"http://127.0.0.1:{port}/metrics")
+    time.sleep(window)
+    b = get(f"http://127.0.0.1:{port}/metrics")
+    write_config(cfg, n, ports, every, comment=f"edited {time.time()}")
+    s = time.perf_counter()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/-/reload", method="POST")
+    with urllib.request.urlopen(req, timeout=120) as r:
+        ok = r.status == 200
+    reload_s = time.perf_counter() - s
+    time.sleep(window)
+    c = get(f"http://127.0.0.1:{port}/metrics")
+    rate_before = (runs_total(b) - runs_total(a)) / window
+    rate_after = (runs_total(c) - runs_total(b)) / (window + reload_s)
+    rp99, _ = lag_quantile(c, 0.99, since=b)
+    return {"reload_s": reload_s if ok else float("nan"), "reload_p99": rp99 * 1000,
+            "reload_skipped": scalar(c, "mailbeat_scheduler_skipped_total") - scalar(b, "mailbeat_scheduler_skipped_total"),
+            "rate_before": rate_before, "rate_after": rate_after}
+
+
 HEADER = ("| targets | every | checks run | checks ok | skipped | lag samples | lag p50 | lag p99 | /metrics p50 | "
           "/metrics max | size | agent CPU | CPU/check | peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def fmt_row(r):
-    return (f"| {r['n']:,} | {EVERY}s | {r['checks']:,} | {r['ok_pct']:.1f} % | {r['skipped']:,.0f} | {r['lag_n']:,.0f} | "
+    return (f"| {r['n']:,} | {r.get('every', EVERY)}s | {r['checks']:,} | {r['ok_pct']:.1f} % | {r['skipped']:,.0f} | {r['lag_n']:,.0f} | "
             f"≤{r['p50']:g} ms | ≤{r['p99']:g} ms | {r['m50']:.1f} ms | {r['mmax']:.1f} ms | "
             f"{r['kib']:,.0f} KiB / {r['series']:,} series | {r['cpu_pct']:.1f} % | {r['us_check']:.0f} µs | {r['rss']:.0f} MiB |")
 
@@ -153,9 +226,43 @@ def summary(n, rows):
             f"{mr('us_check', '{:.0f}')} µs | {mr('rss', '{:.0f}')} MiB | {mr('ok_pct', '{:.1f}')} % |")
 
 
+ISSUE12_HEADER = ("| targets | every | run | checks run | checks ok | skipped | lag p99 (all) | lag p99 (steady) | "
+                  "/metrics p50 | /metrics max | size | agent CPU | CPU/check | peak RSS | start-up load | "
+                  "reload | lag p99 across reload | skipped across reload | checks/s before → after reload |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def fmt_issue12(r, every, duration):
+    reload = (f"{r['reload_s']:.2f} s | ≤{r['reload_p99']:g} ms | {r['reload_skipped']:,.0f} | "
+              f"{r['rate_before']:.0f} → {r['rate_after']:.0f}") if "reload_s" in r else "– | – | – | –"
+    return (f"| {r['n']:,} | {every}s | {duration}s | {r['checks']:,} | {r['ok_pct']:.1f} % | {r['skipped']:,.0f} | "
+            f"≤{r['p99']:g} ms | ≤{r['sp99']:g} ms | {r['m50']:.0f} ms | {r['mmax']:.0f} ms | "
+            f"{r['kib'] / 1024:,.1f} MiB / {r['series']:,} series | {r['cpu_pct']:.1f} % | {r['us_check']:.0f} µs | "
+            f"{r['rss']:.0f} MiB | {r['load_s']:.1f} s | {reload} |")
+
+
+def issue12():
+    """10,000 targets every 60 s for 150 s; 100,000 every 5 min for 420 s (start-up round plus more
+    than one full interval), then a reload of the 100,000-target config. About 12 minutes."""
+    ports = greeter(LISTENERS)
+    plan = [(10_000, 60, 150, False), (100_000, 300, 420, True)]
+    rows = []
+    for n, every, duration, reload in plan:
+        rows.append((run(n, ports, every=every, duration=duration, reload=reload), every, duration))
+    print()
+    print(f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"{LISTENERS} loopback listeners:\n")
+    print(ISSUE12_HEADER)
+    for r, every, duration in rows:
+        print(fmt_issue12(r, every, duration))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--issue12"]:
+        issue12()
+        sys.exit(0)
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10000]
-    p = greeter()
+    p = greeter(LISTENERS)
     print(HEADER, flush=True)
     rows = {n: [] for n in sizes}
     for _ in range(RUNS):

@@ -12,6 +12,7 @@ use crate::oauth::reauth::web::WebAttempts;
 use crate::oauth::Tokens;
 use crate::runner::{HostLimits, Runner};
 use crate::scheduler;
+use crate::shard::Shard;
 use crate::store::ResultStore;
 use mailbeat_sdk::Probe;
 use std::path::PathBuf;
@@ -40,7 +41,12 @@ impl std::fmt::Debug for Services {
 /// A configuration with what was derived from it once: its jobs and the runner for them.
 pub struct Loaded {
     pub config: Arc<Config>,
+    /// Every job of the config: what `/probe` and `check` may run.
     pub jobs: Arc<Vec<Job>>,
+    /// The jobs of this instance's shard: what the scheduler runs and `/metrics` exports.
+    pub scheduled: Arc<Vec<Job>>,
+    /// The shard in force (`None`: all targets).
+    pub shard: Option<Shard>,
     pub runner: Arc<Runner>,
 }
 
@@ -56,6 +62,8 @@ pub struct App {
     pub reauth: Arc<WebAttempts>,
     /// The next slot of every job, kept across reloads so unchanged jobs keep their schedule.
     plan: Arc<scheduler::DuePlan>,
+    /// The last good version of every target file: what a refused version falls back to.
+    target_files: Arc<config::TargetFileMemory>,
     loaded: RwLock<Arc<Loaded>>,
     locks: Arc<JobLocks>,
     stop_scheduler: StopSlot,
@@ -64,6 +72,8 @@ pub struct App {
     /// The configuration the deliverer reads its webhooks from.
     delivery_config: Arc<RwLock<Arc<Config>>>,
     reload_lock: tokio::sync::Mutex<()>,
+    /// `--shard.total/--shard.index`: wins over `global.shards` at every load.
+    shard_override: Option<Shard>,
 }
 
 impl App {
@@ -73,19 +83,40 @@ impl App {
         probes: Vec<Arc<dyn Probe>>,
         services: Services,
     ) -> Result<Arc<Self>, config::ConfigError> {
-        let config = Arc::new(config::load(&config_path, &probes)?);
+        Self::with_shard(config_path, probes, services, None)
+    }
+
+    /// [`App::new`] as shard `shard` of N (the command line's), whatever `global.shards` says.
+    pub fn with_shard(
+        config_path: PathBuf,
+        probes: Vec<Arc<dyn Probe>>,
+        services: Services,
+        shard_override: Option<Shard>,
+    ) -> Result<Arc<Self>, config::ConfigError> {
+        // A bad target file does not stop the agent (as in Prometheus): it is reported, and the
+        // targets of the other files and the config run. `validate` is where it is an error.
+        let target_files = Arc::new(config::TargetFileMemory::default());
+        let config = Arc::new(config::load_with(
+            &config_path,
+            &probes,
+            &config::TargetFileMode::KeepLastGood(&target_files),
+        )?);
         let store = Arc::new(ResultStore::new());
         let mut metrics = AgentMetrics::new(store.clone(), &probes);
         metrics.alerts = Some(services.alerts.clone());
         let metrics = Arc::new(metrics);
         metrics.config_last_reload_successful.set(1);
         metrics.config_last_reload_success_timestamp.set(unix_now());
+        metrics.target_files.set(&config);
         let locks = Arc::new(JobLocks::default());
         let limit = Arc::new(Semaphore::new(config.global.concurrency));
         let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
         let delivery_config = Arc::new(RwLock::new(config.clone()));
-        let loaded = load(config, &store, &locks, &services, limit, hosts);
+        let shard = shard_override.or(config.global.shards);
+        let loaded = load(config, shard, &store, &locks, &services, limit, hosts);
+        metrics.shard.set(loaded.shard, owned_targets(&loaded));
         Ok(Arc::new(App {
+            shard_override,
             stop_background: Mutex::new(None),
             delivery_config,
             config_path,
@@ -95,6 +126,7 @@ impl App {
             services,
             reauth: Arc::default(),
             plan: Arc::default(),
+            target_files,
             loaded: RwLock::new(Arc::new(loaded)),
             locks,
             stop_scheduler: Mutex::new(None),
@@ -167,7 +199,7 @@ impl App {
         let loaded = self.loaded();
         tokio::spawn(scheduler::run(
             loaded.config.clone(),
-            loaded.jobs.clone(),
+            loaded.scheduled.clone(),
             loaded.runner.clone(),
             self.plan.clone(),
             self.metrics.scheduler_lag.clone(),
@@ -188,12 +220,20 @@ impl App {
         let _one_at_a_time = self.reload_lock.lock().await;
         let path = self.config_path.clone();
         let probes = self.probes.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path, &probes))
-            .await
-            .map_err(|e| format!("reload task failed: {e}"))?;
+        let memory = self.target_files.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            config::load_with(
+                &path,
+                &probes,
+                &config::TargetFileMode::KeepLastGood(&memory),
+            )
+        })
+        .await
+        .map_err(|e| format!("reload task failed: {e}"))?;
         match loaded {
             Ok(config) => {
                 let config = Arc::new(config);
+                self.metrics.target_files.set(&config);
                 // The same limit across a reload, so the checks of the old schedule still running
                 // and those of the new one share `concurrency` instead of getting it twice.
                 let previous = self.loaded();
@@ -220,8 +260,10 @@ impl App {
                     .delivery_config
                     .write()
                     .unwrap_or_else(|e| e.into_inner()) = config.clone();
+                let shard = self.shard_override.or(config.global.shards);
                 let next = load(
                     config,
+                    shard,
                     &self.store,
                     &self.locks,
                     &self.services,
@@ -231,6 +273,7 @@ impl App {
                 let keep: std::collections::HashSet<_> =
                     next.jobs.iter().map(|j| j.key.clone()).collect();
                 self.locks.retain(|k| keep.contains(k));
+                self.metrics.shard.set(next.shard, owned_targets(&next));
                 *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
                 self.metrics.config_last_reload_successful.set(1);
                 self.metrics
@@ -249,9 +292,10 @@ impl App {
     }
 }
 
-/// Derives the jobs and the runner of `config`, and points the store at its jobs.
+/// Derives the jobs and the runner of `config`, and points the store at the jobs of `shard`.
 pub fn load(
     config: Arc<Config>,
+    shard: Option<Shard>,
     store: &Arc<ResultStore>,
     locks: &Arc<JobLocks>,
     services: &Services,
@@ -260,8 +304,24 @@ pub fn load(
 ) -> Loaded {
     services.tokens.configure(&config);
     let jobs = Arc::new(jobs_of(&config));
-    let targets: Vec<_> = config.targets.iter().map(|t| t.target.clone()).collect();
-    store.set_jobs(&targets, &jobs);
+    let owns = |name: &str| shard.is_none_or(|s| s.owns(name));
+    let scheduled = if shard.is_some() {
+        Arc::new(
+            jobs.iter()
+                .filter(|j| owns(&j.key.target))
+                .cloned()
+                .collect(),
+        )
+    } else {
+        jobs.clone()
+    };
+    let targets: Vec<_> = config
+        .targets
+        .iter()
+        .filter(|t| owns(&t.target.name))
+        .map(|t| t.target.clone())
+        .collect();
+    store.set_jobs(&targets, &scheduled);
     let executor = Executor::new(
         config.global.locale,
         config.global.ehlo_name.clone(),
@@ -278,7 +338,22 @@ pub fn load(
     Loaded {
         config,
         jobs,
+        scheduled,
+        shard,
         runner: Arc::new(runner),
+    }
+}
+
+/// How many of the config's targets the shard in force owns.
+fn owned_targets(loaded: &Loaded) -> usize {
+    match loaded.shard {
+        None => loaded.config.targets.len(),
+        Some(s) => loaded
+            .config
+            .targets
+            .iter()
+            .filter(|t| s.owns(&t.target.name))
+            .count(),
     }
 }
 

@@ -59,7 +59,8 @@ pub fn prepare(config: Arc<Config>, services: &Services) -> Loaded {
     let locks = Arc::new(JobLocks::default());
     let limit = Arc::new(Semaphore::new(config.global.concurrency));
     let hosts = Arc::new(HostLimits::new(config.global.per_host_concurrency));
-    crate::app::load(config, &store, &locks, services, limit, hosts)
+    // `check` runs what it is asked for, whatever the shard.
+    crate::app::load(config, None, &store, &locks, services, limit, hosts)
 }
 
 /// Runs every selected job once, at most `concurrency` at a time, in config order, through the

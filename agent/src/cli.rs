@@ -101,6 +101,36 @@ pub struct RunArgs {
     /// page's `/reauth/TARGET`. Default: built from --web.listen-address.
     #[arg(long = "web.external-url", global = true, value_name = "URL")]
     pub external_url: Option<String>,
+    /// Run as one of N replicas over the same config: schedule and export only the targets of
+    /// shard --shard.index (0-based). Overrides `global.shards`. `/probe` answers for all.
+    #[arg(
+        long = "shard.total",
+        global = true,
+        value_name = "N",
+        env = "MAILBEAT_SHARD_TOTAL"
+    )]
+    pub shard_total: Option<u32>,
+    /// This replica's shard, 0 to --shard.total - 1.
+    #[arg(
+        long = "shard.index",
+        global = true,
+        value_name = "I",
+        env = "MAILBEAT_SHARD_INDEX"
+    )]
+    pub shard_index: Option<u32>,
+}
+
+impl RunArgs {
+    /// The shard the command line asks for: `None` when neither flag is given.
+    pub fn shard(&self) -> Result<Option<crate::shard::Shard>, String> {
+        match (self.shard_total, self.shard_index) {
+            (None, None) => Ok(None),
+            (Some(total), Some(index)) => crate::shard::Shard::new(index, total)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            _ => Err("--shard.total and --shard.index go together".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -181,6 +181,11 @@ pub fn config_reload_failed(path: &std::path::Path, error: &dyn std::fmt::Displa
     tracing::error!(path = %path.display(), error = %error, "configuration reload failed; keeping the running configuration");
 }
 
+/// A target file was refused at a load; `kept` targets of its last good version stay in force.
+pub fn target_file_refused(file: &str, kept: usize, error: &dyn std::fmt::Display) {
+    tracing::error!(file = %file, kept_targets = kept, error = %error, "target file refused; keeping its last good version");
+}
+
 /// Every configured webhook gets its series at once, so a dashboard shows 0 rather than nothing.
 pub fn webhooks_configured(names: &[String]) {
     for name in names {

@@ -17,8 +17,10 @@ pub mod redact;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;
+pub mod shard;
 pub mod state;
 pub mod store;
+pub mod target_watch;
 pub mod web;
 pub mod webhooks;
 

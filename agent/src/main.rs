@@ -451,7 +451,14 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let app = match App::new(path.to_path_buf(), probes, services.clone()) {
+    let shard = match args.shard() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mailbeat: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match App::with_shard(path.to_path_buf(), probes, services.clone(), shard) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("mailbeat: {e}");
@@ -509,6 +516,7 @@ async fn run(path: &Path, args: &mailbeat::cli::RunArgs) -> ExitCode {
         .set_external_url(&external_url(args, web.tls.is_some()));
     app.start().await;
     tokio::spawn(reload_on_sighup(app.clone()));
+    tokio::spawn(mailbeat::target_watch::watch(app.clone()));
     let server = Arc::new(http::Server {
         web,
         enable_lifecycle: args.enable_lifecycle,

@@ -2,8 +2,8 @@
 //!
 //! - Each job's next run follows its schedule shifted by a stable per-job offset, so 10,000 targets
 //!   on `*/5 * * * *` are spread over the five minutes instead of starting in the same second.
-//! - At start every job runs once soon, spread over the first few seconds, so metrics are filled
-//!   without waiting for the first slot. After a reload only new or changed jobs do: a job whose
+//! - At start every job runs once soon, spread over the first few seconds (longer for more than
+//!   20,000 jobs: [`startup_window`]), so metrics are filled without waiting for the first slot. After a reload only new or changed jobs do: a job whose
 //!   configuration is the same keeps its next slot ([`DuePlan`]), so a reload is no login storm.
 //! - A global semaphore bounds how many checks run at once; lag (due time → start) is measured.
 //! - The same probe never overlaps itself on the same target: a due job that is still running is
@@ -25,8 +25,19 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Longest window over which the first runs after a start are spread.
+/// Window over which the first runs after a start are spread, for up to
+/// `STARTUP_SPREAD × STARTUP_RATE` jobs; more jobs get a longer window (never beyond their
+/// interval), so the start-up round of 100,000 targets is not 10,000 checks a second.
 pub const STARTUP_SPREAD: Duration = Duration::from_secs(10);
+
+/// Start-up checks per second the spread aims at once there are many jobs.
+pub const STARTUP_RATE: u32 = 2_000;
+
+/// The window the start-up round of `jobs` jobs is spread over (before capping at an interval).
+pub fn startup_window(jobs: usize) -> Duration {
+    let needed = Duration::from_secs_f64(jobs as f64 / f64::from(STARTUP_RATE));
+    needed.max(STARTUP_SPREAD)
+}
 
 /// Wall time derived from tokio's monotonic clock.
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +122,7 @@ pub async fn run(
         })
         .collect();
     let start = clock.now();
+    let startup = startup_window(jobs.len());
     let mut heap: BinaryHeap<Reverse<(DateTime<Utc>, usize, bool)>> = jobs
         .iter()
         .enumerate()
@@ -122,7 +134,7 @@ pub async fn run(
             let window = tc.probes[job.job.probe]
                 .schedule_in(tc)
                 .interval(start)
-                .min(STARTUP_SPREAD);
+                .min(startup);
             let first = start
                 + chrono::Duration::from_std(window.mul_f64(job.fraction)).unwrap_or_default();
             Reverse((first, i, true))

@@ -61,8 +61,8 @@ impl Transition {
 struct Inner {
     /// Configured targets in config order, for `mailbeat_target_info` and ordering.
     targets: Arc<Vec<Target>>,
-    /// Configured jobs, in config order.
-    configured: Vec<JobKey>,
+    /// Configured jobs, in config order (shared, so a scrape can walk it without the lock).
+    configured: Arc<Vec<JobKey>>,
     allowed: HashSet<JobKey>,
     results: HashMap<JobKey, Entry>,
 }
@@ -89,7 +89,7 @@ impl ResultStore {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.results.retain(|k, _| allowed.contains(k));
         inner.targets = Arc::new(targets.to_vec());
-        inner.configured = configured;
+        inner.configured = Arc::new(configured);
         inner.allowed = allowed;
     }
 
@@ -137,6 +137,23 @@ impl ResultStore {
             .iter()
             .filter_map(|k| inner.results.get_key_value(k));
         f(&inner.targets, &mut iter)
+    }
+
+    /// The configured targets and jobs as they are now, to walk in pieces with [`Self::read_keys`]
+    /// (a scrape of 100,000 targets under one read lock would hold every finishing check's write
+    /// for the whole render, and with it the async workers those checks run on).
+    pub fn snapshot(&self) -> (Arc<Vec<Target>>, Arc<Vec<JobKey>>) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        (inner.targets.clone(), inner.configured.clone())
+    }
+
+    /// Calls `f` with the entry of each of `keys` that has one, under one read lock. A key whose
+    /// job was removed since the snapshot has no entry.
+    pub fn read_keys(&self, keys: &[JobKey], mut f: impl FnMut(&JobKey, &Entry)) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        for (k, e) in keys.iter().filter_map(|k| inner.results.get_key_value(k)) {
+            f(k, e);
+        }
     }
 
     /// Number of configured jobs and how many have a result.

@@ -131,6 +131,7 @@ fn start_with_plan(
     ));
     let loaded = mailbeat::app::load(
         Arc::new(config),
+        None,
         &store,
         &Arc::new(JobLocks::default()),
         &Default::default(),

@@ -2,6 +2,7 @@
 //! `FILE:LINE:COLUMN` problem with a masked snippet), and validate it into a [`Config`].
 
 use super::raw::RawConfig;
+use super::target_files::{self, Mode};
 use super::validator::{loc, Validator};
 use super::{keypath, sections, snippet, Config, ConfigError, Global, Problem, SecretSource};
 use crate::schedule::Schedule;
@@ -14,8 +15,17 @@ use std::time::Duration;
 /// Loads and validates a config file. `probes` are the known probes (their option validation
 /// runs too).
 pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigError> {
+    load_with(path, probes, &Mode::Strict)
+}
+
+/// [`load`], with `mode` saying what a bad target file does (see [`super::target_files`]).
+pub fn load_with(
+    path: &Path,
+    probes: &[Arc<dyn Probe>],
+    mode: &Mode<'_>,
+) -> Result<Config, ConfigError> {
     let (text, shown, base) = read(path)?;
-    parse(&text, &shown, &base, probes).map(|mut c| {
+    parse_with(&text, &shown, &base, probes, mode).map(|mut c| {
         c.path = path.to_path_buf();
         c
     })
@@ -24,7 +34,7 @@ pub fn load(path: &Path, probes: &[Arc<dyn Probe>]) -> Result<Config, ConfigErro
 /// The file's text, its name as errors show it, and the directory relative paths start from.
 pub(super) fn read(path: &Path) -> Result<(String, String, PathBuf), ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+    let text = super::yaml::read_bounded(path).map_err(|error| ConfigError::Read {
         path: shown.clone(),
         error,
     })?;
@@ -44,6 +54,17 @@ pub fn parse(
     base: &Path,
     probes: &[Arc<dyn Probe>],
 ) -> Result<Config, ConfigError> {
+    parse_with(text, shown, base, probes, &Mode::Strict)
+}
+
+/// [`parse`], with `mode` saying what a bad target file does.
+pub fn parse_with(
+    text: &str,
+    shown: &str,
+    base: &Path,
+    probes: &[Arc<dyn Probe>],
+    mode: &Mode<'_>,
+) -> Result<Config, ConfigError> {
     let (raw, mut problems) = parse_raw(text, shown);
     let Some(raw) = raw else {
         return Err(ConfigError::Invalid {
@@ -56,7 +77,7 @@ pub fn parse(
         problems: Vec::new(),
         probes,
     };
-    let config = v.config(raw);
+    let config = v.config(raw, mode);
     if v.problems.is_empty() && problems.is_empty() {
         return Ok(config);
     }
@@ -83,7 +104,7 @@ pub(super) fn parse_raw(text: &str, shown: &str) -> (Option<RawConfig>, Vec<Prob
     if text.trim().is_empty() {
         return (Some(RawConfig::default()), Vec::new());
     }
-    let whole = match serde_saphyr::from_str::<RawConfig>(text) {
+    let whole = match super::yaml::from_str::<RawConfig>(text) {
         Ok(raw) => return (Some(raw), Vec::new()),
         Err(e) => parse_problem(shown, text, &e),
     };
@@ -105,7 +126,7 @@ fn parse_in_parts(text: &str, shown: &str) -> Option<(RawConfig, Vec<Problem>)> 
             return None;
         }
         let part = sections::only(text, std::slice::from_ref(&section.lines));
-        let error = match serde_saphyr::from_str::<RawConfig>(&part) {
+        let error = match super::yaml::from_str::<RawConfig>(&part) {
             Ok(piece) => {
                 raw.take_section(&section.key, piece);
                 continue;
@@ -181,7 +202,7 @@ fn parse_items(
         return;
     };
     let part = sections::only(text, &[header.clone(), span]);
-    match serde_saphyr::from_str::<RawConfig>(&part) {
+    match super::yaml::from_str::<RawConfig>(&part) {
         Ok(piece) if piece.targets.len() == items.len() => {
             parsed.index.extend(first..first + items.len());
             parsed.targets.extend(piece.targets);
@@ -206,7 +227,8 @@ pub(super) fn parse_problem(shown: &str, text: &str, e: &serde_saphyr::Error) ->
         .map(|l| (l.line(), l.column()))
         .unwrap_or((0, 0));
     let tidy = |s: &str| {
-        s.replace(&format!(" at line {line}, column {column}"), "")
+        super::yaml::explain_budget(s)
+            .replace(&format!(" at line {line}, column {column}"), "")
             .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
             .replace("invalid u16", "must be a whole number between 1 and 65535")
     };
@@ -227,7 +249,7 @@ pub(super) fn parse_problem(shown: &str, text: &str, e: &serde_saphyr::Error) ->
 
 impl Validator<'_> {
     /// The whole file: `global`, `probe_defaults`, each target, each webhook.
-    fn config(&mut self, raw: RawConfig) -> Config {
+    fn config(&mut self, raw: RawConfig, mode: &Mode<'_>) -> Config {
         let g = &raw.global;
         let schedule = self
             .schedule(g.schedule.as_ref(), g.every.as_ref(), "global.")
@@ -274,6 +296,7 @@ impl Validator<'_> {
             ehlo_name: g.ehlo_name.clone().unwrap_or_else(default_ehlo_name),
             spread,
             state_key: self.state_key(g),
+            shards: self.shards(g.shards.as_ref()),
         };
 
         for (name, options) in &raw.probe_defaults {
@@ -309,6 +332,17 @@ impl Validator<'_> {
                 targets.push(tc);
             }
         }
+        let mut seen_in: target_files::Seen = seen
+            .into_iter()
+            .map(|(name, (line, _))| (name, format!("the config file at line {line}")))
+            .collect();
+        let cx = target_files::Context {
+            global: &global,
+            defaults: &raw.probe_defaults,
+            allow_inline,
+        };
+        let target_files =
+            self.target_files(&raw.target_files, &cx, mode, &mut seen_in, &mut targets);
 
         self.companions(&mut targets, &raw.targets);
 
@@ -323,6 +357,8 @@ impl Validator<'_> {
             path: PathBuf::new(),
             global,
             targets,
+            target_files,
+            target_file_patterns: raw.target_files.iter().map(|p| p.value.clone()).collect(),
             alerts,
             webhooks,
             plugins,

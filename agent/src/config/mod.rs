@@ -11,7 +11,8 @@
 //! each are all reported; `snippet.rs` renders an error's snippet with secrets masked,
 //! `keypath.rs` names the key of a parse error's line;
 //! `oauth.rs` reads `account.oauth`, `alerting.rs` `alerts:` and `webhooks:`, `plugins.rs`
-//! `plugins:` (which the agent reads first, since its plugins are probes the targets use).
+//! `plugins:` (which the agent reads first, since its plugins are probes the targets use);
+//! `target_files.rs` reads `target_files:` (more targets in their own files); `shards.rs` reads `global.shards`; `yaml.rs` holds the parser's resource limits, sized for 100,000+ targets.
 
 mod alerting;
 mod keypath;
@@ -22,15 +23,19 @@ mod presets;
 mod raw;
 pub mod secrets;
 mod sections;
+mod shards;
 mod snippet;
+pub mod target_files;
 mod targets;
 mod trust;
 mod validator;
+mod yaml;
 
-pub use load::{load, parse};
+pub use load::{load, load_with, parse, parse_with};
 pub use plugins::{plugins_section, ExecPlugin, ExecSecret, PluginsConfig};
 pub use presets::{canonical as canonical_provider, PROVIDERS};
 pub use secrets::{SecretError, SecretSource};
+pub use target_files::{Mode as TargetFileMode, TargetFileMemory, TargetFileReport};
 pub use trust::{system_roots_store, webpki_roots_store};
 
 use crate::alerts::rule::{AlertRule, TargetFilter};
@@ -49,6 +54,10 @@ pub struct Config {
     pub path: PathBuf,
     pub global: Global,
     pub targets: Vec<TargetConfig>,
+    /// What each of `target_files:` gave (its targets are in `targets`, after the inline ones).
+    pub target_files: Vec<TargetFileReport>,
+    /// `target_files:` as written (the watcher expands them again to see new files).
+    pub target_file_patterns: Vec<String>,
     /// The alert rules in force: built-in ones (unless replaced by name) and `alerts:`.
     pub alerts: Vec<AlertRule>,
     pub webhooks: Vec<Webhook>,
@@ -73,6 +82,8 @@ pub struct Global {
     pub spread: Option<Duration>,
     /// Key material that seals the OAuth tokens at rest (`state_key_file` / `state_key`).
     pub state_key: Option<SecretSource>,
+    /// `global.shards`: this instance schedules and exports only that shard's targets.
+    pub shards: Option<crate::shard::Shard>,
 }
 
 /// An OAuth2 account whose tokens mailbeat keeps: who it is, which client refreshes it, where.

@@ -44,13 +44,30 @@ pub enum ExecSecret {
 /// Reads only `plugins:` of the config file at `path` (the rest is checked by `load`).
 pub fn plugins_section(path: &Path) -> Result<PluginsConfig, ConfigError> {
     let (text, shown, base) = read(path)?;
-    // Parse problems elsewhere in the file are `load`'s to report, all together.
-    let (raw, problems) = parse_raw(&text, &shown);
-    let Some(raw) = raw else {
-        return Err(ConfigError::Invalid {
-            path: shown,
-            problems,
-        });
+    // Only `plugins:` is built; the rest (100,000 targets, say) is skipped, not parsed into
+    // structs twice at every start. `load` reports the rest's problems.
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct OnlyPlugins {
+        plugins: RawPlugins,
+    }
+    let raw: OnlyPlugins = if text.trim().is_empty() {
+        OnlyPlugins::default()
+    } else if let Ok(raw) = super::yaml::from_str(&text) {
+        raw
+    } else {
+        // The file does not parse: read it part by part, so that a problem elsewhere does not
+        // hide `plugins:` (`load` reports all of them together).
+        let (raw, problems) = parse_raw(&text, &shown);
+        let Some(raw) = raw else {
+            return Err(ConfigError::Invalid {
+                path: shown,
+                problems,
+            });
+        };
+        OnlyPlugins {
+            plugins: raw.plugins,
+        }
     };
     let mut v = Validator {
         base: &base,

@@ -14,6 +14,8 @@ pub struct RawConfig {
     /// Options per probe name, merged under each target's own options.
     pub probe_defaults: BTreeMap<String, serde_json::Value>,
     pub targets: Vec<RawTarget>,
+    /// Files of more targets (`targets/*.yaml`), relative to this file's directory.
+    pub target_files: Vec<Spanned<String>>,
     pub alerts: Vec<RawAlert>,
     pub webhooks: Vec<RawWebhook>,
     pub plugins: RawPlugins,
@@ -30,6 +32,7 @@ impl RawConfig {
             "global" => self.global = piece.global,
             "probe_defaults" => self.probe_defaults = piece.probe_defaults,
             "targets" => self.targets = piece.targets,
+            "target_files" => self.target_files = piece.target_files,
             "alerts" => self.alerts = piece.alerts,
             "webhooks" => self.webhooks = piece.webhooks,
             "plugins" => self.plugins = piece.plugins,
@@ -98,6 +101,16 @@ pub struct RawGlobal {
     pub state_key_file: Option<Spanned<String>>,
     /// `${ENV_VAR}` holding the same, instead of a file.
     pub state_key: Option<Spanned<String>>,
+    /// This instance's shard when N replicas share the config.
+    pub shards: Option<RawShards>,
+}
+
+/// `global.shards`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShards {
+    pub total: Spanned<u32>,
+    pub index: Spanned<u32>,
 }
 
 /// One entry of `targets:`.

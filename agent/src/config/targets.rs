@@ -9,7 +9,7 @@ use super::{Global, OauthAccount, ProbeConfig, SecretSource, TargetConfig};
 use crate::guard::BackoffOptions;
 use mailbeat_sdk::{login, Account, Protocol, SaslMechanism, Target, TlsMode};
 use serde_saphyr::Spanned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 impl Validator<'_> {
@@ -261,31 +261,45 @@ impl Validator<'_> {
     /// configured target that speaks one of the protocols the check names. The check gets a copy
     /// of it without its own probes.
     pub(super) fn companions(&mut self, targets: &mut [TargetConfig], raw: &[RawTarget]) {
-        let by_name: BTreeMap<String, TargetConfig> = targets
+        // Only the named companions are copied and only checks that have one look anything up:
+        // at 100,000 targets a copy of every target and a scan of the list per target took
+        // minutes and hundreds of MiB, for a config with no delivery probe at all.
+        let wanted: HashSet<String> = targets
             .iter()
+            .flat_map(|t| t.probes.iter())
+            .filter_map(|p| p.check.companion().map(|c| c.target))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let by_name: HashMap<String, TargetConfig> = targets
+            .iter()
+            .filter(|t| wanted.contains(&t.target.name))
             .map(|t| {
                 let mut copy = t.clone();
                 copy.probes.clear();
                 (t.target.name.clone(), copy)
             })
             .collect();
+        let mut raw_at: HashMap<&str, usize> = HashMap::new();
+        for (i, r) in raw.iter().enumerate() {
+            raw_at.entry(r.name.value.trim()).or_insert(i);
+        }
         for (ti, tc) in targets.iter_mut().enumerate() {
+            if tc.probes.iter().all(|p| p.check.companion().is_none()) {
+                continue;
+            }
             let name = tc.target.name.clone();
-            let at = raw
-                .iter()
-                .find(|r| r.name.value.trim() == name)
-                .map_or((0, 0), |r| loc(&r.name));
-            let key = raw
-                .iter()
-                .position(|r| r.name.value.trim() == name)
-                .unwrap_or(ti);
+            let found = raw_at.get(name.as_str()).copied();
+            let at = found.map_or((0, 0), |i| loc(&raw[i].name));
+            let key = found.unwrap_or(ti);
             for (pi, pc) in tc.probes.iter_mut().enumerate() {
                 let Some(c) = pc.check.companion() else {
                     continue;
                 };
                 let pkey = format!("targets[{key}].probes[{pi}].{}.{}", pc.name, c.option);
                 let Some(via) = by_name.get(&c.target) else {
-                    let exists = raw.iter().any(|r| r.name.value.trim() == c.target);
+                    let exists = raw_at.contains_key(c.target.as_str());
                     let message = if exists {
                         format!("target {:?} has problems of its own (see above)", c.target)
                     } else {
