@@ -249,7 +249,7 @@ pub(super) fn parse_problem(shown: &str, text: &str, e: &serde_saphyr::Error) ->
 
 impl Validator<'_> {
     /// The whole file: `global`, `probe_defaults`, each target, each webhook.
-    fn config(&mut self, raw: RawConfig, mode: &Mode<'_>) -> Config {
+    fn config(&mut self, mut raw: RawConfig, mode: &Mode<'_>) -> Config {
         let g = &raw.global;
         let schedule = self
             .schedule(g.schedule.as_ref(), g.every.as_ref(), "global.")
@@ -312,10 +312,20 @@ impl Validator<'_> {
         }
 
         let mut seen: HashMap<String, (u64, u64)> = HashMap::new();
-        let mut targets = Vec::new();
-        for (i, t) in raw.targets.iter().enumerate() {
+        // Where each inline target is, for `companions`: its index in the file and its name's place.
+        let mut places: HashMap<String, (usize, (u64, u64))> = HashMap::new();
+        let mut targets = Vec::with_capacity(raw.targets.len());
+        // Each parsed target is dropped once validated: at 100,000 targets (about 2 KiB each with
+        // their spans) the parsed file and the config it becomes need not be held at once, which
+        // is what a reload's peak memory is made of.
+        let raw_targets = std::mem::take(&mut raw.targets);
+        for (i, t) in raw_targets.into_iter().enumerate() {
             // Its place in the file, which differs from `i` when a target before it did not parse.
-            let key = format!("targets[{}]", raw.target_index.get(i).copied().unwrap_or(i));
+            let index = raw.target_index.get(i).copied().unwrap_or(i);
+            let key = format!("targets[{index}]");
+            places
+                .entry(t.name.value.trim().to_string())
+                .or_insert((index, loc(&t.name)));
             if let Some(first) = seen.get(&t.name.value) {
                 self.problem(
                     loc(&t.name),
@@ -328,7 +338,7 @@ impl Validator<'_> {
             } else {
                 seen.insert(t.name.value.clone(), loc(&t.name));
             }
-            if let Some(tc) = self.target(t, &key, &global, &raw.probe_defaults, allow_inline) {
+            if let Some(tc) = self.target(&t, &key, &global, &raw.probe_defaults, allow_inline) {
                 targets.push(tc);
             }
         }
@@ -344,7 +354,7 @@ impl Validator<'_> {
         let target_files =
             self.target_files(&raw.target_files, &cx, mode, &mut seen_in, &mut targets);
 
-        self.companions(&mut targets, &raw.targets);
+        self.companions(&mut targets, &places);
 
         let webhooks = self.webhooks(&raw.webhooks, allow_inline, &global);
         let probe_names: Vec<String> = self.probes.iter().map(|p| p.name().to_string()).collect();

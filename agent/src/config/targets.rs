@@ -260,7 +260,11 @@ impl Validator<'_> {
     /// Resolves every check's companion target (the delivery probe's `via`): it must be another
     /// configured target that speaks one of the protocols the check names. The check gets a copy
     /// of it without its own probes.
-    pub(super) fn companions(&mut self, targets: &mut [TargetConfig], raw: &[RawTarget]) {
+    pub(super) fn companions(
+        &mut self,
+        targets: &mut [TargetConfig],
+        places: &HashMap<String, (usize, (u64, u64))>,
+    ) {
         // Only the named companions are copied and only checks that have one look anything up:
         // at 100,000 targets a copy of every target and a scan of the list per target took
         // minutes and hundreds of MiB, for a config with no delivery probe at all.
@@ -281,25 +285,21 @@ impl Validator<'_> {
                 (t.target.name.clone(), copy)
             })
             .collect();
-        let mut raw_at: HashMap<&str, usize> = HashMap::new();
-        for (i, r) in raw.iter().enumerate() {
-            raw_at.entry(r.name.value.trim()).or_insert(i);
-        }
         for (ti, tc) in targets.iter_mut().enumerate() {
             if tc.probes.iter().all(|p| p.check.companion().is_none()) {
                 continue;
             }
             let name = tc.target.name.clone();
-            let found = raw_at.get(name.as_str()).copied();
-            let at = found.map_or((0, 0), |i| loc(&raw[i].name));
-            let key = found.unwrap_or(ti);
+            let found = places.get(name.as_str()).copied();
+            let at = found.map_or((0, 0), |(_, at)| at);
+            let key = found.map_or(ti, |(i, _)| i);
             for (pi, pc) in tc.probes.iter_mut().enumerate() {
                 let Some(c) = pc.check.companion() else {
                     continue;
                 };
                 let pkey = format!("targets[{key}].probes[{pi}].{}.{}", pc.name, c.option);
                 let Some(via) = by_name.get(&c.target) else {
-                    let exists = raw_at.contains_key(c.target.as_str());
+                    let exists = places.contains_key(c.target.as_str());
                     let message = if exists {
                         format!("target {:?} has problems of its own (see above)", c.target)
                     } else {
