@@ -334,6 +334,7 @@ pub fn load(
         semaphore,
         locks: locks.clone(),
         hosts,
+        shard,
     };
     Loaded {
         config,

@@ -31,6 +31,9 @@ pub struct Runner {
     pub locks: Arc<JobLocks>,
     /// One limit per host; kept across reloads while the limit is unchanged.
     pub hosts: Arc<HostLimits>,
+    /// This replica's shard: results of other shards' targets (a `/probe` of one) are answered
+    /// but neither stored nor fed to the alert engine, so two replicas never alert on one target.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// The per-host limits: a semaphore of `limit` slots for each host name, made on first use.
@@ -154,9 +157,11 @@ impl Runner {
         drop(host_permit);
         let now = SystemTime::now();
         let transition = self.store.record(&claim.key, executed.result.clone(), now);
-        self.alerts
-            .observe(&claim.key.target, &claim.key.probe, &executed.result, now)
-            .await;
+        if self.shard.is_none_or(|s| s.owns(&claim.key.target)) {
+            self.alerts
+                .observe(&claim.key.target, &claim.key.probe, &executed.result, now)
+                .await;
+        }
         Ran {
             result: executed.result,
             transition,

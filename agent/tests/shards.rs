@@ -96,6 +96,21 @@ fn two_shards_export_every_target_exactly_once() {
     // ... and that run does not make it a series of this shard.
     let again = http(a.port, "GET", "/metrics").1;
     assert!(!exported(&again).contains(theirs));
+    // Nor is it fed to this shard's alert engine: only the owner alerts on a target (else two
+    // replicas would page for one mailbox). The owned failing targets do have alert states.
+    let alerting = |m: &str, t: &str| {
+        m.lines()
+            .any(|l| l.starts_with("mailbeat_alert") && l.contains(&format!("target=\"{t}\"")))
+    };
+    let ours = ea.iter().next().unwrap();
+    assert!(
+        alerting(&again, ours),
+        "no alert state for {ours}:\n{again}"
+    );
+    assert!(
+        !alerting(&again, theirs),
+        "shard 0 keeps an alert state for shard 1's {theirs}"
+    );
 }
 
 #[test]
