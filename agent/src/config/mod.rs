@@ -255,4 +255,6 @@ fn format_problems(path: &str, problems: &[Problem]) -> String {
 }
 
 #[cfg(test)]
+mod error_tests;
+#[cfg(test)]
 mod tests;
