@@ -9,7 +9,8 @@ use crate::app::App;
 use crate::jobs;
 use crate::web::{WebConfig, REALM};
 use bytes::Bytes;
-use http_body_util::Full;
+use crate::chunks::Chunks;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
@@ -143,31 +144,48 @@ fn unauthorized() -> Response<Full<Bytes>> {
     r
 }
 
+/// A response body: most are one buffer; `/metrics` is sent as the chunks it was rendered in.
+type Body = Either<Full<Bytes>, Chunks>;
+
 async fn handle(
     app: Arc<App>,
     server: Arc<Server>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Body>, Infallible> {
     // Every path, known or not, is behind basic auth when users are configured.
     if let Some(auth) = &server.web.auth {
         if !auth.check(req.headers().get(AUTHORIZATION)).await {
-            return Ok(unauthorized());
+            return Ok(unauthorized().map(Either::Left));
         }
     }
+    if matches!(*req.method(), Method::GET | Method::HEAD) && req.uri().path() == "/metrics" {
+        return Ok(metrics(app).await);
+    }
+    Ok(route(app, server, req).await.map(Either::Left))
+}
+
+/// `/metrics`, rendered on a blocking thread: 100,000 targets are CPU work for the async workers.
+async fn metrics(app: Arc<App>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || app.metrics.render_chunks()).await {
+        Ok(chunks) => {
+            let mut r = Response::new(Either::Right(Chunks::new(chunks)));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
+            r
+        }
+        Err(_) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "rendering metrics failed\n",
+        )
+        .map(Either::Left),
+    }
+}
+
+/// Every path but `/metrics`.
+async fn route(app: Arc<App>, server: Arc<Server>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let resp = match (req.method(), path.as_str()) {
-        (&Method::GET | &Method::HEAD, "/metrics") => {
-            let app = app.clone();
-            // Rendering 10,000 targets is CPU work: keep it off the async workers.
-            match tokio::task::spawn_blocking(move || app.metrics.render()).await {
-                Ok(body) => response(StatusCode::OK, TEXT_FORMAT, body),
-                Err(_) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "rendering metrics failed\n",
-                ),
-            }
-        }
         (&Method::GET, "/probe") => probe(&app, &query).await,
         (&Method::GET | &Method::HEAD, "/-/healthy") => {
             text(StatusCode::OK, "mailbeat is healthy.\n")
@@ -185,7 +203,7 @@ async fn handle(
         },
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST to reload\n"),
         (_, p) if p.starts_with(crate::reauth_page::PREFIX) => {
-            return Ok(crate::reauth_page::handle(&app, req).await);
+            return crate::reauth_page::handle(&app, req).await;
         }
         (&Method::GET, "/") => response(
             StatusCode::OK,
@@ -194,7 +212,7 @@ async fn handle(
         ),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };
-    Ok(resp)
+    resp
 }
 
 /// `/probe?target=NAME[&probe=P]`: runs the target's probes now and answers in blackbox_exporter's

@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod chunks;
 pub mod config;
 pub mod demo;
 pub mod events;

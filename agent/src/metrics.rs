@@ -156,12 +156,24 @@ impl AgentMetrics {
 
     /// The text exposition of everything: the agent's own metrics, then the per-check series.
     pub fn render(&self) -> String {
-        let mut out = encode(&self.registry.gather());
-        out.push_str(&render_store(&self.store, &self.declared));
-        if let Some(engine) = &self.alerts {
-            out.push_str(&render_alerts(&engine.alerts()));
+        let chunks = self.render_chunks();
+        let mut out = String::with_capacity(chunks.iter().map(|c| c.len()).sum());
+        for c in &chunks {
+            out.push_str(&String::from_utf8_lossy(c));
         }
         out
+    }
+
+    /// [`Self::render`] as the chunks it is made of (one per metric family), to be sent as they
+    /// are: at 100,000 targets the exposition is 75 MiB, and joining it into one buffer (then
+    /// copying that into the response) held three copies of it at each scrape.
+    pub fn render_chunks(&self) -> Vec<bytes::Bytes> {
+        let mut chunks = vec![bytes::Bytes::from(encode(&self.registry.gather()))];
+        chunks.extend(store_families(&self.store, &self.declared).into_chunks());
+        if let Some(engine) = &self.alerts {
+            chunks.push(render_alerts(&engine.alerts()).into());
+        }
+        chunks
     }
 
     /// `/probe`'s answer for on-demand results of `target`: see [`render_probe`].
@@ -250,6 +262,16 @@ impl Families {
         write_value(body, value);
         body.push('\n');
         self.seen.insert(series);
+    }
+
+    /// The exposition text of each family, in first-use order, without copying it.
+    pub fn into_chunks(mut self) -> Vec<bytes::Bytes> {
+        let order = std::mem::take(&mut self.order);
+        order
+            .iter()
+            .filter_map(|name| self.map.remove(name))
+            .map(bytes::Bytes::from)
+            .collect()
     }
 
     /// The exposition text of all families, in first-use order.
@@ -362,6 +384,11 @@ const RENDER_CHUNK: usize = 512;
 
 /// The per-check series of the latest results, rendered from the store at scrape time.
 pub fn render_store(store: &ResultStore, declared: &Declared) -> String {
+    store_families(store, declared).into_text()
+}
+
+/// The families of [`render_store`], before they are joined.
+fn store_families(store: &ResultStore, declared: &Declared) -> Families {
     let mut f = Families::default();
     let (targets, keys) = store.snapshot();
     for t in targets.iter() {
@@ -380,7 +407,7 @@ pub fn render_store(store: &ResultStore, declared: &Declared) -> String {
             check_series(&mut f, key, entry, declared);
         });
     }
-    f.into_text()
+    f
 }
 
 fn target_info(f: &mut Families, t: &Target) {

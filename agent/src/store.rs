@@ -103,15 +103,26 @@ impl ResultStore {
             return None;
         }
         let idx = status_index(result.status);
-        let previous = inner.results.get(key).map(|e| State::of(&e.result));
-        let entry = inner.results.entry(key.clone()).or_insert_with(|| Entry {
-            result: result.clone(),
-            finished_at: at,
-            runs: [0; 4],
-        });
-        entry.runs[idx] += 1;
-        entry.result = result;
-        entry.finished_at = at;
+        let previous = match inner.results.get_mut(key) {
+            Some(entry) => {
+                let previous = State::of(&entry.result);
+                entry.runs[idx] += 1;
+                entry.result = result;
+                entry.finished_at = at;
+                Some(previous)
+            }
+            None => {
+                let mut runs = [0; 4];
+                runs[idx] = 1;
+                let entry = Entry {
+                    result,
+                    finished_at: at,
+                    runs,
+                };
+                inner.results.insert(key.clone(), entry);
+                None
+            }
+        };
         (previous != Some(current)).then(|| Transition {
             key: key.clone(),
             previous,

@@ -87,13 +87,44 @@ pub struct Incident {
     pub reauth_url: Option<String>,
 }
 
-/// The latest result of one probe of a target.
-type Latest = (Status, Option<mailbeat_sdk::Reason>, Cause);
+/// The latest result of one probe of a target, as the rules read it.
+///
+/// Its [`Cause`] (the server's words and the remediation) is kept only when a configured rule
+/// matches the result: the rules read no other, and at 100,000 targets a copy of every ok
+/// result's words in here was the largest part of the agent's memory.
+#[derive(Debug)]
+struct Latest {
+    probe: Box<str>,
+    status: Status,
+    reason: Option<mailbeat_sdk::Reason>,
+    cause: Option<Box<Cause>>,
+}
+
+impl Latest {
+    /// The cause of an alert this result puts in its state: the one kept, or (for a result
+    /// recorded before a reload brought the rule that matches it) its status and reason alone
+    /// until the probe reports again.
+    fn cause(&self) -> Cause {
+        match &self.cause {
+            Some(c) => (**c).clone(),
+            None => Cause {
+                probe: self.probe.to_string(),
+                status: self.status.as_str().to_string(),
+                reason: self.reason.map(|r| r.as_str().to_string()),
+                message: String::new(),
+                remediation: None,
+            },
+        }
+    }
+}
+
+/// The latest result of each probe of one target, in probe-name order (a target has a few).
+type TargetLatest = Vec<Latest>;
 
 struct Inner {
     config: Option<Arc<Config>>,
     /// The latest result of every probe, by target (a rule looks at one target's at a time).
-    latest: HashMap<String, BTreeMap<String, Latest>>,
+    latest: HashMap<String, TargetLatest>,
     alerts: BTreeMap<(String, String), Alert>,
     /// Index of every configured target in `config.targets`, by name: a result is looked up in
     /// it (a scan of 100,000 targets per result, under this lock, took a core at start-up).
@@ -270,10 +301,24 @@ impl AlertEngine {
         let Some(tc) = inner.by_name.get(target).map(|i| &config.targets[*i]) else {
             return;
         };
-        inner.latest.entry(target.to_string()).or_default().insert(
-            probe.to_string(),
-            (result.status, result.reason, Cause::of(probe, result)),
-        );
+        let matched = config
+            .alerts
+            .iter()
+            .any(|r| r.matches(probe, result.status, result.reason));
+        let latest = Latest {
+            probe: probe.into(),
+            status: result.status,
+            reason: result.reason,
+            cause: matched.then(|| Box::new(Cause::of(probe, result))),
+        };
+        let of_target = match inner.latest.get_mut(target) {
+            Some(v) => v,
+            None => inner.latest.entry(target.to_string()).or_default(),
+        };
+        match of_target.binary_search_by(|l| (*l.probe).cmp(probe)) {
+            Ok(i) => of_target[i] = latest,
+            Err(i) => of_target.insert(i, latest),
+        }
         let mut batch = Batch::default();
         for rule in &config.alerts {
             let watches = rule.probes.is_empty() || rule.probes.iter().any(|p| p == probe);
@@ -330,17 +375,17 @@ impl AlertEngine {
         let results = inner.latest.get(&target.name);
         let active = results.and_then(|r| {
             r.iter()
-                .find(|(p, (status, reason, _))| rule.matches(p, *status, *reason))
-                .map(|(_, (_, _, cause))| cause.clone())
+                .find(|l| rule.matches(&l.probe, l.status, l.reason))
+                .map(Latest::cause)
         });
         // Whether the probe that caused the alert has reported since start: a restored alert
         // waits for it (another probe's ok says nothing about the cause).
         let current_cause = inner.alerts.get(&key).map(|a| a.cause.probe.clone());
         let seen = results.is_some_and(|r| match &current_cause {
-            Some(probe) => r.contains_key(probe),
-            None => r
-                .keys()
-                .any(|p| rule.probes.is_empty() || rule.probes.contains(p)),
+            Some(probe) => r.iter().any(|l| *l.probe == **probe),
+            None => r.iter().any(|l| {
+                rule.probes.is_empty() || rule.probes.iter().any(|p| *p == *l.probe)
+            }),
         });
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         let current = inner.alerts.get(&key).cloned();
