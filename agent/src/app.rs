@@ -321,7 +321,7 @@ pub fn load(
         .filter(|t| owns(&t.target.name))
         .map(|t| t.target.clone())
         .collect();
-    store.set_jobs(&targets, &scheduled);
+    store.set_jobs(targets, &scheduled);
     let executor = Executor::new(
         config.global.locale,
         config.global.ehlo_name.clone(),

@@ -6,10 +6,10 @@
 //! known or not; `POST /-/reload` answers only with `--web.enable-lifecycle`, as in Prometheus.
 
 use crate::app::App;
+use crate::chunks::Chunks;
 use crate::jobs;
 use crate::web::{WebConfig, REALM};
 use bytes::Bytes;
-use crate::chunks::Chunks;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -182,7 +182,11 @@ async fn metrics(app: Arc<App>) -> Response<Body> {
 }
 
 /// Every path but `/metrics`.
-async fn route(app: Arc<App>, server: Arc<Server>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(
+    app: Arc<App>,
+    server: Arc<Server>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let resp = match (req.method(), path.as_str()) {

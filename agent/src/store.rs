@@ -83,12 +83,12 @@ impl ResultStore {
     }
 
     /// Adopts a (new) configuration: results of jobs no longer configured are dropped.
-    pub fn set_jobs(&self, targets: &[Target], jobs: &[Job]) {
+    pub fn set_jobs(&self, targets: Vec<Target>, jobs: &[Job]) {
         let configured: Vec<JobKey> = jobs.iter().map(|j| j.key.clone()).collect();
         let allowed: HashSet<JobKey> = configured.iter().cloned().collect();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.results.retain(|k, _| allowed.contains(k));
-        inner.targets = Arc::new(targets.to_vec());
+        inner.targets = Arc::new(targets);
         inner.configured = Arc::new(configured);
         inner.allowed = allowed;
     }
@@ -186,7 +186,7 @@ mod tests {
             probe: 0,
             identity: 0,
         };
-        store.set_jobs(&[], &[job]);
+        store.set_jobs(Vec::new(), &[job]);
         store
     }
 

@@ -129,6 +129,21 @@ fn run_serves_metrics_and_reloads() {
         value(&m, "mailbeat_config_last_reload_successful"),
         Some(0.0)
     );
+    // /metrics goes out as the chunks of its families, with the length of them all.
+    let content_length = |raw: &str| {
+        raw.lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    };
+    let raw = support::http_raw(agent.port, "GET", "/metrics");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert_eq!(content_length(&raw), Some(body.len()), "{head}");
+    assert!(body.starts_with("# HELP ") && body.ends_with('\n'));
+    let raw = support::http_raw(agent.port, "HEAD", "/metrics");
+    assert!(content_length(&raw).is_some_and(|n| n > 0), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n"), "HEAD has no body: {raw}");
     assert!(m.contains("mailbeat_probe_success{target=\"relay-new\""));
 
     // SIGHUP reload of a fixed config.

@@ -383,9 +383,9 @@ impl AlertEngine {
         let current_cause = inner.alerts.get(&key).map(|a| a.cause.probe.clone());
         let seen = results.is_some_and(|r| match &current_cause {
             Some(probe) => r.iter().any(|l| *l.probe == **probe),
-            None => r.iter().any(|l| {
-                rule.probes.is_empty() || rule.probes.iter().any(|p| *p == *l.probe)
-            }),
+            None => r
+                .iter()
+                .any(|l| rule.probes.is_empty() || rule.probes.iter().any(|p| *p == *l.probe)),
         });
         let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         let current = inner.alerts.get(&key).cloned();

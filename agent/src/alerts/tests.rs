@@ -6,7 +6,7 @@ use super::engine::{AlertEngine, Phase};
 use crate::config::Config;
 use crate::state::alerts::AlertJournal;
 use crate::state::StateDb;
-use mailbeat_sdk::{CheckResult, Reason};
+use mailbeat_sdk::{CheckResult, Reason, Status};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -172,5 +172,37 @@ async fn a_reload_that_removes_the_target_drops_its_alert_without_an_event() {
     engine.observe("box", "port", &down(), t(6)).await;
     assert!(engine.alerts().is_empty());
     assert_eq!(deliveries(&db).await.len(), 1, "only the firing of before");
+    db.close();
+}
+
+#[tokio::test]
+async fn a_rule_a_reload_brings_alerts_on_a_result_kept_without_its_words_until_it_reports_again() {
+    // The engine keeps a result's words only when a rule matches it: a slow port is a warning
+    // no rule of YAML matches.
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, db) = engine(dir.path()).await;
+    let slow = CheckResult::fail(Status::Warning, Reason::ServerTimeout, "greeting took 9 s");
+    engine.observe("box", "port", &slow, t(0)).await;
+    assert!(engine.alerts().is_empty());
+    let with_rule = YAML.replace(
+        "alerts:\n",
+        "alerts:\n  - {name: AnyWarning, match: {statuses: [warning]}, for: 0s}\n",
+    );
+    let config = Arc::new(
+        crate::config::parse(&with_rule, "c.yml", dir.path(), &mailbeat_probes::builtin()).unwrap(),
+    );
+    assert!(config.alerts.iter().any(|r| r.name == "AnyWarning"));
+    engine.configure(config).await;
+    // Another probe's result evaluates the rule on the target: the port's warning, recorded
+    // before the rule existed, is what it finds.
+    engine.observe("box", "tls", &up(), t(1)).await;
+    let alert = engine.alerts().into_iter().find(|a| a.rule == "AnyWarning");
+    let cause = alert.expect("the kept result alerts").cause;
+    assert_eq!(cause.probe, "port");
+    assert_eq!(cause.reason.as_deref(), Some("server_timeout"));
+    assert_eq!(cause.message, "", "its words were not kept");
+    engine.observe("box", "port", &slow, t(2)).await;
+    let alert = engine.alerts().into_iter().find(|a| a.rule == "AnyWarning");
+    assert_eq!(alert.unwrap().cause.message, "greeting took 9 s");
     db.close();
 }

@@ -211,7 +211,7 @@ impl Validator<'_> {
         let migration_domain = t
             .migration_domain
             .as_ref()
-            .and_then(|d| self.migration_domain(d, t.account.as_ref(), key));
+            .and_then(|d| self.migration_domain(d, t.account.as_deref(), key));
 
         let target = Target {
             name: name.clone(),
@@ -514,7 +514,7 @@ impl Validator<'_> {
                 })
                 .collect(),
         };
-        let mut out: Vec<ProbeConfig> = Vec::new();
+        let mut out: Vec<ProbeConfig> = Vec::with_capacity(entries.len());
         for (i, (name, options, at)) in entries.into_iter().enumerate() {
             let pkey = format!("{key}.probes[{i}]");
             let Some(probe) = self.probes.iter().find(|p| p.name() == name).cloned() else {

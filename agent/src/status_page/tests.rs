@@ -33,7 +33,7 @@ fn page() -> String {
     let config = crate::config::load(&path, &probes).unwrap();
     let store = ResultStore::new();
     let targets: Vec<_> = config.targets.iter().map(|t| t.target.clone()).collect();
-    store.set_jobs(&targets, &jobs_of(&config));
+    store.set_jobs(targets, &jobs_of(&config));
     let now = SystemTime::now();
     let record = |t: &str, p: &str, r: CheckResult| {
         store.record(&JobKey::new(t, p), r, now - Duration::from_secs(5));
