@@ -9,7 +9,7 @@
 use super::{from_unix_ms, to_unix_ms, StateDb, StateError};
 use crate::guard::{Fingerprint, Journal, SavedEntry};
 use mailbeat_sdk::CheckResult;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::{Arc, Mutex};
 
 /// The guard's back-off kept in the state database.
@@ -79,7 +79,7 @@ impl Journal for BackoffJournal {
 
 /// The fingerprint salt: `fresh` the first time (or when the stored one is unusable), the
 /// stored one ever after.
-fn salt(t: &Transaction<'_>, fresh: [u8; 32]) -> rusqlite::Result<[u8; 32]> {
+fn salt(t: &Connection, fresh: [u8; 32]) -> rusqlite::Result<[u8; 32]> {
     let stored: Option<rusqlite::types::Value> = t
         .query_row(
             "SELECT value FROM meta WHERE key = 'backoff_salt'",
@@ -101,7 +101,7 @@ fn salt(t: &Transaction<'_>, fresh: [u8; 32]) -> rusqlite::Result<[u8; 32]> {
     Ok(fresh)
 }
 
-fn load(t: &Transaction<'_>) -> rusqlite::Result<Vec<SavedEntry>> {
+fn load(t: &Connection) -> rusqlite::Result<Vec<SavedEntry>> {
     use rusqlite::types::Value;
     let mut stmt = t.prepare(
         "SELECT fingerprint, failures, next_allowed_unix_ms, last_attempt_unix_ms, last_target, last_result
@@ -144,7 +144,7 @@ fn saved_entry(row: Vec<rusqlite::types::Value>) -> Option<SavedEntry> {
     })
 }
 
-fn save(t: &Transaction<'_>, e: &SavedEntry) -> rusqlite::Result<()> {
+fn save(t: &Connection, e: &SavedEntry) -> rusqlite::Result<()> {
     let last = serde_json::to_string(&e.last).unwrap_or_else(|_| "{}".into());
     t.execute(
         // Another process (a `mailbeat check` from cron beside the agent) may have saved the same

@@ -4,7 +4,7 @@
 //! ones and records each attempt.
 
 use super::{from_unix_ms, to_unix_ms, StateDb, StateError};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -49,7 +49,7 @@ pub enum Outcome {
     },
 }
 
-pub(super) fn insert(t: &Transaction<'_>, d: &NewDelivery) -> rusqlite::Result<()> {
+pub(super) fn insert(t: &Connection, d: &NewDelivery) -> rusqlite::Result<()> {
     t.execute(
         "INSERT OR IGNORE INTO webhook_outbox (delivery_id, webhook, event, incident, target, body,
              created_unix_ms, next_attempt_unix_ms)
