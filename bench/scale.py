@@ -11,7 +11,10 @@ the scheduler-lag histogram, times /metrics scrapes and reads the agent's CPU ti
     BENCH_RUNS=3 python3 bench/scale.py 1000 10000   # 3 runs per size (interleaved) + median (min–max)
 
     python3 bench/scale.py --issue12           # the issue #12 table: 10,000 every 60 s and
-                                               # 100,000 every 5 min, then a reload at 100,000
+                                               # 100,000 every 5 min, then a reload at 100,000,
+                                               # then the outage below (about 15 minutes)
+    python3 bench/scale.py --outage            # 100,000 targets at a closed port: every one
+                                               # alerts, pending then firing (about 3 minutes)
 
 Env: BENCH_EVERY (s), BENCH_DURATION (s), BENCH_RUNS, BENCH_LISTENERS (loopback greeter ports the
 targets are spread over, default 16), MAILBEAT_BIN (default: $CARGO_TARGET_DIR or target/,
@@ -243,7 +246,8 @@ def fmt_issue12(r, every, duration):
 
 def issue12():
     """10,000 targets every 60 s for 150 s; 100,000 every 5 min for 420 s (start-up round plus more
-    than one full interval), then a reload of the 100,000-target config. About 12 minutes."""
+    than one full interval), then a reload of the 100,000-target config, then an outage of
+    100,000. About 15 minutes."""
     ports = greeter(LISTENERS)
     plan = [(10_000, 60, 150, False), (100_000, 300, 420, True)]
     rows = []
@@ -255,9 +259,77 @@ def issue12():
     print(ISSUE12_HEADER)
     for r, every, duration in rows:
         print(fmt_issue12(r, every, duration))
+    print("\nAn outage: every target at a closed port, every check fails and alerts:\n", flush=True)
+    r = outage()
+    print(OUTAGE_HEADER)
+    print(fmt_outage(r, 60))
+
+
+def outage(n=100_000, every=300, for_s=60, limit=300):
+    """Every target at a closed port: each check fails, so every target gets a
+    MailTargetUnreachable alert (its `for` shortened to `for_s`), pending then firing. Samples
+    /metrics every 10 s until all n alerts fire (at most `limit` s) and reports when the last
+    became pending and firing, the agent's CPU up to then, the lag, skips and peak RSS."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()
+    tmp = tempfile.mkdtemp(prefix="mailbeat-outage-")
+    cfg = os.path.join(tmp, "outage.yaml")
+    write_config(cfg, n, [closed], every)
+    with open(cfg) as f:
+        text = f.read()
+    with open(cfg, "w") as f:
+        f.write(text.replace("targets:\n", f"alerts:\n  - {{name: MailTargetUnreachable, for: {for_s}s}}\ntargets:\n", 1))
+    port = free_port()
+    agent = subprocess.Popen([BIN, "run", "--config.file", cfg, "--web.listen-address", f"127.0.0.1:{port}",
+                              "--log.level", "error"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(2400):
+            try:
+                get(f"http://127.0.0.1:{port}/-/healthy")
+                break
+            except Exception:
+                time.sleep(0.05)
+        cpu0, t0 = cpu_seconds(agent.pid), time.time()
+        pending_at = firing_at = None
+        while time.time() - t0 < limit:
+            time.sleep(10)
+            m = get(f"http://127.0.0.1:{port}/metrics")
+            alerts = re.findall(r'^mailbeat_alert\{[^}]*state="(\w+)"', m, re.M)
+            if pending_at is None and len(alerts) >= n:
+                pending_at = time.time() - t0
+            if sum(1 for a in alerts if a == "firing") >= n:
+                firing_at = time.time() - t0
+                break
+        cpu = cpu_seconds(agent.pid) - cpu0
+        p99, _ = lag_quantile(m, 0.99)
+        row = {"n": n, "pending_at": pending_at, "firing_at": firing_at, "cpu": cpu,
+               "elapsed": time.time() - t0, "alerts": len(alerts), "p99": p99 * 1000,
+               "skipped": scalar(m, "mailbeat_scheduler_skipped_total"), "rss": rss_mib(agent.pid),
+               "runs": runs_total(m)}
+        return row
+    finally:
+        agent.terminate()
+        agent.wait(timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+OUTAGE_HEADER = ("| targets | alert `for` | checks run | all alerts pending after | all firing after | agent CPU until then | "
+                 "lag p99 | skipped | peak RSS |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def fmt_outage(r, for_s):
+    at = lambda x: f"{x:.0f} s" if x is not None else f"not within {r['elapsed']:.0f} s ({r['alerts']:,} alerts)"
+    return (f"| {r['n']:,} | {for_s} s | {r['runs']:,.0f} | {at(r['pending_at'])} | {at(r['firing_at'])} | "
+            f"{r['cpu']:.1f} s ({r['cpu'] / r['elapsed'] * 100:.0f} % of a core) | ≤{r['p99']:g} ms | {r['skipped']:,.0f} | {r['rss']:.0f} MiB |")
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--outage"]:
+        print(OUTAGE_HEADER)
+        print(fmt_outage(outage(), 60))
+        sys.exit(0)
     if sys.argv[1:] == ["--issue12"]:
         issue12()
         sys.exit(0)

@@ -71,7 +71,9 @@ pub struct Alert {
     /// Since when a firing alert's condition no longer holds (`keep_firing_for` counts from it).
     pub inactive_since: Option<SystemTime>,
     pub incident: String,
-    pub cause: Cause,
+    /// Shared with the engine's latest result and its published view (its words and the
+    /// remediation are most of an alert's size).
+    pub cause: Arc<Cause>,
 }
 
 /// What a payload says about an incident.
@@ -81,7 +83,7 @@ pub struct Incident {
     pub rule: String,
     pub severity: String,
     pub target: Target,
-    pub cause: Cause,
+    pub cause: Arc<Cause>,
     pub started_at: SystemTime,
     pub resolved_at: Option<SystemTime>,
     pub reauth_url: Option<String>,
@@ -97,23 +99,23 @@ struct Latest {
     probe: Box<str>,
     status: Status,
     reason: Option<mailbeat_sdk::Reason>,
-    cause: Option<Box<Cause>>,
+    cause: Option<Arc<Cause>>,
 }
 
 impl Latest {
     /// The cause of an alert this result puts in its state: the one kept, or (for a result
     /// recorded before a reload brought the rule that matches it) its status and reason alone
     /// until the probe reports again.
-    fn cause(&self) -> Cause {
+    fn cause(&self) -> Arc<Cause> {
         match &self.cause {
-            Some(c) => (**c).clone(),
-            None => Cause {
+            Some(c) => c.clone(),
+            None => Arc::new(Cause {
                 probe: self.probe.to_string(),
                 status: self.status.as_str().to_string(),
                 reason: self.reason.map(|r| r.as_str().to_string()),
                 message: String::new(),
                 remediation: None,
-            },
+            }),
         }
     }
 }
@@ -191,7 +193,7 @@ fn stored(a: &Alert) -> StoredAlert {
         fired_at: a.fired_at,
         inactive_since: a.inactive_since,
         incident: a.incident.clone(),
-        cause: serde_json::to_string(&a.cause).unwrap_or_default(),
+        cause: serde_json::to_string(&*a.cause).unwrap_or_default(),
     }
 }
 
@@ -201,7 +203,7 @@ impl AlertEngine {
         let stored = journal.load_blocking()?;
         let mut inner = self.inner.blocking_lock();
         for s in stored {
-            let Ok(cause) = serde_json::from_str(&s.cause) else {
+            let Ok(cause) = serde_json::from_str::<Cause>(&s.cause).map(Arc::new) else {
                 continue;
             };
             let phase = if s.state == "firing" {
@@ -317,7 +319,7 @@ impl AlertEngine {
             probe: probe.into(),
             status: result.status,
             reason: result.reason,
-            cause: matched.then(|| Box::new(Cause::of(probe, result))),
+            cause: matched.then(|| Arc::new(Cause::of(probe, result))),
         };
         let of_target = match inner.latest.get_mut(target) {
             Some(v) => v,
