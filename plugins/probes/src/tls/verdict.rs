@@ -47,6 +47,7 @@ use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
 pub(crate) use objection::Objection;
 use refusal::{refusal, weak_code, weakest};
 use rustls::pki_types::CertificateDer;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use untrusted::judge_unknown_issuer;
 
@@ -65,15 +66,19 @@ struct Anchor<'a> {
     spki: &'a [u8],
 }
 
-/// Parses and judges what the verifier saw: the presented certificates, the path through them
-/// and the verdict.
+/// Parses and judges what the verifier saw: the presented certificates (with their facts for
+/// the details), the path through them and the verdict.
 pub(super) fn judge_seen(
     seen: &Seen,
     target: &Target,
     ctx: &ProbeContext,
     options: &TlsOptions,
-) -> (Vec<Option<CertInfo>>, Option<IssuerPath>, Verdict) {
-    let presented: Vec<Option<CertInfo>> = seen.chain.iter().map(|c| parsed::parse(c)).collect();
+) -> (Vec<Option<parsed::Parsed>>, Option<IssuerPath>, Verdict) {
+    let parsed: Vec<Option<parsed::Parsed>> = seen.chain.iter().map(|c| parsed::parse(c)).collect();
+    let presented: Vec<Option<Arc<CertInfo>>> = parsed
+        .iter()
+        .map(|p| p.as_ref().map(|p| p.info.clone()))
+        .collect();
     let anchors: Vec<Anchor<'_>> = ctx
         .roots
         .roots
@@ -96,7 +101,7 @@ pub(super) fn judge_seen(
         unix_now(),
         options,
     );
-    (presented, path, verdict)
+    (parsed, path, verdict)
 }
 
 /// Names a failed handshake the way the `tls` probe does, from what the verifier saw (`None`: no
@@ -334,13 +339,13 @@ pub(super) fn openssl_text(code: u32) -> &'static str {
 /// The presented certificates (leaf first; `None` for one that could not be parsed) and the trust
 /// anchors.
 struct Chain<'a> {
-    presented: &'a [Option<CertInfo>],
+    presented: &'a [Option<Arc<CertInfo>>],
     anchors: &'a [Anchor<'a>],
 }
 
 impl Chain<'_> {
     fn cert(&self, depth: usize) -> Option<&CertInfo> {
-        self.presented.get(depth).and_then(Option::as_ref)
+        self.presented.get(depth).and_then(Option::as_deref)
     }
 
     /// Every presented certificate that could be parsed, with its position.
@@ -348,7 +353,7 @@ impl Chain<'_> {
         self.presented
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
+            .filter_map(|(i, c)| Some((i, c.as_deref()?)))
             .collect()
     }
 
