@@ -62,10 +62,20 @@ pub fn issuer_path<C: Borrow<CertInfo>>(
     presented: &[Option<C>],
     anchors: &[&[u8]],
 ) -> Option<IssuerPath> {
+    issuer_path_by(presented, |c| anchors.iter().any(|a| c.issued_by_name(a)))
+}
+
+/// [`issuer_path`] with the anchors asked through `by_anchor` (true when a trust anchor issued the
+/// certificate, by name), so a caller with its anchors in another shape (rustls's
+/// `TrustAnchor`s) need not copy their subjects into a list on every check.
+pub fn issuer_path_by<C: Borrow<CertInfo>>(
+    presented: &[Option<C>],
+    by_anchor: impl Fn(&CertInfo) -> bool,
+) -> Option<IssuerPath> {
     let mut current: &CertInfo = presented.first()?.as_ref()?.borrow();
     let mut depths = vec![0];
     loop {
-        if anchors.iter().any(|a| current.issued_by_name(a)) {
+        if by_anchor(current) {
             return Some(IssuerPath {
                 depths,
                 end: PathEnd::Anchored,

@@ -40,13 +40,13 @@ mod untrusted;
 
 use super::options::TlsOptions;
 use super::parsed;
-use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
+use crate::certs::path::{issuer_path_by, IssuerPath, PathEnd};
 use crate::certs::{self, CertInfo, KeyInfo};
 use crate::{net, Failure};
 use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
 pub(crate) use objection::Objection;
 use refusal::{refusal, weak_code, weakest};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, TrustAnchor};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use untrusted::judge_unknown_issuer;
@@ -56,14 +56,6 @@ use untrusted::judge_unknown_issuer;
 pub(crate) struct Seen {
     pub chain: Vec<CertificateDer<'static>>,
     pub error: Option<rustls::Error>,
-}
-
-/// A trust anchor as the verdict needs it: its subject (DER content, as rustls keeps it) and its
-/// key, still encoded: only the key of the anchor a chain ends at is ever looked at, so it is
-/// parsed then, not for each of the ~150 webpki roots on every check.
-struct Anchor<'a> {
-    subject: &'a [u8],
-    spki: &'a [u8],
 }
 
 /// Parses and judges what the verifier saw: the presented certificates (with their facts for
@@ -79,21 +71,15 @@ pub(super) fn judge_seen(
         .iter()
         .map(|p| p.as_ref().map(|p| p.info.clone()))
         .collect();
-    let anchors: Vec<Anchor<'_>> = ctx
-        .roots
-        .roots
-        .iter()
-        .map(|a| Anchor {
-            subject: a.subject.as_ref(),
-            spki: a.subject_public_key_info.as_ref(),
-        })
-        .collect();
-    let subjects: Vec<&[u8]> = anchors.iter().map(|a| a.subject).collect();
-    let path = issuer_path(&presented, &subjects);
+    // The anchors as rustls keeps them: no list of ~150 entries made per check to look at them.
+    let anchors = ctx.roots.roots.as_slice();
+    let path = issuer_path_by(&presented, |c| {
+        anchors.iter().any(|a| c.issued_by_name(a.subject.as_ref()))
+    });
     let verdict = judge(
         &Chain {
             presented: &presented,
-            anchors: &anchors,
+            anchors,
         },
         path.as_ref(),
         seen.error.as_ref(),
@@ -340,7 +326,9 @@ pub(super) fn openssl_text(code: u32) -> &'static str {
 /// anchors.
 struct Chain<'a> {
     presented: &'a [Option<Arc<CertInfo>>],
-    anchors: &'a [Anchor<'a>],
+    /// The trust anchors, as rustls keeps them. Only the key of the anchor a chain ends at is
+    /// ever looked at, so it is parsed then, not for each of the ~150 webpki roots on every check.
+    anchors: &'a [TrustAnchor<'static>],
 }
 
 impl Chain<'_> {
@@ -361,8 +349,8 @@ impl Chain<'_> {
     fn anchor_key(&self, cert: &CertInfo) -> Option<KeyInfo> {
         self.anchors
             .iter()
-            .find(|a| cert.issued_by_name(a.subject))
-            .and_then(|a| certs::key_of_spki(a.spki))
+            .find(|a| cert.issued_by_name(a.subject.as_ref()))
+            .and_then(|a| certs::key_of_spki(a.subject_public_key_info.as_ref()))
     }
 }
 
