@@ -86,7 +86,14 @@ impl DuePlan {
 
     fn plan(&self, job: &Job, due: DateTime<Utc>) {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        next.insert(job.key.clone(), (job.identity, due));
+        // In place when the job is planned already (every run but its first): no copy of its
+        // key, made and dropped, per check.
+        match next.get_mut(&job.key) {
+            Some(slot) => *slot = (job.identity, due),
+            None => {
+                next.insert(job.key.clone(), (job.identity, due));
+            }
+        }
     }
 
     /// Forgets jobs that are no longer configured.

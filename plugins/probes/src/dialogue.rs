@@ -6,7 +6,7 @@
 //! bytes are never trusted to be UTF-8.
 
 use crate::classify::{classify_greeting, Greeting};
-use crate::net::within;
+use crate::net::within_named;
 use crate::Failure;
 use mailbeat_sdk::{ProbeContext, Protocol, Reason};
 use std::fmt::Debug;
@@ -16,6 +16,12 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 pub const MAX_LINE: usize = 16 * 1024;
 /// Most lines accepted in one multi-line reply (EHLO, CAPA).
 pub const MAX_LINES: usize = 500;
+
+/// The dialogue's read buffer. A greeting or a capability list is a few hundred bytes; a longer
+/// reply is read in more than one go. Under 1 KiB on purpose: tokio's default (8 KiB) is, for
+/// glibc, a "large" allocation on every dialogue (two per STARTTLS check), which bypasses the
+/// per-thread cache and makes malloc consolidate its free lists each time.
+const READ_BUFFER: usize = 1000;
 
 /// A byte stream a dialogue or a protocol client can run over: TCP, or TLS over TCP.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
@@ -53,7 +59,7 @@ impl std::fmt::Display for SmtpReply {
 impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
     pub fn new(stream: S) -> Self {
         Dialogue {
-            io: BufReader::new(stream),
+            io: BufReader::with_capacity(READ_BUFFER, stream),
         }
     }
 
@@ -63,12 +69,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         let mut buf = Vec::with_capacity(128);
         let mut limited = (&mut self.io).take(MAX_LINE as u64);
         let read = limited.read_until(b'\n', &mut buf);
-        let n = within(
-            ctx,
-            Reason::ServerTimeout,
-            &format!("waiting for {what}"),
-            read,
-        )
+        let n = within_named(ctx, Reason::ServerTimeout, read, || {
+            format!("waiting for {what}")
+        })
         .await?
         .map_err(|e| {
             Failure::critical(
@@ -91,7 +94,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         while matches!(buf.last(), Some(b'\n' | b'\r')) {
             buf.pop();
         }
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+        // Servers speak ASCII: the buffer becomes the line without a copy, unless it is not UTF-8.
+        Ok(String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// Sends one command line (CR LF added), naming it `verb` in errors ("timed out sending
@@ -112,12 +117,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
             io.write_all(&bytes).await?;
             io.flush().await
         };
-        within(
-            ctx,
-            Reason::ServerTimeout,
-            &format!("sending {verb}"),
-            write,
-        )
+        within_named(ctx, Reason::ServerTimeout, write, || {
+            format!("sending {verb}")
+        })
         .await?
         .map_err(|e| {
             Failure::critical(

@@ -131,6 +131,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstBytes<S> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
+    // Passed through so rustls can hand several TLS records to the kernel in one `writev`
+    // (ChangeCipherSpec and Finished): without it tokio's default writes only the first buffer,
+    // one `sendto` per record, and the server is woken once per record.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }

@@ -30,9 +30,21 @@ pub async fn within<T>(
     what: &str,
     step: impl Future<Output = T>,
 ) -> Result<T, Failure> {
+    within_named(ctx, reason, step, || what.to_string()).await
+}
+
+/// As [`within`], with the step named (`what`, as "timed out {what}") only when it did time out:
+/// a dialogue names every line it waits for, and formatting that name on each read was an
+/// allocation per line for a message that is almost never shown.
+pub async fn within_named<T>(
+    ctx: &ProbeContext,
+    reason: Reason,
+    step: impl Future<Output = T>,
+    what: impl FnOnce() -> String,
+) -> Result<T, Failure> {
     tokio::time::timeout(ctx.remaining(), step)
         .await
-        .map_err(|_| Failure::critical(reason, format!("timed out {what}")))
+        .map_err(|_| Failure::critical(reason, format!("timed out {}", what())))
 }
 
 pub use mailbeat_sdk::target::bare_host;

@@ -6,6 +6,7 @@
 //! webpki's; this names the shape of the chain so a failed verification can be explained.
 
 use super::CertInfo;
+use std::borrow::Borrow;
 
 impl CertInfo {
     /// True when `self` is, by name (and key identifier when both carry one), the issuer of
@@ -57,11 +58,24 @@ impl IssuerPath {
 /// as rustls stores them). Certificates that could not be parsed are `None` and never match.
 /// Presented certificates off this path (an old cross-signed root, say) do not matter, so their
 /// expiry is nobody's problem; `None` when the leaf itself could not be parsed.
-pub fn issuer_path(presented: &[Option<CertInfo>], anchors: &[&[u8]]) -> Option<IssuerPath> {
-    let mut current = presented.first()?.as_ref()?;
+pub fn issuer_path<C: Borrow<CertInfo>>(
+    presented: &[Option<C>],
+    anchors: &[&[u8]],
+) -> Option<IssuerPath> {
+    issuer_path_by(presented, |c| anchors.iter().any(|a| c.issued_by_name(a)))
+}
+
+/// [`issuer_path`] with the anchors asked through `by_anchor` (true when a trust anchor issued the
+/// certificate, by name), so a caller with its anchors in another shape (rustls's
+/// `TrustAnchor`s) need not copy their subjects into a list on every check.
+pub fn issuer_path_by<C: Borrow<CertInfo>>(
+    presented: &[Option<C>],
+    by_anchor: impl Fn(&CertInfo) -> bool,
+) -> Option<IssuerPath> {
+    let mut current: &CertInfo = presented.first()?.as_ref()?.borrow();
     let mut depths = vec![0];
     loop {
-        if anchors.iter().any(|a| current.issued_by_name(a)) {
+        if by_anchor(current) {
             return Some(IssuerPath {
                 depths,
                 end: PathEnd::Anchored,
@@ -74,7 +88,9 @@ pub fn issuer_path(presented: &[Option<CertInfo>], anchors: &[&[u8]]) -> Option<
             });
         }
         let next = presented.iter().enumerate().find_map(|(i, c)| match c {
-            Some(c) if !depths.contains(&i) && c.is_issuer_of(current) => Some((i, c)),
+            Some(c) if !depths.contains(&i) && c.borrow().is_issuer_of(current) => {
+                Some((i, c.borrow()))
+            }
             _ => None,
         });
         match next {
@@ -123,6 +139,6 @@ mod tests {
 
         // An unparseable leaf has no path.
         assert!(issuer_path(&[None, Some(ca)], &[]).is_none());
-        assert!(issuer_path(&[], &[]).is_none());
+        assert!(issuer_path::<CertInfo>(&[], &[]).is_none());
     }
 }

@@ -169,7 +169,7 @@ async fn check_tls(
         result = result.detail("capabilities_before_tls", &pre_tls_capabilities);
     }
     for (key, value) in service {
-        result = result.detail(&key, value);
+        result = result.detail_value(&key, value);
     }
     result
 }

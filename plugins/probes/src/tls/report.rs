@@ -2,9 +2,10 @@
 //! certificate metrics and details, the verify code, the negotiated version and cipher.
 
 use super::options::TlsOptions;
+use super::parsed::Parsed;
 use super::verdict::{self, Seen, Verdict};
+use crate::certs;
 use crate::certs::path::IssuerPath;
-use crate::certs::{self, CertInfo};
 use crate::Failure;
 use mailbeat_sdk::{CheckResult, MetricDesc, ProbeContext, Target};
 use rustls::pki_types::CertificateDer;
@@ -17,7 +18,7 @@ use tokio_rustls::client::TlsStream;
 pub(super) struct Observed {
     seen: Option<Seen>,
     /// The presented certificates, leaf first; `None` for one that could not be parsed.
-    pub(super) presented: Vec<Option<CertInfo>>,
+    pub(super) presented: Vec<Option<Parsed>>,
     path: Option<IssuerPath>,
     /// `None` when no certificate was seen.
     pub(super) verdict: Option<Verdict>,
@@ -60,7 +61,7 @@ impl Observed {
             self.presented
                 .iter()
                 .enumerate()
-                .filter_map(|(i, c)| Some((i, c.as_ref()?)))
+                .filter_map(|(i, c)| Some((i, &*c.as_ref()?.info)))
         };
         if let Some(earliest) = parsed().map(|(_, c)| c.not_after).min() {
             let name = "tls_earliest_cert_expiry_timestamp_seconds";
@@ -91,7 +92,7 @@ impl Observed {
             if let Some(option) = &v.openssl_option {
                 verify["openssl_option"] = json!(option);
             }
-            result = result.detail("verify", verify);
+            result = result.detail_value("verify", verify);
         }
         let on_path = self
             .path
@@ -100,13 +101,13 @@ impl Observed {
             .unwrap_or_default();
         if let Some(seen) = &self.seen {
             let list = certificates_json(&seen.chain, &self.presented, on_path);
-            result = result.detail("certificates", list);
+            result = result.detail_value("certificates", list);
         }
         // The expiry that warnings are about: the certificates on the path, not every one sent.
         let earliest = on_path
             .iter()
             .filter_map(|&i| self.presented.get(i)?.as_ref())
-            .map(|c| c.not_after)
+            .map(|c| c.info.not_after)
             .min();
         if let Some(earliest) = earliest {
             let days_left = (earliest - verdict::unix_now()) as f64 / 86_400.0;
@@ -151,33 +152,24 @@ fn negotiated(conn: &rustls::ClientConnection) -> Negotiated {
     Negotiated { version, cipher }
 }
 
-/// Details for each presented certificate, leaf first.
+/// Details for each presented certificate, leaf first: the facts kept with its parse, and where
+/// it stands in this chain.
 fn certificates_json(
     chain: &[CertificateDer<'static>],
-    presented: &[Option<CertInfo>],
+    presented: &[Option<Parsed>],
     on_path: &[usize],
 ) -> serde_json::Value {
     let list = chain
         .iter()
         .zip(presented)
         .enumerate()
-        .map(|(depth, (der, info))| match info {
-            Some(c) => json!({
-                "depth": depth,
-                "subject": c.subject,
-                "issuer": c.issuer,
-                "subject_cn": c.subject_cn,
-                "sans": c.sans.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "not_before": certs::rfc3339(c.not_before),
-                "not_after": certs::rfc3339(c.not_after),
-                "sha256_fingerprint": c.sha256_fingerprint,
-                "key": c.key.to_string(),
-                "signature_algorithm": c.signature_algorithm,
-                "self_signed": c.is_self_signed(),
-                "is_ca": c.is_ca,
-                "in_path": on_path.contains(&depth),
-                "weaknesses": c.weaknesses(),
-            }),
+        .map(|(depth, (der, parsed))| match parsed {
+            Some(p) => {
+                let mut facts = (*p.facts).clone();
+                facts.insert("depth".into(), depth.into());
+                facts.insert("in_path".into(), on_path.contains(&depth).into());
+                serde_json::Value::Object(facts)
+            }
             None => json!({
                 "depth": depth,
                 "sha256_fingerprint": certs::fingerprint_sha256(der),

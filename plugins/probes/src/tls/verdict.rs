@@ -40,13 +40,14 @@ mod untrusted;
 
 use super::options::TlsOptions;
 use super::parsed;
-use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
+use crate::certs::path::{issuer_path_by, IssuerPath, PathEnd};
 use crate::certs::{self, CertInfo, KeyInfo};
 use crate::{net, Failure};
 use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
 pub(crate) use objection::Objection;
 use refusal::{refusal, weak_code, weakest};
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, TrustAnchor};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use untrusted::judge_unknown_issuer;
 
@@ -57,38 +58,28 @@ pub(crate) struct Seen {
     pub error: Option<rustls::Error>,
 }
 
-/// A trust anchor as the verdict needs it: its subject (DER content, as rustls keeps it) and its
-/// key, still encoded: only the key of the anchor a chain ends at is ever looked at, so it is
-/// parsed then, not for each of the ~150 webpki roots on every check.
-struct Anchor<'a> {
-    subject: &'a [u8],
-    spki: &'a [u8],
-}
-
-/// Parses and judges what the verifier saw: the presented certificates, the path through them
-/// and the verdict.
+/// Parses and judges what the verifier saw: the presented certificates (with their facts for
+/// the details), the path through them and the verdict.
 pub(super) fn judge_seen(
     seen: &Seen,
     target: &Target,
     ctx: &ProbeContext,
     options: &TlsOptions,
-) -> (Vec<Option<CertInfo>>, Option<IssuerPath>, Verdict) {
-    let presented: Vec<Option<CertInfo>> = seen.chain.iter().map(|c| parsed::parse(c)).collect();
-    let anchors: Vec<Anchor<'_>> = ctx
-        .roots
-        .roots
+) -> (Vec<Option<parsed::Parsed>>, Option<IssuerPath>, Verdict) {
+    let parsed: Vec<Option<parsed::Parsed>> = seen.chain.iter().map(|c| parsed::parse(c)).collect();
+    let presented: Vec<Option<Arc<CertInfo>>> = parsed
         .iter()
-        .map(|a| Anchor {
-            subject: a.subject.as_ref(),
-            spki: a.subject_public_key_info.as_ref(),
-        })
+        .map(|p| p.as_ref().map(|p| p.info.clone()))
         .collect();
-    let subjects: Vec<&[u8]> = anchors.iter().map(|a| a.subject).collect();
-    let path = issuer_path(&presented, &subjects);
+    // The anchors as rustls keeps them: no list of ~150 entries made per check to look at them.
+    let anchors = ctx.roots.roots.as_slice();
+    let path = issuer_path_by(&presented, |c| {
+        anchors.iter().any(|a| c.issued_by_name(a.subject.as_ref()))
+    });
     let verdict = judge(
         &Chain {
             presented: &presented,
-            anchors: &anchors,
+            anchors,
         },
         path.as_ref(),
         seen.error.as_ref(),
@@ -96,7 +87,7 @@ pub(super) fn judge_seen(
         unix_now(),
         options,
     );
-    (presented, path, verdict)
+    (parsed, path, verdict)
 }
 
 /// Names a failed handshake the way the `tls` probe does, from what the verifier saw (`None`: no
@@ -334,13 +325,15 @@ pub(super) fn openssl_text(code: u32) -> &'static str {
 /// The presented certificates (leaf first; `None` for one that could not be parsed) and the trust
 /// anchors.
 struct Chain<'a> {
-    presented: &'a [Option<CertInfo>],
-    anchors: &'a [Anchor<'a>],
+    presented: &'a [Option<Arc<CertInfo>>],
+    /// The trust anchors, as rustls keeps them. Only the key of the anchor a chain ends at is
+    /// ever looked at, so it is parsed then, not for each of the ~150 webpki roots on every check.
+    anchors: &'a [TrustAnchor<'static>],
 }
 
 impl Chain<'_> {
     fn cert(&self, depth: usize) -> Option<&CertInfo> {
-        self.presented.get(depth).and_then(Option::as_ref)
+        self.presented.get(depth).and_then(Option::as_deref)
     }
 
     /// Every presented certificate that could be parsed, with its position.
@@ -348,7 +341,7 @@ impl Chain<'_> {
         self.presented
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| Some((i, c.as_ref()?)))
+            .filter_map(|(i, c)| Some((i, c.as_deref()?)))
             .collect()
     }
 
@@ -356,8 +349,8 @@ impl Chain<'_> {
     fn anchor_key(&self, cert: &CertInfo) -> Option<KeyInfo> {
         self.anchors
             .iter()
-            .find(|a| cert.issued_by_name(a.subject))
-            .and_then(|a| certs::key_of_spki(a.spki))
+            .find(|a| cert.issued_by_name(a.subject.as_ref()))
+            .and_then(|a| certs::key_of_spki(a.subject_public_key_info.as_ref()))
     }
 }
 

@@ -18,8 +18,10 @@ fn judge_alone(
     name: &str,
     now: i64,
 ) -> Verdict {
+    let presented: Vec<Option<Arc<CertInfo>>> =
+        presented.iter().map(|c| c.clone().map(Arc::new)).collect();
     let chain = Chain {
-        presented,
+        presented: &presented,
         anchors: &[],
     };
     judge(&chain, path, error, name, now, &TlsOptions::default())
