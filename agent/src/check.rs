@@ -73,7 +73,7 @@ pub async fn run(loaded: &Loaded, target: Option<&str>, probe: Option<&str>) -> 
             Row {
                 target: t.target.name.clone(),
                 probe: p.name.clone(),
-                result: runner.run_now(t, p).await.result,
+                result: Arc::unwrap_or_clone(runner.run_now(t, p).await.result),
             }
         })
     });

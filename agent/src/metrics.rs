@@ -177,7 +177,7 @@ impl AgentMetrics {
     }
 
     /// `/probe`'s answer for on-demand results of `target`: see [`render_probe`].
-    pub fn render_probe(&self, target: &str, results: &[(String, CheckResult)]) -> String {
+    pub fn render_probe(&self, target: &str, results: &[(String, Arc<CheckResult>)]) -> String {
         render_probe(target, results, &self.declared)
     }
 }
@@ -552,7 +552,7 @@ fn valid_label(name: &str) -> bool {
 /// `mailbeat_*` series of those results.
 pub fn render_probe(
     target: &str,
-    results: &[(String, CheckResult)],
+    results: &[(String, Arc<CheckResult>)],
     declared: &Declared,
 ) -> String {
     let mut f = Families::default();

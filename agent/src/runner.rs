@@ -103,7 +103,7 @@ impl Claim {
 /// A check that ran.
 #[derive(Debug)]
 pub struct Ran {
-    pub result: CheckResult,
+    pub result: Arc<CheckResult>,
     /// What its result changed in the store (`None`: nothing).
     pub transition: Option<Transition>,
 }
@@ -156,16 +156,16 @@ impl Runner {
         drop(permit);
         drop(host_permit);
         let now = SystemTime::now();
-        let transition = self.store.record(&claim.key, executed.result.clone(), now);
+        // One result, shared by the store and the caller: a copy of it per check (certificate
+        // details and all), dropped unread by the scheduler, cost as much as the alert engine.
+        let result = Arc::new(executed.result);
+        let transition = self.store.record(&claim.key, result.clone(), now);
         if self.shard.is_none_or(|s| s.owns(&claim.key.target)) {
             self.alerts
-                .observe(&claim.key.target, &claim.key.probe, &executed.result, now)
+                .observe(&claim.key.target, &claim.key.probe, &result, now)
                 .await;
         }
-        Ran {
-            result: executed.result,
-            transition,
-        }
+        Ran { result, transition }
     }
 
     /// Claims (waiting) and runs `probe` on `target` now.

@@ -14,7 +14,8 @@ use std::time::SystemTime;
 /// The latest result of one probe on one target.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub result: CheckResult,
+    /// Shared with whoever ran the check (`/probe` answers from the same result).
+    pub result: Arc<CheckResult>,
     pub finished_at: SystemTime,
     /// Runs so far, by status (index = position in [`Status::ALL`]).
     pub runs: [u64; 4],
@@ -96,7 +97,13 @@ impl ResultStore {
     /// Records a result and says what changed: `None` when status and reason are as before, or
     /// when the job is no longer configured (a check that was still running when its target was
     /// removed), whose result is dropped.
-    pub fn record(&self, key: &JobKey, result: CheckResult, at: SystemTime) -> Option<Transition> {
+    pub fn record(
+        &self,
+        key: &JobKey,
+        result: impl Into<Arc<CheckResult>>,
+        at: SystemTime,
+    ) -> Option<Transition> {
+        let result = result.into();
         let current = State::of(&result);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if !inner.allowed.contains(key) {
