@@ -122,6 +122,19 @@ def write_config(path, n, ports, every, comment=""):
                     f"tls: none, probes: [port]}}\n")
 
 
+def wait_healthy(agent, port, cfg):
+    """Waits (at most 120 s) for the agent to answer /-/healthy; exits if it dies or does not."""
+    for _ in range(2400):
+        try:
+            get(f"http://127.0.0.1:{port}/-/healthy")
+            return
+        except Exception:
+            if agent.poll() is not None:
+                sys.exit(f"mailbeat exited with {agent.returncode} on {cfg}")
+            time.sleep(0.05)
+    sys.exit("mailbeat did not become healthy within 120 s")
+
+
 def run(n, target_port, every=None, duration=None, reload=False):
     every = every or EVERY
     duration = duration or DURATION
@@ -135,16 +148,7 @@ def run(n, target_port, every=None, duration=None, reload=False):
                               "--web.enable-lifecycle", "--log.level", "error"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(2400):
-            try:
-                get(f"http://127.0.0.1:{port}/-/healthy")
-                break
-            except Exception:
-                if agent.poll() is not None:
-                    sys.exit(f"mailbeat exited with {agent.returncode} on {cfg}")
-                time.sleep(0.05)
-        else:
-            sys.exit("mailbeat did not become healthy within 120 s")
+        wait_healthy(agent, port, cfg)
         load_s = time.time() - started
         cpu0, t0 = cpu_seconds(agent.pid), time.time()
         # The steady state starts after the start-up round (spread over up to n/2000 s).
@@ -285,12 +289,7 @@ def outage(n=100_000, every=300, for_s=60, limit=300):
     agent = subprocess.Popen([BIN, "run", "--config.file", cfg, "--web.listen-address", f"127.0.0.1:{port}",
                               "--log.level", "error"], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(2400):
-            try:
-                get(f"http://127.0.0.1:{port}/-/healthy")
-                break
-            except Exception:
-                time.sleep(0.05)
+        wait_healthy(agent, port, cfg)
         cpu0, t0 = cpu_seconds(agent.pid), time.time()
         pending_at = firing_at = None
         while time.time() - t0 < limit:
