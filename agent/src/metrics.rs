@@ -154,17 +154,8 @@ impl AgentMetrics {
         }
     }
 
-    /// The text exposition of everything: the agent's own metrics, then the per-check series.
-    pub fn render(&self) -> String {
-        let chunks = self.render_chunks();
-        let mut out = String::with_capacity(chunks.iter().map(|c| c.len()).sum());
-        for c in &chunks {
-            out.push_str(&String::from_utf8_lossy(c));
-        }
-        out
-    }
-
-    /// [`Self::render`] as the chunks it is made of (one per metric family), to be sent as they
+    /// The text exposition of everything (the agent's own metrics, then the per-check series,
+    /// then the alerts) as the chunks it is made of, one per metric family, to be sent as they
     /// are: at 100,000 targets the exposition is 75 MiB, and joining it into one buffer (then
     /// copying that into the response) held three copies of it at each scrape.
     pub fn render_chunks(&self) -> Vec<bytes::Bytes> {
