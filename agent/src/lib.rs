@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod executor;
+pub mod exposition;
 pub mod files;
 pub mod guard;
 pub mod jobs;
