@@ -1,7 +1,7 @@
 //! The one way to run a check, for the scheduler, `/probe` and `mailbeat check` alike: claim the
-//! job (so a probe never overlaps itself on a target), wait for a slot of its host and then a
-//! slot under the global concurrency limit, execute, emit the event, record the result and hand
-//! back what changed.
+//! job (so a scheduled probe never overlaps itself on a target, and a login or a delivery never
+//! runs twice at once), wait for a slot of its host and then a slot under the global concurrency
+//! limit, execute, emit the event, record the result and hand back what changed.
 //!
 //! The host slot comes first and is the fairness rule: a provider that accepts connections and
 //! then says nothing holds at most `per_host_concurrency` slots for a timeout each, and its
@@ -87,11 +87,12 @@ impl HostLimits {
     }
 }
 
-/// The right to run one job now: nobody else runs it until this is dropped.
+/// The right to run one job now: nobody else claims it until this is dropped (an unlocked
+/// claim, for a `/probe` of a check that cannot harm by overlapping, holds nothing).
 #[must_use = "run the claimed job"]
 pub struct Claim {
     key: JobKey,
-    _lock: OwnedMutexGuard<()>,
+    _lock: Option<OwnedMutexGuard<()>>,
 }
 
 impl Claim {
@@ -114,7 +115,7 @@ impl Runner {
         match self.locks.try_acquire(key) {
             Some(lock) => Some(Claim {
                 key: key.clone(),
-                _lock: lock,
+                _lock: Some(lock),
             }),
             None => {
                 events::check_skipped(&key.target, &key.probe);
@@ -128,7 +129,7 @@ impl Runner {
     pub async fn claim(&self, key: &JobKey) -> Claim {
         Claim {
             key: key.clone(),
-            _lock: self.locks.acquire(key).await,
+            _lock: Some(self.locks.acquire(key).await),
         }
     }
 
@@ -168,13 +169,24 @@ impl Runner {
         Ran { result, transition }
     }
 
-    /// Claims (waiting) and runs `probe` on `target` now.
+    /// Runs `probe` on `target` now. A check that logs in, sends mail or works with an OAuth
+    /// grant first waits for a running one of the same job (two logins at once would step around
+    /// the credential guard); any other (`port`, `tls`) runs at once, so concurrent `/probe`
+    /// scrapes of one target (two Prometheus replicas, a dashboard) do not queue behind each other.
     pub async fn run_now(&self, target: &TargetConfig, probe: &ProbeConfig) -> Ran {
-        let claim = self
-            .claim(&JobKey::new(&target.target.name, &probe.name))
-            .await;
+        let key = JobKey::new(&target.target.name, &probe.name);
+        let claim = match runs_exclusively(target, probe) {
+            true => self.claim(&key).await,
+            false => Claim { key, _lock: None },
+        };
         self.run(claim, target, probe, || {}).await
     }
+}
+
+/// Whether two runs of this job at once could do harm: a login (the credential guard counts
+/// them), a delivery (a second message), a token refresh.
+fn runs_exclusively(target: &TargetConfig, probe: &ProbeConfig) -> bool {
+    probe.uses_credentials || probe.via.is_some() || target.oauth.is_some()
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ impl RecordingProbe {
 #[derive(Default)]
 struct Recorder {
     delay: Option<Duration>,
+    /// The probe says it logs in (`Probe::uses_credentials`).
+    logs_in: bool,
     /// Checks of targets on this host never finish (a provider that accepts and says nothing).
     hung_host: Option<String>,
     in_flight: AtomicUsize,
@@ -48,6 +50,10 @@ struct Recorder {
 impl Probe for RecordingProbe {
     fn name(&self) -> &str {
         "recording"
+    }
+
+    fn uses_credentials(&self) -> bool {
+        self.logs_in
     }
 
     fn configure(
@@ -122,6 +128,28 @@ fn start_with_plan(
     probe: &Arc<RecordingProbe>,
     plan: Arc<scheduler::DuePlan>,
 ) -> Running {
+    let (store, metrics, loaded) = load(config, probe);
+    let (stop, rx) = watch::channel(false);
+    tokio::spawn(scheduler::run(
+        loaded.config.clone(),
+        loaded.jobs.clone(),
+        loaded.runner.clone(),
+        plan,
+        metrics.scheduler_lag.clone(),
+        rx,
+    ));
+    Running {
+        store,
+        metrics,
+        stop,
+    }
+}
+
+/// The agent's pieces for `config`, nothing started.
+fn load(
+    config: Config,
+    probe: &Arc<RecordingProbe>,
+) -> (Arc<ResultStore>, Arc<AgentMetrics>, mailbeat::app::Loaded) {
     let probes: Vec<Arc<dyn Probe>> = vec![probe.clone()];
     let store = Arc::new(ResultStore::new());
     let metrics = Arc::new(AgentMetrics::new(store.clone(), &probes));
@@ -138,20 +166,7 @@ fn start_with_plan(
         limit,
         hosts,
     );
-    let (stop, rx) = watch::channel(false);
-    tokio::spawn(scheduler::run(
-        loaded.config.clone(),
-        loaded.jobs.clone(),
-        loaded.runner.clone(),
-        plan,
-        metrics.scheduler_lag.clone(),
-        rx,
-    ));
-    Running {
-        store,
-        metrics,
-        stop,
-    }
+    (store, metrics, loaded)
 }
 
 #[tokio::test(start_paused = true)]
@@ -232,6 +247,41 @@ async fn a_probe_never_overlaps_itself_on_a_target() {
         .filter(|(n, _)| n == "t0")
         .count();
     assert!((6..=9).contains(&runs), "about 200/30 runs, got {runs}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_run_now_waits_for_a_running_login_of_its_job_but_not_for_a_running_handshake() {
+    // Three `/probe` scrapes of one target at once: a handshake-only probe runs three times
+    // together; a probe that logs in runs one at a time (the credential guard counts logins).
+    for (logs_in, together) in [(false, 3), (true, 1)] {
+        let probe = Arc::new(RecordingProbe::new(Recorder {
+            delay: Some(Duration::from_secs(5)),
+            logs_in,
+            ..Default::default()
+        }));
+        let (_store, _metrics, loaded) =
+            load(config_for(&probe, "  timeout: 30s", 1, "1h"), &probe);
+        let (target, probe_config) = (
+            &loaded.config.targets[0],
+            &loaded.config.targets[0].probes[0],
+        );
+        let t0 = Instant::now();
+        let runs = (0..3).map(|_| loaded.runner.run_now(target, probe_config));
+        let ran = futures::future::join_all(runs).await;
+        assert!(ran
+            .iter()
+            .all(|r| r.result.status == mailbeat_sdk::Status::Ok));
+        assert_eq!(
+            probe.max_per_target.load(Ordering::SeqCst),
+            together,
+            "logs in: {logs_in}"
+        );
+        assert_eq!(
+            t0.elapsed().as_secs(),
+            5 * 3 / together as u64,
+            "logs in: {logs_in}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
