@@ -54,21 +54,12 @@ impl IssuerPath {
 }
 
 /// Follows issuers from the leaf (`presented[0]`) through the presented certificates, the way a
-/// verifier builds its path, stopping at a name in `anchors` (trust anchor subjects, DER content
-/// as rustls stores them). Certificates that could not be parsed are `None` and never match.
-/// Presented certificates off this path (an old cross-signed root, say) do not matter, so their
-/// expiry is nobody's problem; `None` when the leaf itself could not be parsed.
+/// verifier builds its path, stopping at a certificate a trust anchor issued (`by_anchor`, by
+/// name: the caller asks its anchors where it keeps them, so none are copied into a list per
+/// check). Certificates that could not be parsed are `None` and never match. Presented
+/// certificates off this path (an old cross-signed root, say) do not matter, so their expiry is
+/// nobody's problem; `None` when the leaf itself could not be parsed.
 pub fn issuer_path<C: Borrow<CertInfo>>(
-    presented: &[Option<C>],
-    anchors: &[&[u8]],
-) -> Option<IssuerPath> {
-    issuer_path_by(presented, |c| anchors.iter().any(|a| c.issued_by_name(a)))
-}
-
-/// [`issuer_path`] with the anchors asked through `by_anchor` (true when a trust anchor issued the
-/// certificate, by name), so a caller with its anchors in another shape (rustls's
-/// `TrustAnchor`s) need not copy their subjects into a list on every check.
-pub fn issuer_path_by<C: Borrow<CertInfo>>(
     presented: &[Option<C>],
     by_anchor: impl Fn(&CertInfo) -> bool,
 ) -> Option<IssuerPath> {
@@ -114,6 +105,11 @@ mod tests {
     use crate::certs::parse;
     use crate::certs::tests::{pem_der, SHA1_CA, SHA1_LEAF};
 
+    /// The path with trust anchors given by their subjects (DER content, as rustls keeps them).
+    fn path(presented: &[Option<CertInfo>], anchors: &[&[u8]]) -> Option<IssuerPath> {
+        issuer_path(presented, |c| anchors.iter().any(|a| c.issued_by_name(a)))
+    }
+
     #[test]
     fn issuer_paths() {
         let leaf = parse(&pem_der(SHA1_LEAF)).unwrap();
@@ -121,24 +117,24 @@ mod tests {
         let ca_subject = ca.subject_der.clone();
 
         // Leaf alone, issuer unknown: the issuer is missing right after the leaf.
-        let p = issuer_path(&[Some(leaf.clone())], &[]).unwrap();
+        let p = path(&[Some(leaf.clone())], &[]).unwrap();
         assert_eq!((p.depths.clone(), p.end), (vec![0], PathEnd::MissingIssuer));
 
         // Leaf alone, its issuer a trust anchor.
-        let p = issuer_path(&[Some(leaf.clone())], &[&ca_subject]).unwrap();
+        let p = path(&[Some(leaf.clone())], &[&ca_subject]).unwrap();
         assert_eq!((p.depths.clone(), p.end), (vec![0], PathEnd::Anchored));
 
         // Leaf and an untrusted self-signed root.
-        let p = issuer_path(&[Some(leaf.clone()), None, Some(ca.clone())], &[]).unwrap();
+        let p = path(&[Some(leaf.clone()), None, Some(ca.clone())], &[]).unwrap();
         assert_eq!((p.depths.clone(), p.end), (vec![0, 2], PathEnd::SelfSigned));
         assert_eq!(p.last(), 2);
 
         // A self-signed leaf.
-        let ca_only = issuer_path(&[Some(ca.clone())], &[]).unwrap();
+        let ca_only = path(&[Some(ca.clone())], &[]).unwrap();
         assert_eq!(ca_only.end, PathEnd::SelfSigned);
 
         // An unparseable leaf has no path.
-        assert!(issuer_path(&[None, Some(ca)], &[]).is_none());
-        assert!(issuer_path::<CertInfo>(&[], &[]).is_none());
+        assert!(path(&[None, Some(ca)], &[]).is_none());
+        assert!(path(&[], &[]).is_none());
     }
 }

@@ -40,7 +40,7 @@ mod untrusted;
 
 use super::options::TlsOptions;
 use super::parsed;
-use crate::certs::path::{issuer_path_by, IssuerPath, PathEnd};
+use crate::certs::path::{issuer_path, IssuerPath, PathEnd};
 use crate::certs::{self, CertInfo, KeyInfo};
 use crate::{net, Failure};
 use mailbeat_sdk::{CheckResult, ProbeContext, Reason, Status, Target};
@@ -73,7 +73,7 @@ pub(super) fn judge_seen(
         .collect();
     // The anchors as rustls keeps them: no list of ~150 entries made per check to look at them.
     let anchors = ctx.roots.roots.as_slice();
-    let path = issuer_path_by(&presented, |c| {
+    let path = issuer_path(&presented, |c| {
         anchors.iter().any(|a| c.issued_by_name(a.subject.as_ref()))
     });
     let verdict = judge(
