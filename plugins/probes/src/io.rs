@@ -1,7 +1,8 @@
 //! The stream wrappers the probes put around a connection, each there for one reason:
 //!
-//! - [`QuickAck`], every probe's TCP connection: acknowledges reads at once, so a server's second
-//!   small write is not held back 40 ms by Nagle waiting for our delayed ACK.
+//! - [`QuickAck`], every probe's TCP connection: acknowledges at once what it read when it waits
+//!   for more, so a server's second small write is not held back 40 ms by Nagle waiting for our
+//!   delayed ACK.
 //! - `FirstBytes`, the `tls` probe's stream under the handshake: keeps the first bytes the server
 //!   sent, so a failed handshake can say what came instead of TLS.
 //! - `Capped`, the IMAP login's stream: bounds what async-imap reads (in all, and per announced
@@ -14,73 +15,105 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// A probe's TCP connection, which acknowledges what it reads at once (`TCP_QUICKACK`, Linux).
+/// A probe's TCP connection, which acknowledges what it read at once (`TCP_QUICKACK`, Linux)
+/// when it goes on waiting for more without writing.
 ///
 /// Why: a probe is a short dialogue of small messages, and a server that writes twice before it
 /// reads again, without `TCP_NODELAY`, has its second write held back by Nagle until our ACK of
 /// the first comes; a delayed ACK comes 40 ms later. Postfix after STARTTLS does exactly that
 /// (OpenSSL's TLS 1.3 session tickets, then the EHLO reply): measured on loopback, half of the
-/// SMTP STARTTLS checks took 43 ms instead of 2. The kernel leaves quick-ack mode by itself, so it
-/// is asked again after every read that brought data.
+/// SMTP STARTTLS checks took 43 ms instead of 2.
+///
+/// When: only when a read brought data and the next read would wait, with nothing written in
+/// between. A read that completes a reply is followed by our next command, which carries the ACK
+/// anyway; asking for a quick ACK after every read (as this did first) cost a system call and an
+/// ACK segment of its own per read, for nothing, and the kernel leaves quick-ack mode by itself
+/// once the dialogue looks interactive, so it is asked again each time it is needed.
 #[derive(Debug)]
-pub struct QuickAck(pub TcpStream);
+pub struct QuickAck {
+    stream: TcpStream,
+    /// Data was read and not yet acknowledged by a write of ours or a quick ACK.
+    read_unacked: bool,
+}
 
 impl QuickAck {
-    fn ack_now(&self) {
+    /// Wraps a connected stream.
+    pub fn new(stream: TcpStream) -> Self {
+        QuickAck {
+            stream,
+            read_unacked: false,
+        }
+    }
+
+    /// The connection itself.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn ack_now(&mut self) {
+        self.read_unacked = false;
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        let _ = self.0.set_quickack(true);
+        let _ = self.stream.set_quickack(true);
+    }
+
+    fn wrote<T>(&mut self, polled: &Poll<io::Result<T>>) {
+        if matches!(polled, Poll::Ready(Ok(_))) {
+            self.read_unacked = false;
+        }
     }
 }
 
-impl tokio::io::AsyncRead for QuickAck {
+impl AsyncRead for QuickAck {
     fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut this.0).poll_read(cx, buf);
-        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.ack_now();
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => this.read_unacked = true,
+            Poll::Pending if this.read_unacked => this.ack_now(),
+            _ => {}
         }
         polled
     }
 }
 
-impl tokio::io::AsyncWrite for QuickAck {
+impl AsyncWrite for QuickAck {
     fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
         data: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, data)
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write(cx, data);
+        this.wrote(&polled);
+        polled
     }
 
     fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
-    ) -> std::task::Poll<io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.wrote(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
+        self.stream.is_write_vectored()
     }
 
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 

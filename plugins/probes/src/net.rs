@@ -143,7 +143,7 @@ pub async fn connect_addrs(
                 // Probe dialogues are short request/response exchanges; Nagle only adds latency.
                 let _ = stream.set_nodelay(true);
                 return Ok(Connected {
-                    stream: QuickAck(stream),
+                    stream: QuickAck::new(stream),
                     peer: addr,
                     connect_duration: started.elapsed(),
                 });
