@@ -462,8 +462,12 @@ def main():
             bb_ = [r["cpu_ms"] for r in results[("blackbox", mod + "@" + bt)]]
             f0, p0 = statistics.median(fl), statistics.median(fp)
             x = lambda xs, base=f0: statistics.median(xs) / base
+            # The same ratio round by round (scheduled and paced floor run next to each other), to
+            # show how far the drift of the machine between rounds moves it.
+            paired = [s_ / p_ for s_, p_ in zip(sc, fp)]
             print(f"| {label} | {med_range(fl)} ms | {med_range(fp)} ms | {med_range(sc)} ms "
-                  f"| {x(sc, p0):.2f} {'met' if x(sc, p0) <= GOAL_SCHED else 'missed'} | {x(sc):.2f} "
+                  f"| {x(sc, p0):.2f} {'met' if x(sc, p0) <= GOAL_SCHED else 'missed'} "
+                  f"(by round {min(paired):.2f}–{max(paired):.2f}) | {x(sc):.2f} "
                   f"| {med_range(pr)} ms | {x(pr):.2f} {'met' if x(pr) <= GOAL_PROBE else 'missed'} "
                   f"| {med_range(bb_)} ms | {x(bb_):.2f} |")
         sc_ok = sum(r["ok"] for k, rs in extra.items() if k[0] == "scheduled" for r in rs)

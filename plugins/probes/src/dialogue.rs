@@ -145,7 +145,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
         let mut code = None;
         let mut lines = Vec::new();
         loop {
-            let line = self.read_line(ctx, what).await?;
+            let mut line = self.read_line(ctx, what).await?;
             let (this_code, last, text) = parse_smtp_line(&line).ok_or_else(|| {
                 Failure::critical(
                     Reason::ProtocolError,
@@ -161,7 +161,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Dialogue<S> {
                     format!("SMTP reply changed code mid-reply: {}", printable(&line)),
                 ));
             }
-            lines.push(text.to_string());
+            // The text is the line's tail: cut the code off in place rather than copy the text.
+            let code_len = line.len() - text.len();
+            line.drain(..code_len);
+            lines.push(line);
             if last {
                 return Ok(SmtpReply {
                     code: this_code,
