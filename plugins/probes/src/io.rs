@@ -45,11 +45,6 @@ impl QuickAck {
         }
     }
 
-    /// The connection itself.
-    pub fn get_ref(&self) -> &TcpStream {
-        &self.stream
-    }
-
     fn ack_now(&mut self) {
         self.read_unacked = false;
         #[cfg(any(target_os = "linux", target_os = "android"))]
