@@ -2,6 +2,7 @@
 //! and swaps them together on reload. A bad config keeps the running one.
 
 use crate::alerts::engine::{AlertEngine, TICK};
+use crate::check_thread::CheckThread;
 use crate::config::{self, Config};
 use crate::events;
 use crate::executor::Executor;
@@ -74,6 +75,9 @@ pub struct App {
     reload_lock: tokio::sync::Mutex<()>,
     /// `--shard.total/--shard.index`: wins over `global.shards` at every load.
     shard_override: Option<Shard>,
+    /// Where the scheduler and its checks run (`None`: the thread could not start, and they
+    /// run on the runtime that started them).
+    check_thread: Option<CheckThread>,
 }
 
 impl App {
@@ -115,8 +119,16 @@ impl App {
         let shard = shard_override.or(config.global.shards);
         let loaded = load(config, shard, &store, &locks, &services, limit, hosts);
         metrics.shard.set(loaded.shard, owned_targets(&loaded));
+        let check_thread = match CheckThread::start() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread of their own for the checks; they share the HTTP runtime");
+                None
+            }
+        };
         Ok(Arc::new(App {
             shard_override,
+            check_thread,
             stop_background: Mutex::new(None),
             delivery_config,
             config_path,
@@ -197,14 +209,18 @@ impl App {
     pub fn start_scheduler(&self) {
         let rx = restart(&self.stop_scheduler);
         let loaded = self.loaded();
-        tokio::spawn(scheduler::run(
+        let scheduler = scheduler::run(
             loaded.config.clone(),
             loaded.scheduled.clone(),
             loaded.runner.clone(),
             self.plan.clone(),
             self.metrics.scheduler_lag.clone(),
             rx,
-        ));
+        );
+        match &self.check_thread {
+            Some(thread) => thread.spawn(scheduler),
+            None => drop(tokio::spawn(scheduler)),
+        }
     }
 
     /// Stops the scheduler, the alert ticker and the deliverer (checks in flight finish on their
@@ -412,6 +428,69 @@ mod tests {
         let after = app.runner().semaphore.clone();
         assert!(!Arc::ptr_eq(&before, &after));
         assert_eq!(after.available_permits(), 8);
+        app.stop();
+    }
+
+    /// Sends the name of the thread each check ran on.
+    struct ThreadOfCheck(tokio::sync::mpsc::UnboundedSender<Option<String>>);
+
+    #[async_trait::async_trait]
+    impl mailbeat_sdk::Check for ThreadOfCheck {
+        async fn run(
+            &self,
+            _target: &mailbeat_sdk::Target,
+            _ctx: &mailbeat_sdk::ProbeContext,
+        ) -> mailbeat_sdk::CheckResult {
+            let _ = self
+                .0
+                .send(std::thread::current().name().map(str::to_string));
+            mailbeat_sdk::CheckResult::ok("ran")
+        }
+    }
+
+    struct ThreadProbe(tokio::sync::mpsc::UnboundedSender<Option<String>>);
+
+    impl Probe for ThreadProbe {
+        fn name(&self) -> &str {
+            "thread"
+        }
+        fn configure(
+            &self,
+            _target: &mailbeat_sdk::Target,
+            _options: &serde_json::Value,
+        ) -> Result<Arc<dyn mailbeat_sdk::Check>, mailbeat_sdk::OptionsError> {
+            Ok(Arc::new(ThreadOfCheck(self.0.clone())))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduled_checks_run_on_the_check_thread_and_probe_requests_where_they_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailbeat.yaml");
+        std::fs::write(
+            &path,
+            "global: {every: 1h}\ntargets:\n  - {name: t, host: 127.0.0.1, probes: [thread]}\n",
+        )
+        .unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let app = App::new(path, vec![Arc::new(ThreadProbe(tx))], Default::default()).unwrap();
+        app.start_scheduler();
+        // The start-up run comes within the first 10 s.
+        let scheduled = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the start-up run of the check")
+            .unwrap();
+        assert_eq!(scheduled.as_deref(), Some("mailbeat-checks"));
+
+        let loaded = app.loaded();
+        let tc = &loaded.config.targets[0];
+        loaded.runner.run_now(tc, &tc.probes[0]).await;
+        let now = rx.recv().await.unwrap();
+        assert_ne!(
+            now.as_deref(),
+            Some("mailbeat-checks"),
+            "/probe runs on the HTTP side"
+        );
         app.stop();
     }
 }

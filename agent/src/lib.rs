@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod check_thread;
 pub mod chunks;
 pub mod config;
 pub mod demo;

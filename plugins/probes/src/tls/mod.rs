@@ -31,7 +31,6 @@ use mailbeat_sdk::{
     Target, TlsMode,
 };
 use report::Observed;
-use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -110,9 +109,10 @@ async fn check_tls(
     };
     let connect_seconds = connected.connect_duration.as_secs_f64();
     let peer = connected.peer.to_string();
-    let base = |r: CheckResult| {
+    // Called once on every path; it takes `peer` instead of copying it.
+    let base = move |r: CheckResult| {
         r.observe("port_connect_duration_seconds", connect_seconds)
-            .detail("peer", &peer)
+            .detail_value("peer", peer.into())
             .detail("server_name", target.verify_name())
     };
 
@@ -166,7 +166,8 @@ async fn check_tls(
 
     result = observed.report(base(result));
     if !pre_tls_capabilities.is_empty() {
-        result = result.detail("capabilities_before_tls", &pre_tls_capabilities);
+        // The words move into the details; `detail` would serialize a copy of each.
+        result = result.detail_value("capabilities_before_tls", pre_tls_capabilities.into());
     }
     for (key, value) in service {
         result = result.detail_value(&key, value);
@@ -190,7 +191,7 @@ async fn speak_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
         }
         _ => {
             let caps = dialogue::capabilities(d, protocol, ctx).await?;
-            facts.insert("capabilities_after_tls".into(), json!(caps));
+            facts.insert("capabilities_after_tls".into(), caps.into());
         }
     }
     Ok(())
