@@ -14,13 +14,16 @@
   back to back (the floor of `/probe` under load), and paced at the scheduled agent's rate (the
   floor of scheduled checks: a check that starts after the host did other work finds its caches
   cold, and the same handshake then costs more CPU in any client).
+- paired: the scheduled agent again, with the paced floor running in the same seconds (threads of
+  another process, at the same rate): the ratio of the two is free of the machine's drift between
+  one measurement and the next, which moves the sequential ratio by up to ±0.15 from round to round.
 
 All against the same loopback Dovecot/Postfix of the test harness (tests/harness/start.sh). Rounds
 alternate the order of the cells.
 
     cargo build --release -p mailbeat -p tls-floor
     source /tmp/mbh/env.sh                  # harness ports and CA (or MAILBEAT_HARNESS_DIR=/tmp/mbh)
-    python3 bench/tls_cpu.py                # N=2000, C=20, 3 rounds (about 8 minutes)
+    python3 bench/tls_cpu.py                # N=2000, C=20, 3 rounds (about 14 minutes)
 
 Env: BENCH_N, BENCH_C, BENCH_ROUNDS, BENCH_WARMUP (probes per cell before round 1, default 100),
 BENCH_SCHED_TARGETS (500), BENCH_SCHED_EVERY (5s), BENCH_SCHED_SECONDS (20),
@@ -28,7 +31,7 @@ BENCH_KEEP=1 (print the temp dir and keep it), BENCH_BLACKBOX (binary name), BEN
 path, to compare builds), CARGO_TARGET_DIR
 (where the release binaries are; default target/ of the repository).
 """
-import asyncio, collections, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import asyncio, collections, os, re, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "target")), "release")
@@ -183,9 +186,11 @@ def runs_by_status(port):
     return runs
 
 
-def measure_scheduled(tmp, mt):
+def measure_scheduled(tmp, mt, alongside=None):
     """A fresh agent with SCHED_TARGETS copies of target `mt` on `every: SCHED_EVERY`: its CPU per
-    scheduled check over SCHED_SECONDS, after its start-up runs (spread over 10 s) and a warm-up."""
+    scheduled check over SCHED_SECONDS, after its start-up runs (spread over 10 s) and a warm-up.
+    With `alongside` (tls-floor arguments), the paced floor runs in the same seconds, so both see
+    the same state of the machine; its figures are under "floor"."""
     proto, port, mode, probe = MB_TARGETS[mt]
     d = os.path.join(tmp, f"sched-{mt}")
     os.makedirs(d, exist_ok=True)
@@ -202,11 +207,21 @@ def measure_scheduled(tmp, mt):
     try:
         wait_healthy(f"http://127.0.0.1:{hport}/-/healthy", p, "mailbeat (scheduled)")
         time.sleep(12)  # the start-up runs, spread over the first 10 s, and a few regular ones
+        floor = {}
+        if alongside is not None:
+            # The floor's warm-up (WARMUP checks, paced) runs before the window; its measured
+            # checks take SCHED_SECONDS at the same rate, in the agent's window.
+            n_floor = int(SCHED_RATE * SCHED_SECONDS)
+            th = threading.Thread(target=lambda: floor.update(measure_floor(alongside, n_floor, C, SCHED_RATE)))
+            th.start()
+            time.sleep(min(WARMUP, n_floor) / SCHED_RATE)
         r0, cpu0, (b0, t0), w0 = runs_by_status(hport), cpu_seconds(p.pid), host_busy(), time.perf_counter()
         time.sleep(SCHED_SECONDS)
         # CPU first: the scrape that counts the runs is not part of the checks it counts.
         cpu1, (b1, t1), w1 = cpu_seconds(p.pid), host_busy(), time.perf_counter()
         r1 = runs_by_status(hport)
+        if alongside is not None:
+            th.join()
         n = sum(r1.values()) - sum(r0.values())
         ok = (r1.get("ok", 0) - r0.get("ok", 0)) + (r1.get("warning", 0) - r0.get("warning", 0))
         bad = [f"{k}: {r1.get(k, 0) - r0.get(k, 0):.0f}" for k in r1 if k not in ("ok", "warning")
@@ -216,7 +231,8 @@ def measure_scheduled(tmp, mt):
             reasons = re.findall(r"check failed .*? reason=(\S+)", open(log.name).read())
             bad.append(f"reasons in the log (whole run): {dict(collections.Counter(reasons))}")
         return {"cpu_ms": (cpu1 - cpu0) / max(n, 1) * 1000, "rate": n / (w1 - w0), "n": int(n), "ok": int(ok),
-                "bad": bad, "host_busy": (b1 - b0) / max(t1 - t0, 1) * 100, "rss": rss_mib(p.pid)}
+                "bad": bad, "host_busy": (b1 - b0) / max(t1 - t0, 1) * 100, "rss": rss_mib(p.pid),
+                "floor": floor or None}
     finally:
         p.terminate()
         try:
@@ -392,7 +408,7 @@ def main():
 
         results = {k: [] for k in cells}
         ratios = {p[0]: [] for p in PAIRS}
-        extra = {(kind, row[1]): [] for row in FLOOR_ROWS for kind in ("floor", "floor-paced", "scheduled")}
+        extra = {(kind, row[1]): [] for row in FLOOR_ROWS for kind in ("floor", "floor-paced", "scheduled", "paired")}
         for rnd in range(ROUNDS):
             done = {}
             for label, mt, bt, mod in PAIRS:
@@ -413,8 +429,19 @@ def main():
                 ratios[label].append(done[("mailbeat", mt)]["cpu_ms"] / done[("blackbox", mod + "@" + bt)]["cpu_ms"])
             rows = FLOOR_ROWS if rnd % 2 == 0 else FLOOR_ROWS[::-1]
             for label, mt, fargs, _, _ in rows:
-                kinds = ["floor", "floor-paced", "scheduled"]
+                kinds = ["floor", "floor-paced", "scheduled", "paired"]
                 for kind in (kinds if rnd % 2 == 0 else kinds[::-1]):
+                    if kind == "paired":
+                        # The scheduled agent and the paced floor in the same seconds.
+                        r = measure_scheduled(tmp, mt, alongside=fargs)
+                        n, f_ = r["n"], r["floor"]
+                        r["ratio"] = r["cpu_ms"] / f_["cpu_ms"] if f_ and f_["cpu_ms"] > 0 else float("nan")
+                        extra[(kind, mt)].append(r)
+                        ff = "" if f_ and f_["ok"] == int(SCHED_RATE * SCHED_SECONDS) else f"  FLOOR FAILED: {f_}"
+                        print(f"round {rnd + 1} {kind:11} {mt:26} cpu {r['cpu_ms']:.3f} ms/check, floor alongside "
+                              f"{f_['cpu_ms'] if f_ else float('nan'):.3f} ms/check: {r['ratio']:.2f}×  "
+                              f"ok {r['ok']}/{n}{ff}", flush=True)
+                        continue
                     if kind == "floor":
                         r = measure_floor(fargs, N, C)
                         n = N
@@ -452,8 +479,9 @@ def main():
               f"rounds; /probe and floor {N} checks at concurrency {C}; scheduled {SCHED_TARGETS} targets every "
               f"{SCHED_EVERY} for {SCHED_SECONDS:.0f} s, and the floor paced at the same {SCHED_RATE:.0f} checks/s:\n")
         print(f"| check | floor, back to back | floor, paced | mailbeat scheduled | × paced floor (goal ≤ {GOAL_SCHED}) "
-              f"| × floor | mailbeat `/probe` | × floor (goal ≤ {GOAL_PROBE}) | blackbox `/probe` | × floor |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              f"| paired: scheduled / floor paced in the same seconds | × floor | mailbeat `/probe` "
+              f"| × floor (goal ≤ {GOAL_PROBE}) | blackbox `/probe` | × floor |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for label, mt, _, bt, mod in FLOOR_ROWS:
             fl = [r["cpu_ms"] for r in extra[("floor", mt)]]
             fp = [r["cpu_ms"] for r in extra[("floor-paced", mt)]]
@@ -465,15 +493,22 @@ def main():
             # The same ratio round by round (scheduled and paced floor run next to each other), to
             # show how far the drift of the machine between rounds moves it.
             paired = [s_ / p_ for s_, p_ in zip(sc, fp)]
+            # Both in the same 20 s: the machine's drift between measurements is out of it.
+            same = [r["ratio"] for r in extra[("paired", mt)]]
+            same_s = [r["cpu_ms"] for r in extra[("paired", mt)]]
+            same_f = [r["floor"]["cpu_ms"] for r in extra[("paired", mt)] if r["floor"]]
             print(f"| {label} | {med_range(fl)} ms | {med_range(fp)} ms | {med_range(sc)} ms "
                   f"| {x(sc, p0):.2f} {'met' if x(sc, p0) <= GOAL_SCHED else 'missed'} "
-                  f"(by round {min(paired):.2f}–{max(paired):.2f}) | {x(sc):.2f} "
+                  f"(by round {min(paired):.2f}–{max(paired):.2f}) "
+                  f"| {med_range(same)}× {'met' if statistics.median(same) <= GOAL_SCHED else 'missed'} "
+                  f"({med_range(same_s)} / {med_range(same_f)} ms) | {x(sc):.2f} "
                   f"| {med_range(pr)} ms | {x(pr):.2f} {'met' if x(pr) <= GOAL_PROBE else 'missed'} "
                   f"| {med_range(bb_)} ms | {x(bb_):.2f} |")
-        sc_ok = sum(r["ok"] for k, rs in extra.items() if k[0] == "scheduled" for r in rs)
-        sc_n = sum(r["n"] for k, rs in extra.items() if k[0] == "scheduled" for r in rs)
+        sc_ok = sum(r["ok"] for k, rs in extra.items() if k[0] in ("scheduled", "paired") for r in rs)
+        sc_n = sum(r["n"] for k, rs in extra.items() if k[0] in ("scheduled", "paired") for r in rs)
         fl_ok = sum(r["ok"] for k, rs in extra.items() if k[0].startswith("floor") for r in rs)
-        fl_n = (N + int(SCHED_RATE * SCHED_SECONDS)) * ROUNDS * len(FLOOR_ROWS)
+        fl_ok += sum(r["floor"]["ok"] for k, rs in extra.items() if k[0] == "paired" for r in rs if r["floor"])
+        fl_n = (N + 2 * int(SCHED_RATE * SCHED_SECONDS)) * ROUNDS * len(FLOOR_ROWS)
         print(f"\nscheduled checks ok/warning {sc_ok:,}/{sc_n:,}; floor checks ok {fl_ok:,}/{fl_n:,}")
         print(f"\nmailbeat peak RSS {rss_mib(mb.pid, 'VmHWM'):.0f} MiB, blackbox peak RSS {rss_mib(bb.pid, 'VmHWM'):.0f} MiB; "
               f"loadavg {open('/proc/loadavg').read().split()[:3]}")
